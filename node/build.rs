@@ -1,0 +1,32 @@
+//! Generates the gRPC client and server stubs for etcd's v3 services. The message types come
+//! from `etcdlab-core` (mapped with `extern_path`), so client, server and core share one set.
+
+fn main() -> std::io::Result<()> {
+    let protoc = protoc_bin_vendored::protoc_bin_path().map_err(std::io::Error::other)?;
+    // SAFETY: build scripts are single-threaded; the proto compiler reads PROTOC from the environment.
+    unsafe { std::env::set_var("PROTOC", protoc) };
+    let root = "../shared/proto";
+    let files = [
+        "etcdserverpb/rpc.proto",
+        "v3lockpb/v3lock.proto",
+        "v3electionpb/v3election.proto",
+    ]
+    .map(|f| format!("{root}/{f}"));
+    for f in &files {
+        println!("cargo:rerun-if-changed={f}");
+    }
+    let mut builder = tonic_prost_build::configure();
+    for package in [
+        "mvccpb",
+        "authpb",
+        "etcdserverpb",
+        "v3lockpb",
+        "v3electionpb",
+    ] {
+        builder = builder.extern_path(
+            format!(".{package}"),
+            format!("::etcdlab_core::proto::{package}"),
+        );
+    }
+    builder.compile_protos(&files, &[root.to_string()])
+}

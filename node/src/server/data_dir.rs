@@ -1,0 +1,119 @@
+//! The member's data directory: `<data-dir>/member/etcdlab.redb`, one redb file holding the
+//! Raft log, the key space and the member table.
+//!
+//! Opening refuses what is not ours with a clear error instead of overwriting it: a path that
+//! is a file, a real etcd member (its `member/wal` and `member/snap` with no redb file), a file
+//! that is not a redb database, or a directory we may not read or write.
+
+use std::fs;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use redb::Database;
+
+pub const DB_FILE: &str = "etcdlab.redb";
+
+/// The path of the database file inside a data dir.
+pub fn db_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("member").join(DB_FILE)
+}
+
+/// Whether the data dir already holds a member (so `--initial-cluster*` flags are ignored).
+pub fn has_member(data_dir: &Path) -> bool {
+    db_path(data_dir).is_file()
+}
+
+/// Opens (creating if needed) the member database in `data_dir`.
+pub fn open(data_dir: &Path) -> anyhow::Result<Arc<Database>> {
+    match fs::metadata(data_dir) {
+        Ok(m) if !m.is_dir() => bail!(
+            "--data-dir {} exists and is not a directory",
+            data_dir.display()
+        ),
+        Ok(_) => {}
+        Err(e) if e.kind() == ErrorKind::NotFound => {}
+        Err(e) => bail!("cannot access --data-dir {}: {e}", data_dir.display()),
+    }
+    let member_dir = data_dir.join("member");
+    let path = db_path(data_dir);
+    if !path.exists() && (member_dir.join("wal").exists() || member_dir.join("snap").exists()) {
+        bail!(
+            "--data-dir {} holds a real etcd member (member/wal, member/snap), not an etcdlab one; \
+             use a new directory, or restore an etcd snapshot file with `etcdlab utl snapshot restore`",
+            data_dir.display()
+        );
+    }
+    fs::create_dir_all(&member_dir)
+        .with_context(|| format!("cannot create data dir {}", member_dir.display()))?;
+    let db = if path.exists() {
+        Database::open(&path).map_err(|e| describe_open_error(&path, e))?
+    } else {
+        Database::create(&path).map_err(|e| describe_open_error(&path, e))?
+    };
+    Ok(Arc::new(db))
+}
+
+fn describe_open_error(path: &Path, e: redb::DatabaseError) -> anyhow::Error {
+    match e {
+        redb::DatabaseError::DatabaseAlreadyOpen => anyhow::anyhow!(
+            "{} is in use by another process (is another member running on this data dir?)",
+            path.display()
+        ),
+        redb::DatabaseError::Storage(redb::StorageError::Io(io))
+            if io.kind() == ErrorKind::PermissionDenied =>
+        {
+            anyhow::anyhow!("cannot open {}: permission denied", path.display())
+        }
+        other => anyhow::anyhow!(
+            "{} is not a usable etcdlab database ({other}); is this the right --data-dir?",
+            path.display()
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_a_file_and_a_real_etcd_dir_and_garbage() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("file");
+        fs::write(&file, b"x").unwrap();
+        assert!(
+            open(&file)
+                .unwrap_err()
+                .to_string()
+                .contains("not a directory")
+        );
+
+        let etcd_dir = tmp.path().join("etcd");
+        fs::create_dir_all(etcd_dir.join("member/wal")).unwrap();
+        assert!(
+            open(&etcd_dir)
+                .unwrap_err()
+                .to_string()
+                .contains("real etcd member")
+        );
+
+        let garbage = tmp.path().join("garbage");
+        fs::create_dir_all(garbage.join("member")).unwrap();
+        fs::write(db_path(&garbage), vec![7u8; 8192]).unwrap();
+        assert!(
+            open(&garbage)
+                .unwrap_err()
+                .to_string()
+                .contains("not a usable etcdlab database")
+        );
+    }
+
+    #[test]
+    fn creates_then_reopens() {
+        let tmp = tempfile::tempdir().unwrap();
+        drop(open(tmp.path()).unwrap());
+        assert!(has_member(tmp.path()));
+        drop(open(tmp.path()).unwrap());
+    }
+}

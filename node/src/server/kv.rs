@@ -1,0 +1,125 @@
+//! `etcdserverpb.KV`: Range, Put, DeleteRange, Txn and Compact.
+//!
+//! Writes are checked here (empty key, request size, txn duplicate keys), then proposed through
+//! Raft and answered when applied. Reads are served from a redb read snapshot: serializable
+//! ones at once, linearizable ones after a ReadIndex round confirms this member is current.
+
+use etcdlab_core::member::WriteResponse;
+use etcdlab_core::mvcc::{self, MvccStore};
+use etcdlab_core::proto::etcdlab::raft_request::Op;
+use etcdlab_core::proto::etcdserverpb::{
+    CompactionRequest, CompactionResponse, DeleteRangeRequest, DeleteRangeResponse, PutRequest,
+    PutResponse, RangeRequest, RangeResponse, TxnRequest, TxnResponse,
+};
+use redb::ReadableDatabase;
+use tonic::{Request, Response, Status};
+
+use super::errors;
+use super::member_loop::MemberHandle;
+use crate::rpc::etcdserverpb::kv_server::Kv;
+
+pub struct KvService {
+    member: MemberHandle,
+    max_request_bytes: usize,
+}
+
+impl KvService {
+    pub fn new(member: MemberHandle, max_request_bytes: usize) -> Self {
+        KvService {
+            member,
+            max_request_bytes,
+        }
+    }
+
+    fn check_size(&self, request: &impl prost::Message) -> Result<(), Status> {
+        if request.encoded_len() > self.max_request_bytes {
+            return Err(errors::request_too_large());
+        }
+        Ok(())
+    }
+
+    async fn write(&self, op: Op) -> Result<WriteResponse, Status> {
+        self.member.propose(op).await.map_err(errors::member)
+    }
+}
+
+/// Serves a range on a fresh read snapshot, with this member's header.
+pub fn read_range(member: &MemberHandle, req: &RangeRequest) -> Result<RangeResponse, Status> {
+    let txn = member.database().begin_read().map_err(errors::storage)?;
+    let mut resp = MvccStore::range(&txn, req).map_err(|e| errors::mvcc(&e))?;
+    let revision = resp.header.map(|h| h.revision).unwrap_or_default();
+    resp.header = Some(member.header(revision));
+    Ok(resp)
+}
+
+fn unexpected(what: &str) -> Status {
+    Status::internal(format!("etcdserver: unexpected apply result for {what}"))
+}
+
+#[tonic::async_trait]
+impl Kv for KvService {
+    async fn range(
+        &self,
+        request: Request<RangeRequest>,
+    ) -> Result<Response<RangeResponse>, Status> {
+        let req = request.into_inner();
+        if req.key.is_empty() {
+            return Err(errors::empty_key());
+        }
+        if !req.serializable {
+            self.member
+                .linearizable_barrier()
+                .await
+                .map_err(errors::member)?;
+        }
+        read_range(&self.member, &req).map(Response::new)
+    }
+
+    async fn put(&self, request: Request<PutRequest>) -> Result<Response<PutResponse>, Status> {
+        let req = request.into_inner();
+        if req.key.is_empty() {
+            return Err(errors::empty_key());
+        }
+        self.check_size(&req)?;
+        match self.write(Op::Put(req)).await? {
+            WriteResponse::Put(resp) => Ok(Response::new(resp)),
+            _ => Err(unexpected("put")),
+        }
+    }
+
+    async fn delete_range(
+        &self,
+        request: Request<DeleteRangeRequest>,
+    ) -> Result<Response<DeleteRangeResponse>, Status> {
+        let req = request.into_inner();
+        if req.key.is_empty() {
+            return Err(errors::empty_key());
+        }
+        self.check_size(&req)?;
+        match self.write(Op::DeleteRange(req)).await? {
+            WriteResponse::DeleteRange(resp) => Ok(Response::new(resp)),
+            _ => Err(unexpected("delete")),
+        }
+    }
+
+    async fn txn(&self, request: Request<TxnRequest>) -> Result<Response<TxnResponse>, Status> {
+        let req = request.into_inner();
+        self.check_size(&req)?;
+        mvcc::check_txn(&req).map_err(|e| errors::mvcc(&e))?;
+        match self.write(Op::Txn(req)).await? {
+            WriteResponse::Txn(resp) => Ok(Response::new(resp)),
+            _ => Err(unexpected("txn")),
+        }
+    }
+
+    async fn compact(
+        &self,
+        request: Request<CompactionRequest>,
+    ) -> Result<Response<CompactionResponse>, Status> {
+        let req = request.into_inner();
+        match self.write(Op::Compaction(req)).await? {
+            WriteResponse::Compaction(resp) => Ok(Response::new(resp)),
+            _ => Err(unexpected("compaction")),
+        }
+    }
+}

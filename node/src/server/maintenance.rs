@@ -1,0 +1,122 @@
+//! `etcdserverpb.Maintenance`: Status, Alarm and HashKV now; Snapshot, Defragment and
+//! MoveLeader arrive with the cluster issue and answer `Unimplemented` until then.
+
+use std::path::PathBuf;
+
+use etcdlab_core::mvcc::MvccStore;
+use etcdlab_core::proto::etcdserverpb::{
+    AlarmRequest, AlarmResponse, DefragmentRequest, DefragmentResponse, HashKvRequest,
+    HashKvResponse, HashRequest, HashResponse, MoveLeaderRequest, MoveLeaderResponse,
+    SnapshotRequest, SnapshotResponse, StatusRequest, StatusResponse,
+};
+use redb::ReadableDatabase;
+use tonic::{Request, Response, Status};
+
+use super::errors;
+use super::member_loop::MemberHandle;
+use crate::rpc::etcdserverpb::maintenance_server::Maintenance;
+
+/// The etcd server version this member reports: the release whose API and output it matches.
+pub const ETCD_VERSION: &str = "3.4.23";
+
+pub struct MaintenanceService {
+    member: MemberHandle,
+    db_path: PathBuf,
+}
+
+impl MaintenanceService {
+    pub fn new(member: MemberHandle, db_path: PathBuf) -> Self {
+        MaintenanceService { member, db_path }
+    }
+}
+
+fn not_yet(what: &str) -> Status {
+    Status::unimplemented(format!("etcdlab: {what} is not supported yet"))
+}
+
+#[tonic::async_trait]
+impl Maintenance for MaintenanceService {
+    async fn alarm(
+        &self,
+        request: Request<AlarmRequest>,
+    ) -> Result<Response<AlarmResponse>, Status> {
+        // Action 0 is GET; no alarm can be raised yet (NOSPACE arrives with the quota).
+        if request.into_inner().action != 0 {
+            return Err(not_yet("raising or clearing alarms"));
+        }
+        let s = self.member.status();
+        Ok(Response::new(AlarmResponse {
+            header: Some(self.member.header(s.revision)),
+            alarms: vec![],
+        }))
+    }
+
+    async fn status(&self, _: Request<StatusRequest>) -> Result<Response<StatusResponse>, Status> {
+        let s = self.member.status();
+        let db_size = std::fs::metadata(&self.db_path)
+            .map(|m| m.len() as i64)
+            .unwrap_or(0);
+        let mut errors = Vec::new();
+        if s.leader_id == 0 {
+            errors.push("etcdserver: no leader".to_string());
+        }
+        Ok(Response::new(StatusResponse {
+            header: Some(self.member.header(s.revision)),
+            version: ETCD_VERSION.to_string(),
+            db_size,
+            leader: s.leader_id,
+            raft_index: s.commit_index,
+            raft_term: s.term,
+            raft_applied_index: s.applied_index,
+            errors,
+            db_size_in_use: db_size,
+            is_learner: false,
+        }))
+    }
+
+    async fn defragment(
+        &self,
+        _: Request<DefragmentRequest>,
+    ) -> Result<Response<DefragmentResponse>, Status> {
+        Err(not_yet("defragment"))
+    }
+
+    async fn hash(&self, _: Request<HashRequest>) -> Result<Response<HashResponse>, Status> {
+        Err(not_yet("Hash (use HashKV)"))
+    }
+
+    async fn hash_kv(
+        &self,
+        request: Request<HashKvRequest>,
+    ) -> Result<Response<HashKvResponse>, Status> {
+        let txn = self
+            .member
+            .database()
+            .begin_read()
+            .map_err(errors::storage)?;
+        let (hash, compact_revision, revision) =
+            MvccStore::hash_kv(&txn, request.into_inner().revision)
+                .map_err(|e| errors::mvcc(&e))?;
+        Ok(Response::new(HashKvResponse {
+            header: Some(self.member.header(revision)),
+            hash,
+            compact_revision,
+        }))
+    }
+
+    type SnapshotStream = futures::stream::Empty<Result<SnapshotResponse, Status>>;
+
+    async fn snapshot(
+        &self,
+        _: Request<SnapshotRequest>,
+    ) -> Result<Response<Self::SnapshotStream>, Status> {
+        Err(not_yet("snapshot"))
+    }
+
+    async fn move_leader(
+        &self,
+        _: Request<MoveLeaderRequest>,
+    ) -> Result<Response<MoveLeaderResponse>, Status> {
+        Err(not_yet("move-leader"))
+    }
+}

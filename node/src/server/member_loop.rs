@@ -1,0 +1,306 @@
+//! The member's host loop: one OS thread that owns the sans-IO [`Member`], ticks it on the
+//! heartbeat timer, feeds it proposals, read requests and peer messages, and carries out what
+//! each `ready` returns. gRPC handlers talk to it through a cloneable [`MemberHandle`].
+//!
+//! Everything that arrives while a ready is being handled is drained in one go before the next
+//! ready, so concurrent clients share one redb commit (and one fsync).
+//!
+//! Linearizable reads: requests that arrive together share one ReadIndex round; each waits
+//! until the member has applied up to the confirmed index, then reads its own redb snapshot.
+
+use std::collections::HashMap;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use etcdlab_core::membership;
+use etcdlab_core::mvcc::MvccError;
+use etcdlab_core::proto::etcdserverpb::ResponseHeader;
+use etcdlab_core::{CoreError, Member, MemberStatus, WriteRequest, WriteResponse};
+use raft::eraftpb::Message;
+use redb::{Database, ReadableDatabase};
+use tokio::sync::oneshot;
+
+use super::peer::{PeerSender, SendOutcome};
+
+/// Why a request to the member failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MemberError {
+    #[error(transparent)]
+    Apply(#[from] MvccError),
+    #[error("etcdserver: no leader")]
+    NoLeader,
+    #[error("etcdserver: request timed out")]
+    Timeout,
+    #[error("etcdserver: server stopped")]
+    Stopped,
+}
+
+enum Command {
+    Propose {
+        op: WriteRequest,
+        reply: oneshot::Sender<Result<WriteResponse, MemberError>>,
+    },
+    ReadIndex {
+        reply: oneshot::Sender<Result<(), MemberError>>,
+    },
+    /// A message from a peer.
+    Step(Message),
+    Shutdown,
+}
+
+/// A cloneable way into the member loop for request handlers.
+#[derive(Clone)]
+pub struct MemberHandle {
+    commands: Sender<Command>,
+    status: Arc<Mutex<MemberStatus>>,
+    db: Arc<Database>,
+    request_timeout: Duration,
+}
+
+impl MemberHandle {
+    /// Proposes a write and waits for it to be applied here.
+    pub async fn propose(&self, op: WriteRequest) -> Result<WriteResponse, MemberError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Propose { op, reply })?;
+        self.wait(answer).await?
+    }
+
+    /// Waits until this member has applied everything committed before the call (ReadIndex).
+    pub async fn linearizable_barrier(&self) -> Result<(), MemberError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::ReadIndex { reply })?;
+        self.wait(answer).await?
+    }
+
+    /// Hands a peer's Raft message to the member.
+    pub fn step(&self, msg: Message) {
+        let _ = self.commands.send(Command::Step(msg));
+    }
+
+    pub fn status(&self) -> MemberStatus {
+        *self.status.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A response header for reads served by this member.
+    pub fn header(&self, revision: i64) -> ResponseHeader {
+        let s = self.status();
+        ResponseHeader {
+            cluster_id: s.cluster_id,
+            member_id: s.id,
+            revision,
+            raft_term: s.term,
+        }
+    }
+
+    pub fn database(&self) -> &Arc<Database> {
+        &self.db
+    }
+
+    /// Asks the loop to stop after the current ready.
+    pub fn shutdown(&self) {
+        let _ = self.commands.send(Command::Shutdown);
+    }
+
+    fn send(&self, command: Command) -> Result<(), MemberError> {
+        self.commands
+            .send(command)
+            .map_err(|_| MemberError::Stopped)
+    }
+
+    async fn wait<T>(&self, answer: oneshot::Receiver<T>) -> Result<T, MemberError> {
+        match tokio::time::timeout(self.request_timeout, answer).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(_)) => Err(MemberError::Stopped),
+            Err(_) => Err(MemberError::Timeout),
+        }
+    }
+}
+
+/// Starts the loop thread for `member`, ticking every `tick`. The thread ends on shutdown or
+/// on a storage failure (reported through the returned join handle).
+pub fn spawn(
+    member: Member,
+    peers: PeerSender,
+    tick: Duration,
+    request_timeout: Duration,
+) -> (MemberHandle, thread::JoinHandle<Result<(), CoreError>>) {
+    let (commands, inbox) = mpsc::channel();
+    let status = Arc::new(Mutex::new(member.status()));
+    let handle = MemberHandle {
+        commands,
+        status: status.clone(),
+        db: member.database().clone(),
+        request_timeout,
+    };
+    let thread = thread::Builder::new()
+        .name("raft-member".into())
+        .spawn(move || MemberLoop::new(member, peers, status).run(inbox, tick))
+        .expect("spawning the member thread");
+    (handle, thread)
+}
+
+struct MemberLoop {
+    member: Member,
+    peers: PeerSender,
+    status: Arc<Mutex<MemberStatus>>,
+    next_request_id: u64,
+    proposals: HashMap<u64, oneshot::Sender<Result<WriteResponse, MemberError>>>,
+    /// Read requests not yet given a ReadIndex round.
+    unsent_reads: Vec<oneshot::Sender<Result<(), MemberError>>>,
+    /// ReadIndex rounds in flight, by context.
+    reads_in_flight: HashMap<u64, Vec<oneshot::Sender<Result<(), MemberError>>>>,
+    /// Confirmed read points waiting for the apply to catch up: (index, waiters).
+    reads_confirmed: Vec<(u64, Vec<oneshot::Sender<Result<(), MemberError>>>)>,
+}
+
+impl MemberLoop {
+    fn new(member: Member, peers: PeerSender, status: Arc<Mutex<MemberStatus>>) -> Self {
+        MemberLoop {
+            member,
+            peers,
+            status,
+            next_request_id: 1,
+            proposals: HashMap::new(),
+            unsent_reads: Vec::new(),
+            reads_in_flight: HashMap::new(),
+            reads_confirmed: Vec::new(),
+        }
+    }
+
+    fn run(mut self, inbox: Receiver<Command>, tick: Duration) -> Result<(), CoreError> {
+        let mut next_tick = Instant::now() + tick;
+        loop {
+            let wait = next_tick.saturating_duration_since(Instant::now());
+            match inbox.recv_timeout(wait) {
+                Ok(command) => {
+                    if !self.handle(command) {
+                        return Ok(());
+                    }
+                    // Drain whatever else is queued so it shares this ready.
+                    while let Ok(command) = inbox.try_recv() {
+                        if !self.handle(command) {
+                            return Ok(());
+                        }
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return Ok(()),
+            }
+            if Instant::now() >= next_tick {
+                self.member.tick();
+                next_tick += tick;
+                if next_tick < Instant::now() {
+                    next_tick = Instant::now() + tick;
+                }
+                self.expire_abandoned();
+            }
+            self.start_read_round();
+            self.process_ready()?;
+        }
+    }
+
+    /// Takes one command; returns false on shutdown.
+    fn handle(&mut self, command: Command) -> bool {
+        match command {
+            Command::Propose { op, reply } => {
+                let id = self.next_request_id;
+                self.next_request_id += 1;
+                match self.member.propose(op, id) {
+                    Ok(()) => {
+                        self.proposals.insert(id, reply);
+                    }
+                    Err(CoreError::NoLeader) => {
+                        let _ = reply.send(Err(MemberError::NoLeader));
+                    }
+                    Err(e) => {
+                        tracing::warn!("proposal rejected: {e}");
+                        let _ = reply.send(Err(MemberError::NoLeader));
+                    }
+                }
+            }
+            Command::ReadIndex { reply } => self.unsent_reads.push(reply),
+            Command::Step(msg) => {
+                if let Err(e) = self.member.step(msg) {
+                    tracing::debug!("dropped a peer message: {e}");
+                }
+            }
+            Command::Shutdown => return false,
+        }
+        true
+    }
+
+    /// Gives all read requests queued since the last round one shared ReadIndex.
+    fn start_read_round(&mut self) {
+        if self.unsent_reads.is_empty() {
+            return;
+        }
+        let ctx = self.next_request_id;
+        self.next_request_id += 1;
+        self.member.read_index(ctx.to_be_bytes().to_vec());
+        self.reads_in_flight
+            .insert(ctx, std::mem::take(&mut self.unsent_reads));
+    }
+
+    fn process_ready(&mut self) -> Result<(), CoreError> {
+        let out = self.member.ready()?;
+        for (id, result) in out.responses {
+            if let Some(reply) = self.proposals.remove(&id) {
+                let _ = reply.send(result.map_err(MemberError::from));
+            }
+        }
+        for rs in out.read_states {
+            let Ok(ctx) = <[u8; 8]>::try_from(rs.request_ctx.as_slice()) else {
+                continue;
+            };
+            if let Some(waiters) = self.reads_in_flight.remove(&u64::from_be_bytes(ctx)) {
+                self.reads_confirmed.push((rs.index, waiters));
+            }
+        }
+        self.send_to_peers(out.messages)?;
+        let status = self.member.status();
+        self.reads_confirmed.retain_mut(|(index, waiters)| {
+            if *index > status.applied_index {
+                return true;
+            }
+            for w in waiters.drain(..) {
+                let _ = w.send(Ok(()));
+            }
+            false
+        });
+        *self.status.lock().unwrap_or_else(|p| p.into_inner()) = status;
+        Ok(())
+    }
+
+    /// Sends messages to their peers, learning peer addresses from the member table when a
+    /// message goes to a member not seen before.
+    fn send_to_peers(&mut self, messages: Vec<Message>) -> Result<(), CoreError> {
+        if messages.iter().any(|m| !self.peers.known(m.to)) {
+            let txn = self.member.database().begin_read()?;
+            for info in membership::list(&txn)? {
+                if info.id != self.member.id() {
+                    if let Some(url) = info.peer_ur_ls.first() {
+                        self.peers.set_peer(info.id, url);
+                    }
+                }
+            }
+        }
+        for msg in messages {
+            let to = msg.to;
+            if let SendOutcome::Unreachable = self.peers.send(msg) {
+                self.member.report_unreachable(to);
+            }
+        }
+        Ok(())
+    }
+
+    /// Forgets requests whose callers gave up (timed out), so the maps cannot grow forever.
+    fn expire_abandoned(&mut self) {
+        self.proposals.retain(|_, reply| !reply.is_closed());
+        self.reads_in_flight.retain(|_, waiters| {
+            waiters.retain(|w| !w.is_closed());
+            !waiters.is_empty()
+        });
+    }
+}

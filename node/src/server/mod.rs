@@ -1,0 +1,249 @@
+//! `etcdlab etcd`: one etcd-compatible member.
+//!
+//! [`config`] reads etcd's flags, [`data_dir`] opens the member's redb file, the core's
+//! `Member` is started on its own thread by [`member_loop`], and the gRPC services ([`kv`],
+//! [`maintenance`], [`cluster`]) are served on every `--listen-client-urls` address until
+//! SIGINT or SIGTERM, when the member finishes its current ready and stops.
+
+pub mod cluster;
+pub mod config;
+pub mod data_dir;
+pub mod errors;
+pub mod kv;
+pub mod maintenance;
+pub mod member_loop;
+pub mod peer;
+pub mod raft_logging;
+
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use etcdlab_core::membership;
+use etcdlab_core::proto::etcdserverpb::Member as MemberInfo;
+use etcdlab_core::{Bootstrap, Member, MemberConfig};
+use tokio::net::TcpListener;
+
+use self::config::{EtcdFlags, ServerConfig};
+use crate::rpc::etcdserverpb::{
+    cluster_server::ClusterServer, kv_server::KvServer, maintenance_server::MaintenanceServer,
+};
+
+/// gRPC framing allowance on top of `--max-request-bytes`, as etcd adds.
+const GRPC_OVERHEAD_BYTES: usize = 512 * 1024;
+
+/// Entry point of `etcdlab etcd` (and of the binary invoked as `etcd`).
+pub fn main(args: Vec<OsString>) -> ExitCode {
+    let flags = match EtcdFlags::try_parse_from(config::normalize_go_flags(args)) {
+        Ok(f) => f,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    init_logging(&flags.log_level);
+    let result = flags.into_config().and_then(|config| {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("starting the async runtime")?
+            .block_on(run(config))
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("etcd: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ETCDLAB_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Runs the member until a signal asks it to stop.
+async fn run(config: ServerConfig) -> anyhow::Result<()> {
+    let existing = data_dir::has_member(&config.data_dir);
+    let db = data_dir::open(&config.data_dir)?;
+    let (member_config, bootstrap) = identity(&config);
+    if !existing && !config.new_cluster {
+        tracing::info!("joining an existing cluster as {:x}", member_config.id);
+    }
+    let member = Member::open(
+        db,
+        member_config.clone(),
+        bootstrap,
+        &raft_logging::logger(),
+    )
+    .context("opening the member")?;
+    tracing::info!(
+        name = %config.name,
+        member_id = %format!("{:x}", member.id()),
+        cluster_id = %format!("{:x}", member.cluster_id()),
+        data_dir = %config.data_dir.display(),
+        "starting member"
+    );
+    let request_timeout = Duration::from_secs(5) + config.tick * config.election_ticks as u32 * 2;
+    let peer_listeners = bind_all(&config.listen_peer).await?;
+    let peers = peer::PeerSender::new(tokio::runtime::Handle::current());
+    let (handle, member_thread) = member_loop::spawn(member, peers, config.tick, request_timeout);
+    for listener in peer_listeners {
+        tracing::info!(address = %listener.local_addr()?, "serving peer traffic");
+        let to_member = handle.clone();
+        tokio::spawn(peer::serve(listener, move |msg| to_member.step(msg)));
+    }
+
+    let listeners = bind_all(&config.listen_client).await?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut servers = Vec::new();
+    for listener in listeners {
+        tracing::info!(address = %listener.local_addr()?, "serving client requests");
+        let limit = config.max_request_bytes + GRPC_OVERHEAD_BYTES;
+        let router = tonic::transport::Server::builder()
+            .add_service(
+                KvServer::new(kv::KvService::new(handle.clone(), config.max_request_bytes))
+                    .max_decoding_message_size(limit),
+            )
+            .add_service(
+                MaintenanceServer::new(maintenance::MaintenanceService::new(
+                    handle.clone(),
+                    data_dir::db_path(&config.data_dir),
+                ))
+                .max_decoding_message_size(limit),
+            )
+            .add_service(
+                ClusterServer::new(cluster::ClusterService::new(handle.clone()))
+                    .max_decoding_message_size(limit),
+            );
+        let mut stop = stop_rx.clone();
+        let incoming =
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+        servers.push(tokio::spawn(router.serve_with_incoming_shutdown(
+            incoming,
+            async move {
+                let _ = stop.wait_for(|s| *s).await;
+            },
+        )));
+    }
+
+    let member_failed = tokio::task::spawn_blocking(move || member_thread.join());
+    tokio::pin!(member_failed);
+    tokio::select! {
+        _ = shutdown_signal() => {
+            tracing::info!("received a stop signal; shutting down");
+            handle.shutdown();
+            let _ = stop_tx.send(true);
+            let _ = (&mut member_failed).await;
+        }
+        joined = &mut member_failed => {
+            let _ = stop_tx.send(true);
+            match joined {
+                Ok(Ok(Ok(()))) => bail!("the member stopped unexpectedly"),
+                Ok(Ok(Err(e))) => bail!("the member failed: {e}"),
+                _ => bail!("the member thread panicked"),
+            }
+        }
+    }
+    for server in servers {
+        let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+    }
+    Ok(())
+}
+
+/// This member's id and how to bootstrap it, derived from the flags as etcd derives them.
+fn identity(config: &ServerConfig) -> (MemberConfig, Bootstrap) {
+    let members: Vec<MemberInfo> = config
+        .initial_cluster
+        .iter()
+        .map(|m| MemberInfo {
+            id: membership::member_id(&m.peer_urls, &config.token, None),
+            name: m.name.clone(),
+            peer_ur_ls: m.peer_urls.clone(),
+            client_ur_ls: vec![],
+            is_learner: false,
+        })
+        .collect();
+    let me = members
+        .iter()
+        .find(|m| m.name == config.name)
+        .map(|m| m.id)
+        .unwrap_or_default();
+    let cluster_id = membership::cluster_id(&members.iter().map(|m| m.id).collect::<Vec<_>>());
+    let bootstrap = if config.new_cluster {
+        Bootstrap::NewCluster {
+            cluster_id,
+            members,
+        }
+    } else {
+        Bootstrap::JoinExisting { cluster_id }
+    };
+    let member_config = MemberConfig {
+        id: me,
+        name: config.name.clone(),
+        client_urls: config.advertise_client_urls.clone(),
+        election_tick: config.election_ticks,
+        heartbeat_tick: 1,
+        pre_vote: config.pre_vote,
+    };
+    (member_config, bootstrap)
+}
+
+/// Binds a listener for every URL (each URL's first resolved address).
+async fn bind_all(urls: &[url::Url]) -> anyhow::Result<Vec<TcpListener>> {
+    let mut listeners = Vec::new();
+    for url in urls {
+        for addr in resolve(url).await? {
+            let listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {url} ({addr})"))?;
+            listeners.push(listener);
+        }
+    }
+    Ok(listeners)
+}
+
+async fn resolve(url: &url::Url) -> anyhow::Result<Vec<SocketAddr>> {
+    let host = url.host_str().context("listen URL without a host")?;
+    let port = url
+        .port_or_known_default()
+        .context("listen URL without a port")?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+        .await
+        .with_context(|| format!("cannot resolve {url}"))?
+        .collect();
+    // `localhost` resolves to 127.0.0.1 and ::1; listening on the first is what clients reach.
+    Ok(addrs.into_iter().take(1).collect())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,189 @@
+//! Peer transport: Raft messages between members over plain TCP on `--listen-peer-urls`.
+//!
+//! Frames are a 4-byte big-endian length followed by one protobuf-encoded `eraftpb::Message`.
+//! Each peer has one sender task with a bounded queue: when a peer is slow or down, messages
+//! beyond the queue are dropped and Raft is told the peer is unreachable (Raft retransmits), so
+//! a dead peer never blocks the member loop. Connections are re-established with a capped
+//! backoff. Incoming frames are handed to the member loop as they arrive.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use protobuf::Message as _;
+use raft::eraftpb::Message;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+/// Frames larger than this are refused (a Raft message is bounded by max_size_per_msg).
+const MAX_FRAME: usize = 64 * 1024 * 1024;
+const QUEUE_PER_PEER: usize = 4096;
+
+/// Sends Raft messages to peers by member id.
+pub struct PeerSender {
+    runtime: tokio::runtime::Handle,
+    peers: HashMap<u64, mpsc::Sender<Message>>,
+    urls: HashMap<u64, String>,
+}
+
+/// What happened to a message handed to [`PeerSender::send`].
+pub enum SendOutcome {
+    Queued,
+    /// The peer's queue is full or its address unknown: tell Raft it is unreachable.
+    Unreachable,
+}
+
+impl PeerSender {
+    pub fn new(runtime: tokio::runtime::Handle) -> Self {
+        PeerSender {
+            runtime,
+            peers: HashMap::new(),
+            urls: HashMap::new(),
+        }
+    }
+
+    /// Points member `id` at `peer_url` (e.g. `http://127.0.0.1:2380`), restarting its sender
+    /// if the address changed.
+    pub fn set_peer(&mut self, id: u64, peer_url: &str) {
+        if self.urls.get(&id).map(String::as_str) == Some(peer_url) {
+            return;
+        }
+        let Some(addr) = host_port(peer_url) else {
+            tracing::warn!(peer = %format!("{id:x}"), url = peer_url, "peer URL without host:port");
+            return;
+        };
+        let (tx, rx) = mpsc::channel(QUEUE_PER_PEER);
+        self.runtime.spawn(run_sender(id, addr, rx));
+        self.peers.insert(id, tx);
+        self.urls.insert(id, peer_url.to_string());
+    }
+
+    pub fn known(&self, id: u64) -> bool {
+        self.peers.contains_key(&id)
+    }
+
+    pub fn send(&self, msg: Message) -> SendOutcome {
+        match self.peers.get(&msg.to) {
+            Some(queue) if queue.try_send(msg).is_ok() => SendOutcome::Queued,
+            _ => SendOutcome::Unreachable,
+        }
+    }
+}
+
+fn host_port(url: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).ok()?;
+    Some(format!(
+        "{}:{}",
+        parsed.host_str()?,
+        parsed.port_or_known_default()?
+    ))
+}
+
+/// Delivers one peer's queue over a connection, reconnecting with backoff after failures.
+async fn run_sender(id: u64, addr: String, mut queue: mpsc::Receiver<Message>) {
+    let mut backoff = Duration::from_millis(50);
+    let mut pending: Option<Message> = None;
+    loop {
+        let stream =
+            match tokio::time::timeout(Duration::from_secs(1), TcpStream::connect(&addr)).await {
+                Ok(Ok(s)) => s,
+                _ => {
+                    // While the peer is down, drain what queued up: Raft will resend what matters.
+                    while queue.try_recv().is_ok() {}
+                    pending = None;
+                    if queue.is_closed() {
+                        return;
+                    }
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                    continue;
+                }
+            };
+        backoff = Duration::from_millis(50);
+        let _ = stream.set_nodelay(true);
+        let mut writer = BufWriter::new(stream);
+        loop {
+            let msg = match pending.take() {
+                Some(m) => m,
+                None => match queue.recv().await {
+                    Some(m) => m,
+                    None => return,
+                },
+            };
+            if write_frame(&mut writer, &msg).await.is_err() {
+                tracing::debug!(peer = %format!("{id:x}"), "peer connection lost; reconnecting");
+                break;
+            }
+            // Batch whatever else is queued into the same flush.
+            let mut failed = false;
+            while let Ok(more) = queue.try_recv() {
+                if write_frame(&mut writer, &more).await.is_err() {
+                    failed = true;
+                    break;
+                }
+            }
+            if failed || writer.flush().await.is_err() {
+                break;
+            }
+        }
+    }
+}
+
+async fn write_frame(writer: &mut BufWriter<TcpStream>, msg: &Message) -> std::io::Result<()> {
+    let bytes = msg.write_to_bytes().map_err(std::io::Error::other)?;
+    writer
+        .write_all(&(bytes.len() as u32).to_be_bytes())
+        .await?;
+    writer.write_all(&bytes).await
+}
+
+/// Accepts peer connections on `listener` and hands every decoded message to `deliver`.
+pub async fn serve(
+    listener: TcpListener,
+    deliver: impl Fn(Message) + Clone + Send + Sync + 'static,
+) {
+    loop {
+        let (stream, from) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!("peer accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let deliver = deliver.clone();
+        tokio::spawn(async move {
+            if let Err(e) = read_frames(stream, from, deliver).await {
+                tracing::debug!(%from, "peer connection closed: {e}");
+            }
+        });
+    }
+}
+
+async fn read_frames(
+    mut stream: TcpStream,
+    from: SocketAddr,
+    deliver: impl Fn(Message),
+) -> std::io::Result<()> {
+    let _ = stream.set_nodelay(true);
+    let mut len = [0u8; 4];
+    let mut buf = Vec::new();
+    loop {
+        stream.read_exact(&mut len).await?;
+        let n = u32::from_be_bytes(len) as usize;
+        if n > MAX_FRAME {
+            tracing::warn!(%from, "dropping a peer connection that sent a {n}-byte frame");
+            return Ok(());
+        }
+        buf.resize(n, 0);
+        stream.read_exact(&mut buf).await?;
+        match Message::parse_from_bytes(&buf) {
+            Ok(msg) => deliver(msg),
+            Err(e) => {
+                tracing::warn!(%from, "dropping a peer connection that sent an undecodable frame: {e}");
+                return Ok(());
+            }
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! The core's error type: what can go wrong driving a member, typed so the host can map each
+//! case to the right gRPC status or exit message.
+
+use crate::mvcc::MvccError;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CoreError {
+    /// The redb database failed (I/O, a full disk, a lock held by another process).
+    #[error("storage: {0}")]
+    Storage(String),
+    /// Stored bytes that cannot be ours: a damaged file or another program's data.
+    #[error("corrupt data: {0}")]
+    Corrupt(String),
+    #[error("encoding: {0}")]
+    Encode(String),
+    #[error(transparent)]
+    Mvcc(#[from] MvccError),
+    #[error("raft: {0}")]
+    Raft(#[from] raft::Error),
+    /// A proposal could not be accepted (no leader known yet, or leadership in transfer).
+    #[error("etcdserver: no leader")]
+    NoLeader,
+    #[error("etcdserver: {0}")]
+    Invalid(String),
+}
+
+macro_rules! storage_errors {
+    ($($t:ty),*) => {$(
+        impl From<$t> for CoreError {
+            fn from(e: $t) -> Self {
+                CoreError::Storage(e.to_string())
+            }
+        }
+    )*};
+}
+storage_errors!(
+    redb::Error,
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);

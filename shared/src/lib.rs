@@ -1,0 +1,26 @@
+//! `etcdlab-core`: the sans-IO heart of etcdlab. It never touches a socket, a thread, a clock or
+//! a file path, so the same code runs in the server and, compiled to wasm32, in the browser.
+//!
+//! A tour:
+//! - [`proto`]: etcd's v3 wire types (prost), shared by core, server and client.
+//! - [`member`]: one Raft member ([`Member`]): raft-rs's `RawNode`, ready handling in the order
+//!   raft-rs documents, and the apply of committed entries, one redb transaction per ready.
+//! - [`raft_log`]: raft-rs's `Storage` on redb, mirrored in memory as etcd mirrors its WAL.
+//! - [`mvcc`]: the MVCC key space (revisions, history, ranges, txns, compaction) on redb.
+//! - [`membership`]: member and cluster ids as etcd derives them, and the member table.
+//!
+//! The host (the node crate natively, the simulator in the browser) drives a member with
+//! `tick`, `step`, `propose` and `read_index`, then calls `ready` and carries out what it
+//! returns: messages to peers, answers to clients, confirmed read points.
+
+pub mod error;
+pub mod member;
+pub mod membership;
+pub mod mvcc;
+pub mod proto;
+pub mod raft_log;
+
+pub use error::CoreError;
+pub use member::{
+    Bootstrap, Member, MemberConfig, MemberStatus, ReadyOutput, WriteRequest, WriteResponse,
+};

@@ -1,0 +1,533 @@
+//! One Raft member: raft-rs's `RawNode` over [`RaftLog`], the MVCC key space and the member
+//! table, all in one redb database, driven from outside (sans-IO).
+//!
+//! The host calls [`Member::tick`] on its timer, [`Member::step`] with peers' messages,
+//! [`Member::propose`] / [`Member::read_index`] for clients, then [`Member::ready`], which does
+//! everything raft-rs asks in its documented order and returns what the host must do next:
+//! messages to send, answers for the host's request ids, confirmed read indexes.
+//!
+//! One `ready` is one redb write transaction: the snapshot (if any), the new entries, the hard
+//! state and the committed entries applied to the key space, with the applied index, commit
+//! together. It is durable (fsync) whenever it holds log entries or a new hard state, and
+//! messages that depend on it (`persisted_messages`) leave only after the commit. The light
+//! ready that follows `advance` applies what that persistence committed, again with the
+//! applied index in the same transaction, so a crash can neither apply an entry twice nor
+//! lose one.
+
+use std::sync::Arc;
+
+use prost::Message as _;
+use protobuf::Message as _;
+use raft::eraftpb::{ConfChange, ConfChangeType, Entry, EntryType, HardState, Message};
+use raft::{RawNode, ReadState, StateRole};
+use redb::{Database, Durability, ReadableTable, TableDefinition, WriteTransaction};
+
+use crate::error::CoreError;
+use crate::membership;
+use crate::mvcc::{MvccError, MvccStore};
+use crate::proto::etcdlab::raft_request::Op;
+use crate::proto::etcdlab::{ClusterVersion, MemberAttributes, RaftRequest};
+use crate::proto::etcdserverpb::{
+    CompactionResponse, DeleteRangeResponse, Member as MemberInfo, PutResponse, ResponseHeader,
+    TxnResponse,
+};
+use crate::raft_log::RaftLog;
+
+const META: TableDefinition<&str, u64> = TableDefinition::new("member_meta");
+const APPLIED_INDEX: &str = "applied_index";
+const MEMBER_ID: &str = "member_id";
+const CLUSTER_ID: &str = "cluster_id";
+const CLUSTER_VERSION: TableDefinition<&str, &str> = TableDefinition::new("cluster_version");
+
+/// The API version this member speaks, recorded as the cluster version as etcd 3.4 does.
+pub const CLUSTER_API_VERSION: &str = "3.4.0";
+
+/// How this member takes part in Raft.
+#[derive(Clone, Debug)]
+pub struct MemberConfig {
+    pub id: u64,
+    pub name: String,
+    pub client_urls: Vec<String>,
+    /// Ticks without a heartbeat before a follower campaigns (randomised up to twice this).
+    pub election_tick: usize,
+    pub heartbeat_tick: usize,
+    pub pre_vote: bool,
+}
+
+/// How to start a member whose database is empty.
+#[derive(Clone, Debug)]
+pub enum Bootstrap {
+    /// A new cluster of these members (this one among them), as `--initial-cluster-state new`.
+    NewCluster {
+        cluster_id: u64,
+        members: Vec<MemberInfo>,
+    },
+    /// Join a running cluster that already lists this member (`--initial-cluster-state existing`):
+    /// start empty and let the leader send the log.
+    JoinExisting { cluster_id: u64 },
+}
+
+/// A client write to go through Raft.
+pub type WriteRequest = Op;
+
+/// What an applied write produced, for the member that proposed it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum WriteResponse {
+    Put(PutResponse),
+    DeleteRange(DeleteRangeResponse),
+    Txn(TxnResponse),
+    Compaction(CompactionResponse),
+    /// Internal writes (member attributes, cluster version) answer with nothing.
+    Done,
+}
+
+/// Everything the host must act on after a [`Member::ready`].
+#[derive(Debug, Default)]
+pub struct ReadyOutput {
+    /// Messages to send to peers, in order.
+    pub messages: Vec<Message>,
+    /// Answers to this member's own proposals: (request id, result).
+    pub responses: Vec<(u64, Result<WriteResponse, MvccError>)>,
+    /// Confirmed read indexes: serve reads with these contexts once `applied_index` reaches them.
+    pub read_states: Vec<ReadState>,
+    /// Set when the leader or this member's role changed.
+    pub role_changed: Option<(StateRole, u64)>,
+}
+
+/// A cheap summary of the member's Raft state for status answers and response headers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemberStatus {
+    pub id: u64,
+    pub cluster_id: u64,
+    pub term: u64,
+    pub leader_id: u64,
+    pub role: StateRole,
+    pub commit_index: u64,
+    pub applied_index: u64,
+    pub last_index: u64,
+    pub revision: i64,
+    pub compact_revision: i64,
+}
+
+/// One Raft member with its state machine. See the module docs for the driving protocol.
+pub struct Member {
+    raw: RawNode<RaftLog>,
+    mvcc: MvccStore,
+    config: MemberConfig,
+    cluster_id: u64,
+    applied_index: u64,
+    /// Whether this member's name and client URLs have been proposed since it started.
+    attributes_published: bool,
+    cluster_version_set: bool,
+}
+
+impl Member {
+    /// Opens the member stored in `db`, bootstrapping it with `bootstrap` if `db` is empty.
+    /// An existing database must belong to the member `config.id`.
+    pub fn open(
+        db: Arc<Database>,
+        config: MemberConfig,
+        bootstrap: Bootstrap,
+        logger: &slog::Logger,
+    ) -> Result<Member, CoreError> {
+        let mut log = RaftLog::load(db.clone())?;
+        let txn = db.begin_write()?;
+        let mvcc = MvccStore::open(&txn)?;
+        membership::create_table(&txn)?;
+        let (stored_id, stored_cluster, applied_index, cluster_version_set) = {
+            let meta = txn.open_table(META)?;
+            let read =
+                |k: &str| -> Result<Option<u64>, CoreError> { Ok(meta.get(k)?.map(|v| v.value())) };
+            let version_set = txn.open_table(CLUSTER_VERSION)?.get("version")?.is_some();
+            (
+                read(MEMBER_ID)?,
+                read(CLUSTER_ID)?,
+                read(APPLIED_INDEX)?.unwrap_or(0),
+                version_set,
+            )
+        };
+        let cluster_id = match (stored_id, stored_cluster) {
+            (Some(id), Some(cluster)) => {
+                if id != config.id {
+                    return Err(CoreError::Invalid(format!(
+                        "this data dir belongs to member {id:x}, not to member {:x} (check --name, --initial-cluster and --initial-cluster-token)",
+                        config.id
+                    )));
+                }
+                cluster
+            }
+            _ => {
+                let cluster_id = bootstrap_log(&txn, &mut log, &config, &bootstrap)?;
+                let mut meta = txn.open_table(META)?;
+                meta.insert(MEMBER_ID, config.id)?;
+                meta.insert(CLUSTER_ID, cluster_id)?;
+                cluster_id
+            }
+        };
+        txn.commit()?;
+
+        let raft_config = raft::Config {
+            id: config.id,
+            election_tick: config.election_tick,
+            heartbeat_tick: config.heartbeat_tick,
+            applied: applied_index,
+            pre_vote: config.pre_vote,
+            check_quorum: true,
+            max_size_per_msg: 1024 * 1024,
+            max_inflight_msgs: 256,
+            ..Default::default()
+        };
+        raft_config.validate()?;
+        let raw = RawNode::new(&raft_config, log, logger)?;
+        Ok(Member {
+            raw,
+            mvcc,
+            config,
+            cluster_id,
+            applied_index,
+            attributes_published: false,
+            cluster_version_set,
+        })
+    }
+
+    pub fn id(&self) -> u64 {
+        self.config.id
+    }
+
+    pub fn cluster_id(&self) -> u64 {
+        self.cluster_id
+    }
+
+    /// The database holding this member's log, key space and member table.
+    pub fn database(&self) -> &Arc<Database> {
+        self.raw.store().database()
+    }
+
+    /// Advances the logical clock by one tick. Returns whether a ready may be pending.
+    pub fn tick(&mut self) -> bool {
+        self.raw.tick()
+    }
+
+    /// Campaigns for leadership now (the lab's "make it time out").
+    pub fn campaign(&mut self) -> Result<(), CoreError> {
+        Ok(self.raw.campaign()?)
+    }
+
+    /// Feeds a message from a peer. Messages from members no longer in the cluster are dropped.
+    pub fn step(&mut self, msg: Message) -> Result<(), CoreError> {
+        match self.raw.step(msg) {
+            Ok(()) | Err(raft::Error::StepPeerNotFound) | Err(raft::Error::StepLocalMsg) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Proposes a client write; its answer comes back from a later [`Member::ready`] under
+    /// `request_id`. A follower forwards the proposal to the leader.
+    pub fn propose(&mut self, op: WriteRequest, request_id: u64) -> Result<(), CoreError> {
+        self.propose_request(RaftRequest {
+            origin: self.config.id,
+            id: request_id,
+            op: Some(op),
+        })
+    }
+
+    fn propose_request(&mut self, request: RaftRequest) -> Result<(), CoreError> {
+        match self.raw.propose(Vec::new(), request.encode_to_vec()) {
+            Ok(()) => Ok(()),
+            Err(raft::Error::ProposalDropped) => Err(CoreError::NoLeader),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Tells Raft a message to `peer` could not be delivered, so it probes before resending.
+    pub fn report_unreachable(&mut self, peer: u64) {
+        self.raw.report_unreachable(peer);
+    }
+
+    /// Asks for a linearizable read point; it comes back in [`ReadyOutput::read_states`] with `ctx`.
+    pub fn read_index(&mut self, ctx: Vec<u8>) {
+        self.raw.read_index(ctx);
+    }
+
+    pub fn status(&self) -> MemberStatus {
+        let raft = &self.raw.raft;
+        MemberStatus {
+            id: self.config.id,
+            cluster_id: self.cluster_id,
+            term: raft.term,
+            leader_id: raft.leader_id,
+            role: raft.state,
+            commit_index: raft.raft_log.committed,
+            applied_index: self.applied_index,
+            last_index: raft.raft_log.last_index(),
+            revision: self.mvcc.current_revision(),
+            compact_revision: self.mvcc.compact_revision(),
+        }
+    }
+
+    /// Does what raft-rs has made ready, in its documented order; see the module docs.
+    pub fn ready(&mut self) -> Result<ReadyOutput, CoreError> {
+        let mut out = ReadyOutput::default();
+        self.publish_if_due();
+        if !self.raw.has_ready() {
+            return Ok(out);
+        }
+        let mut rd = self.raw.ready();
+        // Messages in `messages` may leave before persistence (the leader's appends).
+        out.messages = rd.take_messages();
+        if let Some(ss) = rd.ss() {
+            out.role_changed = Some((ss.raft_state, ss.leader_id));
+        }
+        out.read_states = rd.take_read_states();
+
+        let mut txn = self.database().begin_write()?;
+        let durable = rd.must_sync() || !rd.entries().is_empty() || rd.hs().is_some();
+        if !rd.snapshot().is_empty() {
+            return Err(CoreError::Invalid(
+                "received a Raft snapshot, but snapshot transfer is not supported yet".into(),
+            ));
+        }
+        self.raw.mut_store().append(&txn, rd.entries())?;
+        if let Some(hs) = rd.hs() {
+            self.raw.mut_store().set_hard_state(&txn, hs)?;
+        }
+        let committed = rd.take_committed_entries();
+        self.apply(&txn, committed, &mut out)?;
+        txn.set_durability(if durable {
+            Durability::Immediate
+        } else {
+            Durability::None
+        })
+        .map_err(|e| CoreError::Storage(e.to_string()))?;
+        txn.commit()?;
+        out.messages.extend(rd.take_persisted_messages());
+
+        let mut light = self.raw.advance(rd);
+        let txn = self.database().begin_write()?;
+        if let Some(commit) = light.commit_index() {
+            self.raw.mut_store().set_commit(&txn, commit)?;
+        }
+        out.messages.extend(light.take_messages());
+        self.apply(&txn, light.take_committed_entries(), &mut out)?;
+        txn.commit()?;
+        self.raw.advance_apply();
+
+        if out.role_changed.is_some() {
+            self.publish_if_due();
+        }
+        Ok(out)
+    }
+
+    /// Once a leader is known, propose this member's attributes; a new leader also records
+    /// the cluster version if nobody has yet. Both mirror etcd's start-up, so Raft indexes
+    /// after start match a real etcd member's.
+    fn publish_if_due(&mut self) {
+        let status = self.status();
+        if status.leader_id == 0 || self.raw.raft.raft_log.committed > self.applied_index {
+            return;
+        }
+        if !self.attributes_published {
+            let attributes = MemberAttributes {
+                member_id: self.config.id,
+                name: self.config.name.clone(),
+                client_urls: self.config.client_urls.clone(),
+            };
+            if self
+                .propose_request(internal(Op::MemberAttributes(attributes)))
+                .is_ok()
+            {
+                self.attributes_published = true;
+            }
+        }
+        if !self.cluster_version_set && status.role == StateRole::Leader {
+            let version = ClusterVersion {
+                version: CLUSTER_API_VERSION.to_string(),
+            };
+            if self
+                .propose_request(internal(Op::ClusterVersion(version)))
+                .is_ok()
+            {
+                self.cluster_version_set = true;
+            }
+        }
+    }
+
+    /// Applies committed entries inside `txn`, recording the applied index with them.
+    fn apply(
+        &mut self,
+        txn: &WriteTransaction,
+        entries: Vec<Entry>,
+        out: &mut ReadyOutput,
+    ) -> Result<(), CoreError> {
+        let Some(last) = entries.last().map(|e| e.index) else {
+            return Ok(());
+        };
+        for entry in entries {
+            match entry.get_entry_type() {
+                EntryType::EntryNormal if entry.data.is_empty() => {}
+                EntryType::EntryNormal => self.apply_request(txn, &entry, out)?,
+                EntryType::EntryConfChange => {
+                    let cc = ConfChange::parse_from_bytes(&entry.data).map_err(|e| {
+                        CoreError::Corrupt(format!("conf change at {}: {e}", entry.index))
+                    })?;
+                    self.apply_conf_change(txn, &cc)?;
+                }
+                EntryType::EntryConfChangeV2 => {
+                    return Err(CoreError::Corrupt(format!(
+                        "entry {} is a joint conf change, which etcd 3.4 never writes",
+                        entry.index
+                    )));
+                }
+            }
+        }
+        txn.open_table(META)?.insert(APPLIED_INDEX, last)?;
+        self.applied_index = last;
+        Ok(())
+    }
+
+    fn apply_request(
+        &mut self,
+        txn: &WriteTransaction,
+        entry: &Entry,
+        out: &mut ReadyOutput,
+    ) -> Result<(), CoreError> {
+        let request = RaftRequest::decode(&entry.data[..])
+            .map_err(|e| CoreError::Corrupt(format!("raft entry {}: {e}", entry.index)))?;
+        let result = match request.op {
+            None => Ok(WriteResponse::Done),
+            Some(Op::Put(r)) => self.mvcc.put(txn, &r).map(|mut resp| {
+                resp.header = Some(self.header(resp.header.take()));
+                WriteResponse::Put(resp)
+            }),
+            Some(Op::DeleteRange(r)) => self.mvcc.delete_range(txn, &r).map(|mut resp| {
+                resp.header = Some(self.header(resp.header.take()));
+                WriteResponse::DeleteRange(resp)
+            }),
+            Some(Op::Txn(r)) => self.mvcc.txn(txn, &r).map(|mut resp| {
+                resp.header = Some(self.header(resp.header.take()));
+                WriteResponse::Txn(resp)
+            }),
+            Some(Op::Compaction(r)) => self.mvcc.compact(txn, &r).map(|mut resp| {
+                resp.header = Some(self.header(resp.header.take()));
+                WriteResponse::Compaction(resp)
+            }),
+            Some(Op::Range(_)) => Ok(WriteResponse::Done),
+            Some(Op::MemberAttributes(attrs)) => {
+                if let Some(mut info) = membership::get(txn, attrs.member_id)? {
+                    info.name = attrs.name;
+                    info.client_ur_ls = attrs.client_urls;
+                    membership::put(txn, &info)?;
+                }
+                Ok(WriteResponse::Done)
+            }
+            Some(Op::ClusterVersion(v)) => {
+                txn.open_table(CLUSTER_VERSION)?
+                    .insert("version", v.version.as_str())?;
+                self.cluster_version_set = true;
+                Ok(WriteResponse::Done)
+            }
+        };
+        // A storage failure inside the key space is the member's failure, not the client's.
+        if let Err(MvccError::Storage(e)) = &result {
+            return Err(CoreError::Storage(e.clone()));
+        }
+        if request.origin == self.config.id && request.id != 0 {
+            out.responses.push((request.id, result));
+        }
+        Ok(())
+    }
+
+    fn apply_conf_change(
+        &mut self,
+        txn: &WriteTransaction,
+        cc: &ConfChange,
+    ) -> Result<(), CoreError> {
+        let cs = self.raw.apply_conf_change(cc)?;
+        self.raw.mut_store().set_conf_state(txn, &cs)?;
+        match cc.get_change_type() {
+            ConfChangeType::AddNode | ConfChangeType::AddLearnerNode => {
+                let info = MemberInfo::decode(&cc.context[..])
+                    .map_err(|e| CoreError::Corrupt(format!("member in conf change: {e}")))?;
+                membership::put(txn, &info)?;
+            }
+            ConfChangeType::RemoveNode => membership::remove(txn, cc.node_id)?,
+        }
+        Ok(())
+    }
+
+    /// A response header as etcd fills it; `partial` carries the revision set by the key space.
+    pub fn header(&self, partial: Option<ResponseHeader>) -> ResponseHeader {
+        ResponseHeader {
+            cluster_id: self.cluster_id,
+            member_id: self.config.id,
+            revision: partial
+                .map(|h| h.revision)
+                .unwrap_or_else(|| self.mvcc.current_revision()),
+            raft_term: self.raw.raft.term,
+        }
+    }
+}
+
+fn internal(op: Op) -> RaftRequest {
+    RaftRequest {
+        origin: 0,
+        id: 0,
+        op: Some(op),
+    }
+}
+
+/// Writes the initial log of a new member: for a new cluster, one committed conf change per
+/// initial member at term 1 (as etcd bootstraps), so every member starts from the same log.
+fn bootstrap_log(
+    txn: &WriteTransaction,
+    log: &mut RaftLog,
+    config: &MemberConfig,
+    bootstrap: &Bootstrap,
+) -> Result<u64, CoreError> {
+    if log.last_index() > 0 {
+        return Err(CoreError::Corrupt(
+            "the database has a Raft log but no member identity".into(),
+        ));
+    }
+    let (cluster_id, members) = match bootstrap {
+        Bootstrap::JoinExisting { cluster_id } => return Ok(*cluster_id),
+        Bootstrap::NewCluster {
+            cluster_id,
+            members,
+        } => (*cluster_id, members),
+    };
+    if !members.iter().any(|m| m.id == config.id) {
+        return Err(CoreError::Invalid(format!(
+            "member {:x} ({}) is not in the initial cluster",
+            config.id, config.name
+        )));
+    }
+    let mut entries = Vec::with_capacity(members.len());
+    let mut voters = Vec::new();
+    for (i, member) in members.iter().enumerate() {
+        let mut cc = ConfChange::default();
+        cc.set_change_type(ConfChangeType::AddNode);
+        cc.node_id = member.id;
+        cc.context = member.encode_to_vec().into();
+        let mut entry = Entry::default();
+        entry.set_entry_type(EntryType::EntryConfChange);
+        entry.term = 1;
+        entry.index = i as u64 + 1;
+        entry.data = cc
+            .write_to_bytes()
+            .map_err(|e| CoreError::Encode(e.to_string()))?
+            .into();
+        entries.push(entry);
+        voters.push(member.id);
+    }
+    log.append(txn, &entries)?;
+    let mut hs = HardState::default();
+    hs.term = 1;
+    hs.commit = entries.len() as u64;
+    log.set_hard_state(txn, &hs)?;
+    log.set_conf_state(
+        txn,
+        &raft::eraftpb::ConfState::from((voters, Vec::<u64>::new())),
+    )?;
+    Ok(cluster_id)
+}

@@ -1,0 +1,167 @@
+//! The real etcdctl 3.4.23 against one etcdlab member, replaying the KV part of the reference
+//! transcript (`../shared/reference/etcdctl-3.4.23.txt`, recorded against real etcd) command by
+//! command: every output must be byte-identical once member/cluster ids, timings and database
+//! sizes are masked. Raft indexes, terms and revisions are compared as they are.
+
+mod support;
+
+use support::{OurMember, etcdctl, normalize, without_logs};
+
+/// One `$ etcdctl ...` block of the transcript: its arguments, output and exit code.
+struct Step {
+    line: String,
+    args: Vec<String>,
+    output: String,
+    exit: i32,
+}
+
+/// Reads the transcript's blocks up to (not including) the first command of a later issue.
+fn transcript_steps(stop_before: &str) -> Vec<Step> {
+    let text = std::fs::read_to_string(support::shared_dir().join("reference/etcdctl-3.4.23.txt"))
+        .expect("the reference transcript in ../shared/reference");
+    let mut steps = Vec::new();
+    let mut lines = text.lines().peekable();
+    while let Some(line) = lines.next() {
+        let Some(cmd) = line.strip_prefix("$ etcdctl --endpoints 127.0.0.1:23790 ") else {
+            continue;
+        };
+        if cmd.starts_with(stop_before) {
+            break;
+        }
+        let mut output = String::new();
+        let mut exit = None;
+        for out in lines.by_ref() {
+            if let Some(code) = out.strip_prefix("[exit=").and_then(|s| s.strip_suffix(']')) {
+                exit = Some(code.parse().unwrap());
+                break;
+            }
+            output.push_str(out);
+            output.push('\n');
+        }
+        let pipeline = cmd.split(" | ").next().unwrap();
+        steps.push(Step {
+            line: cmd.to_string(),
+            args: shell_words(pipeline),
+            output,
+            exit: exit.expect("every block ends in [exit=N]"),
+        });
+    }
+    steps
+}
+
+/// Splits a command line the way the shell did for these simple lines (single quotes only).
+fn shell_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    let mut started = false;
+    for c in line.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                started = true;
+            }
+            ' ' if !quoted => {
+                if started {
+                    words.push(std::mem::take(&mut current));
+                    started = false;
+                }
+            }
+            _ => {
+                current.push(c);
+                started = true;
+            }
+        }
+    }
+    if started {
+        words.push(current);
+    }
+    words
+}
+
+/// `xxd | head -5` of bytes, as the transcript shows protobuf output.
+fn xxd_head(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for (row, chunk) in bytes.chunks(16).take(5).enumerate() {
+        let mut hex = String::new();
+        for (i, b) in chunk.iter().enumerate() {
+            hex.push_str(&format!("{b:02x}"));
+            if i % 2 == 1 {
+                hex.push(' ');
+            }
+        }
+        let ascii: String = chunk
+            .iter()
+            .map(|&b| {
+                if (0x20..0x7f).contains(&b) {
+                    b as char
+                } else {
+                    '.'
+                }
+            })
+            .collect();
+        out.push_str(&format!("{:08x}: {hex:<40} {ascii}\n", row * 16));
+    }
+    out
+}
+
+/// The member and cluster ids of the transcript's real etcd (they are derived from its token).
+const REFERENCE_CLUSTER_ID: u64 = 9538809699818750133;
+const REFERENCE_MEMBER_ID: u64 = 3327137063359386213;
+
+/// Re-encodes a protobuf `RangeResponse` with the reference's ids in its header, so the bytes
+/// can be compared exactly (ids are the only thing allowed to differ).
+fn with_reference_ids(bytes: &[u8]) -> Vec<u8> {
+    use prost::Message as _;
+    let Ok(mut resp) = etcdlab_core::proto::etcdserverpb::RangeResponse::decode(bytes) else {
+        return bytes.to_vec();
+    };
+    if let Some(h) = resp.header.as_mut() {
+        h.cluster_id = REFERENCE_CLUSTER_ID;
+        h.member_id = REFERENCE_MEMBER_ID;
+    }
+    resp.encode_to_vec()
+}
+
+#[test]
+fn kv_commands_match_the_reference_transcript() {
+    let member = OurMember::start_single("single");
+    let steps = transcript_steps("endpoint hashkv");
+    assert!(
+        steps.len() >= 25,
+        "the transcript's KV part has {} steps",
+        steps.len()
+    );
+    let mut failures = Vec::new();
+    for step in &steps {
+        let out = etcdctl(&member.endpoint(), &step.args, None);
+        let mut stdout = out.stdout_bytes.clone();
+        if step.line.contains("| xxd") {
+            stdout = xxd_head(&with_reference_ids(&stdout)).into_bytes();
+        }
+        let mut got = String::from_utf8_lossy(&stdout).into_owned();
+        if step.line.contains("| sed") {
+            got = regex_lite::Regex::new(r#""took":"[^"]*""#)
+                .unwrap()
+                .replace_all(&got, r#""took":"X""#)
+                .into_owned();
+        }
+        // The reference captured stderr too (`endpoint health` reports there, errors end in
+        // `Error: ...`); etcdctl's JSON warning logs carry client-side ids and are left out.
+        let expected = without_logs(&step.output);
+        got.push_str(&without_logs(&out.stderr));
+        if normalize(&got) != normalize(&expected) || out.code != step.exit {
+            failures.push(format!(
+                "$ etcdctl {}\n--- expected (exit {})\n{}--- got (exit {})\n{}",
+                step.line, step.exit, expected, out.code, got
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} commands differ:\n{}",
+        failures.len(),
+        steps.len(),
+        failures.join("\n")
+    );
+}

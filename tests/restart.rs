@@ -1,0 +1,83 @@
+//! Durability: kill -9 a member while clients are writing, restart it on the same data dir,
+//! and every write that was acknowledged is there with its value.
+
+mod support;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use support::{OurMember, etcdctl};
+
+#[test]
+fn acknowledged_writes_survive_kill_9() {
+    let mut member = OurMember::start_single("durable");
+    let endpoint = member.endpoint();
+    let acknowledged = Arc::new(Mutex::new(Vec::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let (endpoint, acknowledged, stop) =
+                (endpoint.clone(), acknowledged.clone(), stop.clone());
+            std::thread::spawn(move || {
+                for i in 0..400 {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let key = format!("w{w}/k{i:04}");
+                    let value = format!("value-{w}-{i}");
+                    let out = etcdctl(
+                        &endpoint,
+                        &[
+                            "--command-timeout=2s".into(),
+                            "put".into(),
+                            key.clone(),
+                            value.clone(),
+                        ],
+                        None,
+                    );
+                    if out.code == 0 && out.stdout == "OK\n" {
+                        acknowledged.lock().unwrap().push((key, value));
+                    }
+                }
+            })
+        })
+        .collect();
+    // Let some writes land, then kill the member in the middle of the stream.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while acknowledged.lock().unwrap().len() < 40 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    member.kill9();
+    stop.store(true, Ordering::Relaxed);
+    for w in writers {
+        w.join().unwrap();
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(
+        acknowledged.len() >= 40,
+        "only {} writes were acknowledged before the kill",
+        acknowledged.len()
+    );
+
+    member.launch();
+    member.wait_healthy(Duration::from_secs(30));
+    let mut missing = Vec::new();
+    for (key, value) in &acknowledged {
+        let out = etcdctl(
+            &endpoint,
+            &["get".into(), key.clone(), "--print-value-only".into()],
+            None,
+        );
+        if out.stdout != format!("{value}\n") {
+            missing.push(format!("{key}: got {:?}", out.stdout));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "{} of {} acknowledged writes lost: {:?}",
+        missing.len(),
+        acknowledged.len(),
+        missing
+    );
+}

@@ -1,0 +1,354 @@
+//! Shared helpers for the cross-process tests: free loopback ports, our member and real etcd
+//! as child processes that are killed on drop, and the real etcdctl run with a timeout.
+//! Everything listens on 127.0.0.1 only, and every wait is bounded.
+
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The team's reference shelf, `../shared` beside the project.
+pub fn shared_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared")
+}
+
+/// Our binary, as cargo built it for this test run.
+pub fn etcdlab_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_etcdlab"))
+}
+
+/// A port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// What a finished command printed.
+pub struct Output {
+    pub stdout_bytes: Vec<u8>,
+    pub stdout: String,
+    pub stderr: String,
+    pub code: i32,
+}
+
+/// Runs `program args` with `env`, feeding `stdin`, killing it after `timeout`.
+pub fn run(
+    program: &Path,
+    args: &[String],
+    env: &[(&str, &str)],
+    stdin: Option<&str>,
+    timeout: Duration,
+) -> Output {
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
+    let mut input = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        let _ = input.write_all(text.as_bytes());
+    }
+    drop(input);
+    let deadline = Instant::now() + timeout;
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let out = child.wait_with_output().unwrap();
+    Output {
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stdout_bytes: out.stdout,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        code: out.status.code().unwrap_or(-1),
+    }
+}
+
+/// The real etcdctl 3.4.23 from Debian's etcd-client.
+pub fn real_etcdctl() -> PathBuf {
+    let path = PathBuf::from("/usr/bin/etcdctl");
+    assert!(
+        path.exists(),
+        "the real etcdctl is missing: run scripts/ensure-tools (Debian package etcd-client)"
+    );
+    path
+}
+
+/// Runs the real etcdctl (v3 API) against `endpoints`.
+pub fn etcdctl(endpoints: &str, args: &[String], stdin: Option<&str>) -> Output {
+    let mut all = vec!["--endpoints".to_string(), endpoints.to_string()];
+    all.extend_from_slice(args);
+    run(
+        &real_etcdctl(),
+        &all,
+        &[("ETCDCTL_API", "3")],
+        stdin,
+        Duration::from_secs(20),
+    )
+}
+
+/// Masks member and cluster ids, in hex (16 digits) and decimal (15+ digits).
+pub fn mask_ids(text: &str) -> String {
+    // Go prints ids with %x, so a leading zero drops a digit.
+    let hex = regex_lite::Regex::new(r"\b[0-9a-f]{13,16}\b").unwrap();
+    let dec = regex_lite::Regex::new(r"\b\d{15,20}\b").unwrap();
+    dec.replace_all(&hex.replace_all(text, "ID"), "BIG")
+        .into_owned()
+}
+
+/// A process killed (and its data dir removed) on drop.
+pub struct Process {
+    pub child: Child,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One etcdlab member on loopback ports, in its own temporary data dir.
+pub struct OurMember {
+    pub name: String,
+    pub client_port: u16,
+    pub peer_port: u16,
+    pub dir: tempfile::TempDir,
+    pub process: Option<Process>,
+    pub extra: Vec<String>,
+}
+
+impl OurMember {
+    /// Starts a one-member cluster and waits until it answers `endpoint health`.
+    pub fn start_single(name: &str) -> OurMember {
+        Self::start_single_with(name, &[])
+    }
+
+    pub fn start_single_with(name: &str, extra: &[&str]) -> OurMember {
+        let mut member = OurMember {
+            name: name.to_string(),
+            client_port: free_port(),
+            peer_port: free_port(),
+            dir: tempfile::tempdir().unwrap(),
+            process: None,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+        };
+        member.launch();
+        member.wait_healthy(Duration::from_secs(30));
+        member
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("127.0.0.1:{}", self.client_port)
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// The flags this member runs with.
+    pub fn args(&self) -> Vec<String> {
+        let peer = format!("http://127.0.0.1:{}", self.peer_port);
+        let client = format!("http://127.0.0.1:{}", self.client_port);
+        let mut args: Vec<String> = [
+            "etcd",
+            "--name",
+            &self.name,
+            "--data-dir",
+            &self.data_dir().to_string_lossy(),
+            "--listen-client-urls",
+            &client,
+            "--advertise-client-urls",
+            &client,
+            "--listen-peer-urls",
+            &peer,
+            "--initial-advertise-peer-urls",
+            &peer,
+            "--initial-cluster",
+            &format!("{}={peer}", self.name),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.extend(self.extra.iter().cloned());
+        args
+    }
+
+    /// Starts (or restarts) the process on the same data dir.
+    pub fn launch(&mut self) {
+        let log = std::fs::File::create(
+            self.dir
+                .path()
+                .join(format!("member-{}.log", std::process::id())),
+        )
+        .unwrap();
+        let child = Command::new(etcdlab_bin())
+            .args(self.args())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("starting etcdlab");
+        self.process = Some(Process { child });
+    }
+
+    /// Kills the process with SIGKILL (no chance to flush anything).
+    pub fn kill9(&mut self) {
+        self.process = None;
+    }
+
+    pub fn wait_healthy(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let out = etcdctl(
+                &self.endpoint(),
+                &["endpoint".into(), "health".into()],
+                None,
+            );
+            if out.code == 0 {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "member not healthy in {timeout:?}: {}{}",
+                out.stdout,
+                out.stderr
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// A real etcd 3.4.23 (Debian's etcd-server) on loopback ports, killed on drop.
+pub struct RealEtcd {
+    pub client_port: u16,
+    pub dir: tempfile::TempDir,
+    pub process: Process,
+}
+
+impl RealEtcd {
+    pub fn start() -> RealEtcd {
+        let etcd = PathBuf::from("/usr/bin/etcd");
+        assert!(
+            etcd.exists(),
+            "real etcd is missing: run scripts/ensure-tools (Debian package etcd-server)"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let client_port = free_port();
+        let peer = format!("http://127.0.0.1:{}", free_port());
+        let client = format!("http://127.0.0.1:{client_port}");
+        let log = std::fs::File::create(dir.path().join("etcd.log")).unwrap();
+        let child = Command::new(etcd)
+            .args([
+                "--name",
+                "single",
+                "--data-dir",
+                &dir.path().join("data").to_string_lossy(),
+                "--listen-client-urls",
+                &client,
+                "--advertise-client-urls",
+                &client,
+                "--listen-peer-urls",
+                &peer,
+                "--initial-advertise-peer-urls",
+                &peer,
+                "--initial-cluster",
+                &format!("single={peer}"),
+            ])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("starting real etcd");
+        let real = RealEtcd {
+            client_port,
+            dir,
+            process: Process { child },
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while etcdctl(
+            &real.endpoint(),
+            &["endpoint".into(), "health".into()],
+            None,
+        )
+        .code
+            != 0
+        {
+            assert!(
+                Instant::now() < deadline,
+                "real etcd did not become healthy"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        real
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("127.0.0.1:{}", self.client_port)
+    }
+}
+
+/// Masks what legitimately differs between two servers in etcdctl output: ids, ports,
+/// timings and database sizes; table cells are compared without their padding.
+pub fn normalize(text: &str) -> String {
+    let text = mask_ids(text);
+    let rules = [
+        (r"took = [0-9.]+[µmn]?s", "took = T"),
+        (r#""took":"[^"]*""#, r#""took":"T""#),
+        (r#""(dbSize|dbSizeInUse)":\d+"#, r#""$1":N"#),
+        (r"\d+(\.\d+)? [kMG]?B\b", "SIZE"),
+        (r"127\.0\.0\.1:\d+", "127.0.0.1:PORT"),
+        (r"\| *[0-9.]+[µmn]?s *\|", "| T |"),
+    ];
+    let mut text = text;
+    for (pattern, replacement) in rules {
+        text = regex_lite::Regex::new(pattern)
+            .unwrap()
+            .replace_all(&text, replacement)
+            .into_owned();
+    }
+    let padding = regex_lite::Regex::new(r" *\| *").unwrap();
+    let dashes = regex_lite::Regex::new(r"-+").unwrap();
+    text.lines()
+        .map(|l| {
+            if l.starts_with('|') {
+                padding.replace_all(l, "|").into_owned()
+            } else if l.starts_with('+') {
+                dashes.replace_all(l, "-").into_owned()
+            } else {
+                l.to_string()
+            }
+        })
+        .map(|l| l + "\n")
+        .collect()
+}
+
+/// Text without etcdctl's JSON warning log lines (they carry client-side ids and times).
+pub fn without_logs(text: &str) -> String {
+    text.lines()
+        .filter(|l| !l.starts_with("{\"level\""))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// What a user sees of an etcdctl run: stdout, then stderr without the warning logs.
+pub fn visible_output(out: &Output) -> String {
+    format!("{}{}", out.stdout, without_logs(&out.stderr))
+}
