@@ -14,7 +14,7 @@
 //! Invoked through a link named `etcd`, `etcdctl` or `etcdutl`, the binary behaves as
 //! `etcdlab etcd`, `etcdlab ctl` or `etcdlab utl`, so course commands can be typed verbatim.
 
-// mod ctl;
+mod ctl;
 mod rpc;
 mod server;
 
@@ -67,10 +67,7 @@ fn main() -> ExitCode {
     // `args` now starts with the program name clap should show (etcd / etcdctl / ctl ...).
     match tool.as_str() {
         "etcd" => server::main(args),
-        "etcdctl" | "ctl" => {
-            eprintln!("etcdlab ctl: the client is being written; use the real etcdctl meanwhile");
-            ExitCode::from(2)
-        }
+        "etcdctl" | "ctl" => ctl::main(args),
         _ => {
             eprintln!("etcdlab utl: snapshot restore/status arrive with the cluster issue");
             ExitCode::from(2)
