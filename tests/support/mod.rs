@@ -133,6 +133,8 @@ pub struct OurMember {
     pub dir: tempfile::TempDir,
     pub process: Option<Process>,
     pub extra: Vec<String>,
+    /// `--initial-cluster` (this member alone unless it is part of an [`OurCluster`]).
+    pub initial_cluster: String,
 }
 
 impl OurMember {
@@ -142,17 +144,28 @@ impl OurMember {
     }
 
     pub fn start_single_with(name: &str, extra: &[&str]) -> OurMember {
-        let mut member = OurMember {
+        let mut member = Self::new(name, extra);
+        member.initial_cluster = format!("{name}=http://127.0.0.1:{}", member.peer_port);
+        member.launch();
+        member.wait_healthy(Duration::from_secs(30));
+        member
+    }
+
+    /// A member not started yet, on fresh ports.
+    pub fn new(name: &str, extra: &[&str]) -> OurMember {
+        OurMember {
             name: name.to_string(),
             client_port: free_port(),
             peer_port: free_port(),
             dir: tempfile::tempdir().unwrap(),
             process: None,
             extra: extra.iter().map(|s| s.to_string()).collect(),
-        };
-        member.launch();
-        member.wait_healthy(Duration::from_secs(30));
-        member
+            initial_cluster: String::new(),
+        }
+    }
+
+    pub fn peer_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.peer_port)
     }
 
     pub fn endpoint(&self) -> String {
@@ -182,7 +195,7 @@ impl OurMember {
             "--initial-advertise-peer-urls",
             &peer,
             "--initial-cluster",
-            &format!("{}={peer}", self.name),
+            &self.initial_cluster,
         ]
         .iter()
         .map(|s| s.to_string())
@@ -233,6 +246,85 @@ impl OurMember {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+}
+
+/// A cluster of our members on loopback, each in its own data dir.
+pub struct OurCluster {
+    pub members: Vec<OurMember>,
+}
+
+impl OurCluster {
+    /// Starts `size` members (fast Raft timing) and waits until all answer `endpoint health`.
+    pub fn start(size: usize) -> OurCluster {
+        let extra = ["--heartbeat-interval", "50", "--election-timeout", "500"];
+        let mut members: Vec<OurMember> = (1..=size)
+            .map(|i| OurMember::new(&format!("m{i}"), &extra))
+            .collect();
+        let initial = members
+            .iter()
+            .map(|m| format!("{}={}", m.name, m.peer_url()))
+            .collect::<Vec<_>>()
+            .join(",");
+        for m in &mut members {
+            m.initial_cluster = initial.clone();
+            m.launch();
+        }
+        let cluster = OurCluster { members };
+        for m in &cluster.members {
+            m.wait_healthy(Duration::from_secs(30));
+        }
+        cluster
+    }
+
+    /// Client endpoints of the members still running.
+    pub fn endpoints(&self) -> String {
+        self.members
+            .iter()
+            .filter(|m| m.process.is_some())
+            .map(|m| m.endpoint())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// The index of the member that every running member agrees is leader, waiting up to `timeout`.
+    pub fn leader(&self, timeout: Duration) -> Option<usize> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            let out = etcdctl(
+                &self.endpoints(),
+                &[
+                    "endpoint".into(),
+                    "status".into(),
+                    "-w".into(),
+                    "json".into(),
+                ],
+                None,
+            );
+            if let Ok(serde_json::Value::Array(statuses)) =
+                serde_json::from_str::<serde_json::Value>(&out.stdout)
+            {
+                let leaders: Vec<u64> = statuses
+                    .iter()
+                    .filter_map(|s| s["Status"]["leader"].as_u64())
+                    .collect();
+                let alive = self.members.iter().filter(|m| m.process.is_some()).count();
+                if leaders.len() == alive && leaders.iter().all(|l| *l == leaders[0] && *l != 0) {
+                    let index = statuses.iter().position(|s| {
+                        s["Status"]["header"]["member_id"].as_u64() == Some(leaders[0])
+                    });
+                    if let Some(i) = index {
+                        let ep = statuses[i]["Endpoint"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_string();
+                        return self.members.iter().position(|m| m.endpoint() == ep);
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        None
     }
 }
 
