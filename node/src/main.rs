@@ -6,6 +6,7 @@
 //! - [`server`]: `etcdlab etcd` — etcd's flags, the member's host loop (timer, storage, peers)
 //!   around the sans-IO `etcdlab_core::Member`, and one module per gRPC service.
 //! - [`ctl`]: `etcdlab ctl` — etcdctl v3 syntax and output formats, one module per command group.
+//! - [`lab`]: `etcdlab lab` — a local cluster of member processes, its control API and page.
 //!
 //! How a write moves: `ctl put` → gRPC `KV.Put` ([`server::kv`]) → the member loop
 //! ([`server::member_loop`]) proposes it to Raft → the core persists, replicates, commits and
@@ -15,6 +16,7 @@
 //! `etcdlab etcd`, `etcdlab ctl` or `etcdlab utl`, so course commands can be typed verbatim.
 
 mod ctl;
+mod lab;
 mod rpc;
 mod server;
 
@@ -28,6 +30,7 @@ etcdlab: an etcd-compatible member, an etcdctl-compatible client and a Raft lab 
 Usage:
   etcdlab etcd [etcd flags]     run one etcd member (see `etcdlab etcd --help`)
   etcdlab ctl  [etcdctl args]   etcdctl v3 client (see `etcdlab ctl --help`)
+  etcdlab lab  [--size 3]       a local cluster with its control API and page (see `etcdlab lab --help`)
   etcdlab version               print the version
 
 Linked or copied under the names etcd, etcdctl or etcdutl, the binary acts as that tool.";
@@ -44,7 +47,7 @@ fn main() -> ExitCode {
         _ => {
             args.remove(0);
             match args.first().map(|a| a.to_string_lossy().into_owned()) {
-                Some(sub) if matches!(sub.as_str(), "etcd" | "ctl" | "utl") => sub,
+                Some(sub) if matches!(sub.as_str(), "etcd" | "ctl" | "utl" | "lab") => sub,
                 Some(sub) if sub == "version" || sub == "--version" => {
                     println!("etcdlab {}", env!("CARGO_PKG_VERSION"));
                     return ExitCode::SUCCESS;
@@ -68,6 +71,7 @@ fn main() -> ExitCode {
     match tool.as_str() {
         "etcd" => server::main(args),
         "etcdctl" | "ctl" => ctl::main(args),
+        "lab" => lab::main(args),
         _ => {
             eprintln!("etcdlab utl: snapshot restore/status arrive with the cluster issue");
             ExitCode::from(2)

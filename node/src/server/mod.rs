@@ -227,7 +227,8 @@ async fn resolve(url: &url::Url) -> anyhow::Result<Vec<SocketAddr>> {
     Ok(addrs.into_iter().take(1).collect())
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
