@@ -132,3 +132,160 @@ fn without_quorum_writes_fail_and_nothing_changes() {
     );
     assert_ne!(out.code, 0);
 }
+
+#[test]
+fn members_are_added_as_learners_promoted_and_removed() {
+    let mut cluster = OurCluster::start(3);
+    assert_eq!(
+        etcdctl(
+            &cluster.endpoints(),
+            &args(&["put", "before-join", "1"]),
+            None
+        )
+        .code,
+        0
+    );
+    let mut newcomer = support::OurMember::new(
+        "m4",
+        &[
+            "--heartbeat-interval",
+            "50",
+            "--election-timeout",
+            "500",
+            "--initial-cluster-state",
+            "existing",
+        ],
+    );
+    let peer_url = newcomer.peer_url();
+    let add = etcdctl(
+        &cluster.endpoints(),
+        &args(&[
+            "member",
+            "add",
+            "m4",
+            &format!("--peer-urls={peer_url}"),
+            "--learner",
+        ]),
+        None,
+    );
+    assert_eq!(add.code, 0, "{}", add.stderr);
+    let lines: Vec<&str> = add.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("Member ") && lines[0].contains(" added to cluster "),
+        "{}",
+        add.stdout
+    );
+    assert_eq!(lines[2], "ETCD_NAME=\"m4\"");
+    let initial = lines[3]
+        .strip_prefix("ETCD_INITIAL_CLUSTER=\"")
+        .and_then(|l| l.strip_suffix('"'))
+        .expect("ETCD_INITIAL_CLUSTER line");
+    assert!(
+        initial.contains(&format!("m4={peer_url}")) && initial.split(',').count() == 4,
+        "{initial}"
+    );
+    assert_eq!(
+        lines[4],
+        format!("ETCD_INITIAL_ADVERTISE_PEER_URLS=\"{peer_url}\"")
+    );
+    assert_eq!(lines[5], "ETCD_INITIAL_CLUSTER_STATE=\"existing\"");
+    let new_id = lines[0].split_whitespace().nth(1).unwrap().to_string();
+
+    let list = etcdctl(&cluster.endpoints(), &args(&["member", "list"]), None);
+    assert!(
+        list.stdout
+            .contains(&format!("{new_id}, unstarted, , {peer_url}, , true")),
+        "{}",
+        list.stdout
+    );
+
+    // The learner starts with the printed settings, joins, and receives the data.
+    newcomer.initial_cluster = initial.to_string();
+    newcomer.launch();
+    assert!(
+        wait_for_value(
+            &newcomer.endpoint(),
+            "before-join",
+            "1",
+            Duration::from_secs(20)
+        ),
+        "the learner did not catch up"
+    );
+
+    let leader = cluster.leader(Duration::from_secs(10)).expect("leader");
+    let leader_ep = cluster.members[leader].endpoint();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let promote = etcdctl(&leader_ep, &args(&["member", "promote", &new_id]), None);
+        if promote.code == 0 {
+            assert!(
+                promote
+                    .stdout
+                    .contains(&format!("Member {new_id} promoted in cluster")),
+                "{}",
+                promote.stdout
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "promotion never succeeded: {}",
+            promote.stderr
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let list = etcdctl(&cluster.endpoints(), &args(&["member", "list"]), None);
+    assert!(
+        list.stdout.contains(&format!(
+            "{new_id}, started, m4, {peer_url}, {}, false",
+            format!("http://{}", newcomer.endpoint())
+        )),
+        "{}",
+        list.stdout
+    );
+
+    // Remove a follower; the rest carry on with writes.
+    let follower = (0..3).find(|i| *i != leader).unwrap();
+    let list_json = etcdctl(&leader_ep, &args(&["member", "list", "-w", "json"]), None);
+    let parsed: serde_json::Value = serde_json::from_str(&list_json.stdout).unwrap();
+    let follower_url = format!("http://{}", cluster.members[follower].endpoint());
+    let follower_id = parsed["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["clientURLs"][0] == follower_url.as_str())
+        .and_then(|m| m["ID"].as_u64())
+        .expect("follower in member list");
+    let remove = etcdctl(
+        &leader_ep,
+        &args(&["member", "remove", &format!("{follower_id:x}")]),
+        None,
+    );
+    assert_eq!(remove.code, 0, "{}", remove.stderr);
+    assert!(
+        remove
+            .stdout
+            .starts_with(&format!("Member {follower_id:16x} removed from cluster")),
+        "{}",
+        remove.stdout
+    );
+    let list = etcdctl(&leader_ep, &args(&["member", "list"]), None);
+    assert_eq!(list.stdout.lines().count(), 3, "{}", list.stdout);
+    cluster.members[follower].kill9();
+    assert_eq!(
+        etcdctl(&leader_ep, &args(&["put", "after-remove", "1"]), None).stdout,
+        "OK\n"
+    );
+    assert!(wait_for_value(
+        &newcomer.endpoint(),
+        "after-remove",
+        "1",
+        Duration::from_secs(10)
+    ));
+
+    let missing = etcdctl(&leader_ep, &args(&["member", "remove", "1234"]), None);
+    assert_eq!(
+        missing.stderr.lines().last(),
+        Some("Error: etcdserver: member not found")
+    );
+}

@@ -23,6 +23,25 @@ pub enum CoreError {
     NoLeader,
     #[error("etcdserver: {0}")]
     Invalid(String),
+    #[error(transparent)]
+    Membership(#[from] MembershipError),
+}
+
+/// Why a membership change was refused (etcd's messages).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MembershipError {
+    #[error("etcdserver: Peer URLs already exists")]
+    PeerUrlExists,
+    #[error("etcdserver: member not found")]
+    MemberNotFound,
+    #[error("etcdserver: can only promote a learner member")]
+    NotLearner,
+    #[error("etcdserver: can only promote a learner member which is in sync with leader")]
+    LearnerNotReady,
+    #[error("etcdserver: not leader")]
+    NotLeader,
+    #[error("etcdserver: re-configuration failed due to not enough started members")]
+    NotEnoughStarted,
 }
 
 macro_rules! storage_errors {

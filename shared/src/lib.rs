@@ -20,7 +20,8 @@ pub mod mvcc;
 pub mod proto;
 pub mod raft_log;
 
-pub use error::CoreError;
+pub use error::{CoreError, MembershipError};
 pub use member::{
-    Bootstrap, Member, MemberConfig, MemberStatus, ReadyOutput, WriteRequest, WriteResponse,
+    Bootstrap, Member, MemberConfig, MemberStatus, MembershipChange, ReadyOutput, WriteRequest,
+    WriteResponse,
 };

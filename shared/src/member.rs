@@ -20,13 +20,17 @@ use prost::Message as _;
 use protobuf::Message as _;
 use raft::eraftpb::{ConfChange, ConfChangeType, Entry, EntryType, HardState, Message};
 use raft::{RawNode, ReadState, StateRole};
-use redb::{Database, Durability, ReadableTable, TableDefinition, WriteTransaction};
+use redb::{
+    Database, Durability, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction,
+};
 
-use crate::error::CoreError;
+use crate::error::{CoreError, MembershipError};
 use crate::membership;
 use crate::mvcc::{MvccError, MvccStore};
 use crate::proto::etcdlab::raft_request::Op;
-use crate::proto::etcdlab::{ClusterVersion, MemberAttributes, RaftRequest};
+use crate::proto::etcdlab::{
+    ClusterVersion, ConfChangeContext, MemberAttributes, MemberPeerUrls, RaftRequest,
+};
 use crate::proto::etcdserverpb::{
     CompactionResponse, DeleteRangeResponse, Member as MemberInfo, PutResponse, ResponseHeader,
     TxnResponse,
@@ -70,6 +74,29 @@ pub enum Bootstrap {
 /// A client write to go through Raft.
 pub type WriteRequest = Op;
 
+/// A change of the cluster's membership, carried out as a Raft conf change.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MembershipChange {
+    /// Add a member (as a learner if asked) with these peer URLs and this id.
+    Add {
+        id: u64,
+        peer_urls: Vec<String>,
+        is_learner: bool,
+    },
+    Remove {
+        id: u64,
+    },
+    /// Make a caught-up learner a voter.
+    Promote {
+        id: u64,
+    },
+    /// Change a member's peer URLs (no conf change: an ordinary entry).
+    Update {
+        id: u64,
+        peer_urls: Vec<String>,
+    },
+}
+
 /// What an applied write produced, for the member that proposed it.
 #[derive(Clone, Debug, PartialEq)]
 pub enum WriteResponse {
@@ -77,6 +104,11 @@ pub enum WriteResponse {
     DeleteRange(DeleteRangeResponse),
     Txn(TxnResponse),
     Compaction(CompactionResponse),
+    /// A membership change took effect: the member it concerned and the new member list.
+    Membership {
+        member: Option<MemberInfo>,
+        members: Vec<MemberInfo>,
+    },
     /// Internal writes (member attributes, cluster version) answer with nothing.
     Done,
 }
@@ -119,6 +151,7 @@ pub struct Member {
     /// Whether this member's name and client URLs have been proposed since it started.
     attributes_published: bool,
     cluster_version_set: bool,
+    logger: slog::Logger,
 }
 
 impl Member {
@@ -187,6 +220,7 @@ impl Member {
             applied_index,
             attributes_published: false,
             cluster_version_set,
+            logger: logger.clone(),
         })
     }
 
@@ -237,6 +271,93 @@ impl Member {
             Err(raft::Error::ProposalDropped) => Err(CoreError::NoLeader),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Proposes a membership change after checking it against the member table (and, for a
+    /// promotion, that this leader sees the learner caught up); answered under `request_id`.
+    pub fn propose_membership(
+        &mut self,
+        change: MembershipChange,
+        request_id: u64,
+    ) -> Result<(), CoreError> {
+        let members = membership::list(&self.database().begin_read()?)?;
+        let find = |id: u64| members.iter().find(|m| m.id == id).cloned();
+        let (change_type, node_id, member) = match change {
+            MembershipChange::Add {
+                id,
+                peer_urls,
+                is_learner,
+            } => {
+                if members
+                    .iter()
+                    .any(|m| m.peer_ur_ls.iter().any(|u| peer_urls.contains(u)))
+                {
+                    return Err(MembershipError::PeerUrlExists.into());
+                }
+                let kind = if is_learner {
+                    ConfChangeType::AddLearnerNode
+                } else {
+                    ConfChangeType::AddNode
+                };
+                let info = MemberInfo {
+                    id,
+                    name: String::new(),
+                    peer_ur_ls: peer_urls,
+                    client_ur_ls: vec![],
+                    is_learner,
+                };
+                (kind, id, Some(info))
+            }
+            MembershipChange::Remove { id } => {
+                find(id).ok_or(MembershipError::MemberNotFound)?;
+                (ConfChangeType::RemoveNode, id, None)
+            }
+            MembershipChange::Promote { id } => {
+                let mut info = find(id).ok_or(MembershipError::MemberNotFound)?;
+                if !info.is_learner {
+                    return Err(MembershipError::NotLearner.into());
+                }
+                self.check_learner_ready(id)?;
+                info.is_learner = false;
+                (ConfChangeType::AddNode, id, Some(info))
+            }
+            MembershipChange::Update { id, peer_urls } => {
+                find(id).ok_or(MembershipError::MemberNotFound)?;
+                let op = Op::MemberPeerUrls(MemberPeerUrls {
+                    member_id: id,
+                    peer_urls,
+                });
+                return self.propose(op, request_id);
+            }
+        };
+        let context = ConfChangeContext {
+            origin: self.config.id,
+            id: request_id,
+            member,
+        };
+        let mut cc = ConfChange::default();
+        cc.set_change_type(change_type);
+        cc.node_id = node_id;
+        cc.context = context.encode_to_vec().into();
+        match self.raw.propose_conf_change(Vec::new(), cc) {
+            Ok(()) => Ok(()),
+            Err(raft::Error::ProposalDropped) => Err(CoreError::NoLeader),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// etcd's rule: a learner may be promoted once its log is within 10% of the leader's.
+    fn check_learner_ready(&self, id: u64) -> Result<(), MembershipError> {
+        let raft = &self.raw.raft;
+        if raft.state != StateRole::Leader {
+            return Err(MembershipError::NotLeader);
+        }
+        let leader_match = raft.raft_log.last_index();
+        let learner_match = raft.prs().get(id).map_or(0, |p| p.matched);
+        if (learner_match as f64) < leader_match as f64 * 0.9 {
+            return Err(MembershipError::LearnerNotReady);
+        }
+        Ok(())
     }
 
     /// Tells Raft a message to `peer` could not be delivered, so it probes before resending.
@@ -370,7 +491,7 @@ impl Member {
                     let cc = ConfChange::parse_from_bytes(&entry.data).map_err(|e| {
                         CoreError::Corrupt(format!("conf change at {}: {e}", entry.index))
                     })?;
-                    self.apply_conf_change(txn, &cc)?;
+                    self.apply_conf_change(txn, &cc, out)?;
                 }
                 EntryType::EntryConfChangeV2 => {
                     return Err(CoreError::Corrupt(format!(
@@ -420,6 +541,17 @@ impl Member {
                 }
                 Ok(WriteResponse::Done)
             }
+            Some(Op::MemberPeerUrls(update)) => {
+                if let Some(mut info) = membership::get(txn, update.member_id)? {
+                    info.peer_ur_ls = update.peer_urls;
+                    membership::put(txn, &info)?;
+                }
+                let members = membership::list_in(txn)?;
+                Ok(WriteResponse::Membership {
+                    member: None,
+                    members,
+                })
+            }
             Some(Op::ClusterVersion(v)) => {
                 txn.open_table(CLUSTER_VERSION)?
                     .insert("version", v.version.as_str())?;
@@ -441,16 +573,39 @@ impl Member {
         &mut self,
         txn: &WriteTransaction,
         cc: &ConfChange,
+        out: &mut ReadyOutput,
     ) -> Result<(), CoreError> {
-        let cs = self.raw.apply_conf_change(cc)?;
-        self.raw.mut_store().set_conf_state(txn, &cs)?;
-        match cc.get_change_type() {
-            ConfChangeType::AddNode | ConfChangeType::AddLearnerNode => {
-                let info = MemberInfo::decode(&cc.context[..])
-                    .map_err(|e| CoreError::Corrupt(format!("member in conf change: {e}")))?;
-                membership::put(txn, &info)?;
+        let context = ConfChangeContext::decode(&cc.context[..])
+            .map_err(|e| CoreError::Corrupt(format!("conf change context: {e}")))?;
+        match self.raw.apply_conf_change(cc) {
+            Ok(cs) => {
+                self.raw.mut_store().set_conf_state(txn, &cs)?;
+                match (cc.get_change_type(), &context.member) {
+                    (ConfChangeType::RemoveNode, _) => membership::remove(txn, cc.node_id)?,
+                    (_, Some(info)) => {
+                        // A promotion keeps the name and client URLs the member published.
+                        let mut info = info.clone();
+                        if let Some(existing) = membership::get(txn, info.id)? {
+                            info.name = existing.name;
+                            info.client_ur_ls = existing.client_ur_ls;
+                        }
+                        membership::put(txn, &info)?;
+                    }
+                    (_, None) => {}
+                }
             }
-            ConfChangeType::RemoveNode => membership::remove(txn, cc.node_id)?,
+            // Every member rejects the same invalid change the same way: nothing changes.
+            Err(e) => slog::warn!(self.logger, "conf change rejected"; "error" => %e),
+        }
+        if context.origin == self.config.id && context.id != 0 {
+            let members = membership::list_in(txn)?;
+            let member = context
+                .member
+                .and_then(|m| members.iter().find(|x| x.id == m.id).cloned().or(Some(m)));
+            out.responses.push((
+                context.id,
+                Ok(WriteResponse::Membership { member, members }),
+            ));
         }
         Ok(())
     }
@@ -508,7 +663,13 @@ fn bootstrap_log(
         let mut cc = ConfChange::default();
         cc.set_change_type(ConfChangeType::AddNode);
         cc.node_id = member.id;
-        cc.context = member.encode_to_vec().into();
+        cc.context = ConfChangeContext {
+            origin: 0,
+            id: 0,
+            member: Some(member.clone()),
+        }
+        .encode_to_vec()
+        .into();
         let mut entry = Entry::default();
         entry.set_entry_type(EntryType::EntryConfChange);
         entry.term = 1;

@@ -77,7 +77,15 @@ pub(crate) fn get(txn: &WriteTransaction, id: u64) -> Result<Option<MemberInfo>,
 
 /// All members, ordered by id.
 pub fn list(txn: &redb::ReadTransaction) -> Result<Vec<MemberInfo>, CoreError> {
-    let table = txn.open_table(MEMBERS)?;
+    collect(&txn.open_table(MEMBERS)?)
+}
+
+/// All members as a write transaction sees them.
+pub(crate) fn list_in(txn: &WriteTransaction) -> Result<Vec<MemberInfo>, CoreError> {
+    collect(&txn.open_table(MEMBERS)?)
+}
+
+fn collect(table: &impl ReadableTable<u64, &'static [u8]>) -> Result<Vec<MemberInfo>, CoreError> {
     let mut members = Vec::new();
     for row in table.iter()? {
         members.push(decode(row?.1.value())?);

@@ -6,7 +6,8 @@ use std::time::Instant;
 
 use clap::{Args, Subcommand};
 use etcdlab_core::proto::etcdserverpb::{
-    AlarmRequest, HashKvRequest, MemberListRequest, RangeRequest, StatusRequest,
+    AlarmRequest, HashKvRequest, MemberAddRequest, MemberListRequest, MemberPromoteRequest,
+    MemberRemoveRequest, MemberUpdateRequest, RangeRequest, StatusRequest,
 };
 
 use super::global::GlobalArgs;
@@ -43,6 +44,44 @@ pub struct ClusterFlag {
 pub enum MemberCommand {
     /// Lists all members in the cluster
     List,
+    /// Adds a member into the cluster
+    Add {
+        /// the new member's name
+        name: Vec<String>,
+        /// comma separated peer URLs for the new member
+        #[arg(long = "peer-urls", default_value = "")]
+        peer_urls: String,
+        /// indicates if the new member is raft learner
+        #[arg(long)]
+        learner: bool,
+    },
+    /// Removes a member from the cluster
+    Remove { id: Vec<String> },
+    /// Updates a member in the cluster
+    Update {
+        id: Vec<String>,
+        /// comma separated peer URLs for the updated member
+        #[arg(long = "peer-urls", default_value = "")]
+        peer_urls: String,
+    },
+    /// Promotes a non-voting member in the cluster
+    Promote { id: Vec<String> },
+}
+
+/// The one member id argument, in hex as etcdctl prints ids.
+fn member_id(args: &[String], what: &str) -> Result<u64, CtlError> {
+    let [id] = args else {
+        return Err(CtlError::new(
+            exit::BAD_ARGS,
+            format!("member ID is not provided for {what}"),
+        ));
+    };
+    u64::from_str_radix(id, 16).map_err(|e| {
+        CtlError::new(
+            exit::BAD_ARGS,
+            format!("bad member ID arg ({e}), expecting ID in Hex"),
+        )
+    })
 }
 
 #[derive(Subcommand, Debug)]
@@ -177,6 +216,7 @@ async fn hashkv(g: &GlobalArgs, endpoints: Vec<String>, revision: i64) -> CtlRes
 }
 
 pub async fn member(g: &GlobalArgs, command: MemberCommand) -> CtlResult {
+    let p = printer(g);
     match command {
         MemberCommand::List => {
             let mut client = ClusterClient::new(g.connect().await?);
@@ -185,10 +225,85 @@ pub async fn member(g: &GlobalArgs, command: MemberCommand) -> CtlResult {
                 .await
                 .map_err(CtlError::rpc)?
                 .into_inner();
-            printer(g).member_list(&resp);
-            Ok(())
+            p.member_list(&resp);
+        }
+        MemberCommand::Add {
+            name,
+            peer_urls,
+            learner,
+        } => {
+            let name = match name.as_slice() {
+                [] => return Err(CtlError::new(exit::BAD_ARGS, "member name not provided")),
+                [one] => one.clone(),
+                many => {
+                    let mut msg = "too many arguments".to_string();
+                    for s in many.iter().filter(|s| s.to_lowercase().starts_with("http")) {
+                        msg.push_str(&format!(", did you mean --peer-urls={s}"));
+                    }
+                    return Err(CtlError::new(exit::BAD_ARGS, msg));
+                }
+            };
+            if peer_urls.is_empty() {
+                return Err(CtlError::new(
+                    exit::BAD_ARGS,
+                    "member peer urls not provided",
+                ));
+            }
+            let urls: Vec<String> = peer_urls.split(',').map(String::from).collect();
+            let mut client = ClusterClient::new(g.connect().await?);
+            let req = MemberAddRequest {
+                peer_ur_ls: urls,
+                is_learner: learner,
+            };
+            let resp = client
+                .member_add(req)
+                .await
+                .map_err(CtlError::rpc)?
+                .into_inner();
+            p.member_added(&resp, &name, &peer_urls);
+        }
+        MemberCommand::Remove { id } => {
+            let id = member_id(&id, "remove")?;
+            let mut client = ClusterClient::new(g.connect().await?);
+            let resp = client
+                .member_remove(MemberRemoveRequest { id })
+                .await
+                .map_err(CtlError::rpc)?
+                .into_inner();
+            p.member_changed("removed from", id, resp.header.as_ref(), &resp);
+        }
+        MemberCommand::Update { id, peer_urls } => {
+            let id = member_id(&id, "update")?;
+            if peer_urls.is_empty() {
+                return Err(CtlError::new(
+                    exit::BAD_ARGS,
+                    "member peer urls not provided",
+                ));
+            }
+            let req = MemberUpdateRequest {
+                id,
+                peer_ur_ls: peer_urls.split(',').map(String::from).collect(),
+            };
+            let mut client = ClusterClient::new(g.connect().await?);
+            let resp = client
+                .member_update(req)
+                .await
+                .map_err(CtlError::rpc)?
+                .into_inner();
+            p.member_changed("updated in", id, resp.header.as_ref(), &resp);
+        }
+        MemberCommand::Promote { id } => {
+            let id = member_id(&id, "promote")?;
+            let mut client = ClusterClient::new(g.connect().await?);
+            let resp = client
+                .member_promote(MemberPromoteRequest { id })
+                .await
+                .map_err(CtlError::rpc)?
+                .into_inner();
+            p.member_changed("promoted in", id, resp.header.as_ref(), &resp);
         }
     }
+    Ok(())
 }
 
 pub async fn alarm(g: &GlobalArgs, command: AlarmCommand) -> CtlResult {

@@ -8,8 +8,8 @@ use std::io::Write;
 use base64::Engine;
 use etcdlab_core::proto::etcdserverpb::response_op::Response;
 use etcdlab_core::proto::etcdserverpb::{
-    DeleteRangeResponse, Member, MemberListResponse, PutResponse, RangeResponse, ResponseHeader,
-    StatusResponse, TxnResponse,
+    DeleteRangeResponse, Member, MemberAddResponse, MemberListResponse, PutResponse, RangeResponse,
+    ResponseHeader, StatusResponse, TxnResponse,
 };
 use etcdlab_core::proto::mvccpb::KeyValue;
 use serde_json::{Map, Value, json};
@@ -200,6 +200,65 @@ impl Printer {
             }
             Format::Table => print!("{}", table(MEMBER_HEADERS, &member_rows(r))),
             Format::Simple => print!("{}", simple_rows(&member_rows(r))),
+        }
+    }
+
+    /// `member add`: the new member, then (simple format) the settings to start it with.
+    pub fn member_added(&self, r: &MemberAddResponse, name: &str, peer_urls: &str) {
+        let new_id = r.member.as_ref().map_or(0, |m| m.id);
+        let cluster_id = r.header.as_ref().map_or(0, |h| h.cluster_id);
+        match self.format {
+            Format::Json => print_json(&json_object(vec![
+                ("header", Some(header_json(r.header.as_ref()))),
+                ("member", r.member.as_ref().map(member_json)),
+                (
+                    "members",
+                    non_empty(r.members.iter().map(member_json).collect()),
+                ),
+            ])),
+            Format::Protobuf => self.protobuf(r),
+            _ => println!("Member {new_id:16x} added to cluster {cluster_id:16x}"),
+        }
+        if self.format == Format::Simple {
+            let conf: Vec<String> = r
+                .members
+                .iter()
+                .flat_map(|m| {
+                    let n = if m.id == new_id {
+                        name.to_string()
+                    } else {
+                        m.name.clone()
+                    };
+                    m.peer_ur_ls.iter().map(move |u| format!("{n}={u}"))
+                })
+                .collect();
+            println!("\nETCD_NAME={}", go_quote(name.as_bytes()));
+            println!(
+                "ETCD_INITIAL_CLUSTER={}",
+                go_quote(conf.join(",").as_bytes())
+            );
+            println!(
+                "ETCD_INITIAL_ADVERTISE_PEER_URLS={}",
+                go_quote(peer_urls.as_bytes())
+            );
+            println!("ETCD_INITIAL_CLUSTER_STATE=\"existing\"");
+        }
+    }
+
+    /// `member remove|update|promote`: `Member <id> <what> cluster <cluster id>`.
+    pub fn member_changed(
+        &self,
+        what: &str,
+        id: u64,
+        header: Option<&ResponseHeader>,
+        r: &impl prost::Message,
+    ) {
+        match self.format {
+            Format::Protobuf => self.protobuf(r),
+            _ => println!(
+                "Member {id:16x} {what} cluster {:16x}",
+                header.map_or(0, |h| h.cluster_id)
+            ),
         }
     }
 

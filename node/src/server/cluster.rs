@@ -1,12 +1,14 @@
-//! `etcdserverpb.Cluster`: MemberList from the replicated member table. Adding, removing,
-//! updating and promoting members arrive with the cluster issue.
+//! `etcdserverpb.Cluster`: MemberList from the replicated member table; MemberAdd,
+//! MemberRemove, MemberPromote (Raft conf changes) and MemberUpdate (new peer URLs).
+//! A member added at run time gets its id as etcd gives it: from its peer URLs and the time.
 
-use etcdlab_core::membership;
+use etcdlab_core::member::WriteResponse;
 use etcdlab_core::proto::etcdserverpb::{
-    MemberAddRequest, MemberAddResponse, MemberListRequest, MemberListResponse,
-    MemberPromoteRequest, MemberPromoteResponse, MemberRemoveRequest, MemberRemoveResponse,
-    MemberUpdateRequest, MemberUpdateResponse,
+    Member as MemberInfo, MemberAddRequest, MemberAddResponse, MemberListRequest,
+    MemberListResponse, MemberPromoteRequest, MemberPromoteResponse, MemberRemoveRequest,
+    MemberRemoveResponse, MemberUpdateRequest, MemberUpdateResponse, ResponseHeader,
 };
+use etcdlab_core::{MembershipChange, membership};
 use redb::ReadableDatabase;
 use tonic::{Request, Response, Status};
 
@@ -22,10 +24,46 @@ impl ClusterService {
     pub fn new(member: MemberHandle) -> Self {
         ClusterService { member }
     }
+
+    /// Carries out a change; returns the header, the member it concerned and the new list.
+    async fn change(
+        &self,
+        change: MembershipChange,
+    ) -> Result<(ResponseHeader, Option<MemberInfo>, Vec<MemberInfo>), Status> {
+        match self
+            .member
+            .change_membership(change)
+            .await
+            .map_err(errors::member)?
+        {
+            WriteResponse::Membership { member, members } => {
+                Ok((self.member.header(0), member, members))
+            }
+            _ => Err(Status::internal(
+                "etcdserver: unexpected apply result for a membership change",
+            )),
+        }
+    }
 }
 
-fn not_yet(what: &str) -> Status {
-    Status::unimplemented(format!("etcdlab: member {what} is not supported yet"))
+/// Peer URLs as etcd accepts them: http(s)://host:port, normalised without a trailing slash.
+fn peer_urls(urls: &[String]) -> Result<Vec<String>, Status> {
+    let invalid = || Status::invalid_argument("etcdserver: given member URLs are invalid");
+    if urls.is_empty() {
+        return Err(invalid());
+    }
+    urls.iter()
+        .map(|u| {
+            let parsed = url::Url::parse(u).map_err(|_| invalid())?;
+            if !matches!(parsed.scheme(), "http" | "https")
+                || parsed.host_str().is_none()
+                || parsed.port().is_none()
+            {
+                return Err(invalid());
+            }
+            Ok(parsed.as_str().trim_end_matches('/').to_string())
+        })
+        .collect()
 }
 
 #[tonic::async_trait]
@@ -48,29 +86,70 @@ impl Cluster for ClusterService {
 
     async fn member_add(
         &self,
-        _: Request<MemberAddRequest>,
+        request: Request<MemberAddRequest>,
     ) -> Result<Response<MemberAddResponse>, Status> {
-        Err(not_yet("add"))
+        let req = request.into_inner();
+        let urls = peer_urls(&req.peer_ur_ls)?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let id = membership::member_id(&urls, "", Some(now));
+        let change = MembershipChange::Add {
+            id,
+            peer_urls: urls,
+            is_learner: req.is_learner,
+        };
+        let (header, member, members) = self.change(change).await?;
+        Ok(Response::new(MemberAddResponse {
+            header: Some(header),
+            member,
+            members,
+        }))
     }
 
     async fn member_remove(
         &self,
-        _: Request<MemberRemoveRequest>,
+        request: Request<MemberRemoveRequest>,
     ) -> Result<Response<MemberRemoveResponse>, Status> {
-        Err(not_yet("remove"))
+        let (header, _, members) = self
+            .change(MembershipChange::Remove {
+                id: request.into_inner().id,
+            })
+            .await?;
+        Ok(Response::new(MemberRemoveResponse {
+            header: Some(header),
+            members,
+        }))
     }
 
     async fn member_update(
         &self,
-        _: Request<MemberUpdateRequest>,
+        request: Request<MemberUpdateRequest>,
     ) -> Result<Response<MemberUpdateResponse>, Status> {
-        Err(not_yet("update"))
+        let req = request.into_inner();
+        let change = MembershipChange::Update {
+            id: req.id,
+            peer_urls: peer_urls(&req.peer_ur_ls)?,
+        };
+        let (header, _, members) = self.change(change).await?;
+        Ok(Response::new(MemberUpdateResponse {
+            header: Some(header),
+            members,
+        }))
     }
 
     async fn member_promote(
         &self,
-        _: Request<MemberPromoteRequest>,
+        request: Request<MemberPromoteRequest>,
     ) -> Result<Response<MemberPromoteResponse>, Status> {
-        Err(not_yet("promote"))
+        let (header, _, members) = self
+            .change(MembershipChange::Promote {
+                id: request.into_inner().id,
+            })
+            .await?;
+        Ok(Response::new(MemberPromoteResponse {
+            header: Some(header),
+            members,
+        }))
     }
 }

@@ -1,6 +1,7 @@
 //! etcd's gRPC errors: the status code and message etcd's clients expect for each failure.
 //! The messages are part of the wire contract (`etcdctl` prints them verbatim).
 
+use etcdlab_core::MembershipError;
 use etcdlab_core::mvcc::MvccError;
 use tonic::{Code, Status};
 
@@ -26,6 +27,13 @@ pub fn mvcc(e: &MvccError) -> Status {
 pub fn member(e: MemberError) -> Status {
     match e {
         MemberError::Apply(e) => mvcc(&e),
+        MemberError::Membership(e) => {
+            let code = match e {
+                MembershipError::MemberNotFound => Code::NotFound,
+                _ => Code::FailedPrecondition,
+            };
+            Status::new(code, e.to_string())
+        }
         other => Status::unavailable(other.to_string()),
     }
 }

@@ -16,8 +16,11 @@ use std::time::{Duration, Instant};
 
 use etcdlab_core::membership;
 use etcdlab_core::mvcc::MvccError;
-use etcdlab_core::proto::etcdserverpb::ResponseHeader;
-use etcdlab_core::{CoreError, Member, MemberStatus, WriteRequest, WriteResponse};
+use etcdlab_core::proto::etcdserverpb::{MemberListResponse, ResponseHeader};
+use etcdlab_core::{
+    CoreError, Member, MemberStatus, MembershipChange, MembershipError, WriteRequest, WriteResponse,
+};
+use prost::Message as _;
 use raft::eraftpb::Message;
 use redb::{Database, ReadableDatabase};
 use tokio::sync::oneshot;
@@ -35,6 +38,8 @@ pub enum MemberError {
     Timeout,
     #[error("etcdserver: server stopped")]
     Stopped,
+    #[error(transparent)]
+    Membership(#[from] MembershipError),
 }
 
 enum Command {
@@ -44,6 +49,10 @@ enum Command {
     },
     ReadIndex {
         reply: oneshot::Sender<Result<(), MemberError>>,
+    },
+    Membership {
+        change: MembershipChange,
+        reply: oneshot::Sender<Result<WriteResponse, MemberError>>,
     },
     /// A message from a peer.
     Step(Message),
@@ -67,6 +76,16 @@ impl MemberHandle {
         self.wait(answer).await?
     }
 
+    /// Proposes a membership change and waits for it to be applied here.
+    pub async fn change_membership(
+        &self,
+        change: MembershipChange,
+    ) -> Result<WriteResponse, MemberError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Membership { change, reply })?;
+        self.wait(answer).await?
+    }
+
     /// Waits until this member has applied everything committed before the call (ReadIndex).
     pub async fn linearizable_barrier(&self) -> Result<(), MemberError> {
         let (reply, answer) = oneshot::channel();
@@ -77,6 +96,21 @@ impl MemberHandle {
     /// Hands a peer's Raft message to the member.
     pub fn step(&self, msg: Message) {
         let _ = self.commands.send(Command::Step(msg));
+    }
+
+    /// The member list with this member's header, encoded, for joining members.
+    pub fn member_list_bytes(&self) -> Vec<u8> {
+        let members = self
+            .db
+            .begin_read()
+            .ok()
+            .and_then(|txn| membership::list(&txn).ok())
+            .unwrap_or_default();
+        MemberListResponse {
+            header: Some(self.header(0)),
+            members,
+        }
+        .encode_to_vec()
     }
 
     pub fn status(&self) -> MemberStatus {
@@ -205,20 +239,14 @@ impl MemberLoop {
     fn handle(&mut self, command: Command) -> bool {
         match command {
             Command::Propose { op, reply } => {
-                let id = self.next_request_id;
-                self.next_request_id += 1;
-                match self.member.propose(op, id) {
-                    Ok(()) => {
-                        self.proposals.insert(id, reply);
-                    }
-                    Err(CoreError::NoLeader) => {
-                        let _ = reply.send(Err(MemberError::NoLeader));
-                    }
-                    Err(e) => {
-                        tracing::warn!("proposal rejected: {e}");
-                        let _ = reply.send(Err(MemberError::NoLeader));
-                    }
-                }
+                let id = self.next_id();
+                let proposed = self.member.propose(op, id);
+                self.track(id, proposed, reply);
+            }
+            Command::Membership { change, reply } => {
+                let id = self.next_id();
+                let proposed = self.member.propose_membership(change, id);
+                self.track(id, proposed, reply);
             }
             Command::ReadIndex { reply } => self.unsent_reads.push(reply),
             Command::Step(msg) => {
@@ -231,13 +259,39 @@ impl MemberLoop {
         true
     }
 
+    fn next_id(&mut self) -> u64 {
+        self.next_request_id += 1;
+        self.next_request_id
+    }
+
+    /// Remembers who waits for a proposal, or answers at once if it was refused.
+    fn track(
+        &mut self,
+        id: u64,
+        proposed: Result<(), CoreError>,
+        reply: oneshot::Sender<Result<WriteResponse, MemberError>>,
+    ) {
+        let refusal = match proposed {
+            Ok(()) => {
+                self.proposals.insert(id, reply);
+                return;
+            }
+            Err(CoreError::Membership(e)) => MemberError::Membership(e),
+            Err(CoreError::NoLeader) => MemberError::NoLeader,
+            Err(e) => {
+                tracing::warn!("proposal refused: {e}");
+                MemberError::NoLeader
+            }
+        };
+        let _ = reply.send(Err(refusal));
+    }
+
     /// Gives all read requests queued since the last round one shared ReadIndex.
     fn start_read_round(&mut self) {
         if self.unsent_reads.is_empty() {
             return;
         }
-        let ctx = self.next_request_id;
-        self.next_request_id += 1;
+        let ctx = self.next_id();
         self.member.read_index(ctx.to_be_bytes().to_vec());
         self.reads_in_flight
             .insert(ctx, std::mem::take(&mut self.unsent_reads));

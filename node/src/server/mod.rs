@@ -76,9 +76,19 @@ fn init_logging(level: &str) {
 async fn run(config: ServerConfig) -> anyhow::Result<()> {
     let existing = data_dir::has_member(&config.data_dir);
     let db = data_dir::open(&config.data_dir)?;
-    let (member_config, bootstrap) = identity(&config);
+    let (mut member_config, mut bootstrap) = identity(&config);
+    let mut peers = peer::PeerSender::new(tokio::runtime::Handle::current());
     if !existing && !config.new_cluster {
-        tracing::info!("joining an existing cluster as {:x}", member_config.id);
+        let (id, cluster_id, members) = join_identity(&config).await?;
+        tracing::info!("joining the running cluster {cluster_id:x} as member {id:x}");
+        member_config.id = id;
+        bootstrap = Bootstrap::JoinExisting { cluster_id };
+        // Until the log arrives, the member table is empty: know the peers from the list.
+        for m in members.iter().filter(|m| m.id != id) {
+            if let Some(url) = m.peer_ur_ls.first() {
+                peers.set_peer(m.id, url);
+            }
+        }
     }
     let member = Member::open(
         db,
@@ -96,12 +106,16 @@ async fn run(config: ServerConfig) -> anyhow::Result<()> {
     );
     let request_timeout = Duration::from_secs(5) + config.tick * config.election_ticks as u32 * 2;
     let peer_listeners = bind_all(&config.listen_peer).await?;
-    let peers = peer::PeerSender::new(tokio::runtime::Handle::current());
     let (handle, member_thread) = member_loop::spawn(member, peers, config.tick, request_timeout);
     for listener in peer_listeners {
         tracing::info!(address = %listener.local_addr()?, "serving peer traffic");
         let to_member = handle.clone();
-        tokio::spawn(peer::serve(listener, move |msg| to_member.step(msg)));
+        let lister = handle.clone();
+        tokio::spawn(peer::serve(
+            listener,
+            move |msg| to_member.step(msg),
+            move || lister.member_list_bytes(),
+        ));
     }
 
     let listeners = bind_all(&config.listen_client).await?;
@@ -211,6 +225,46 @@ async fn bind_all(urls: &[url::Url]) -> anyhow::Result<Vec<TcpListener>> {
         }
     }
     Ok(listeners)
+}
+
+/// A member joining a running cluster asks the other members (from `--initial-cluster`) for
+/// the member list and finds itself by its peer URLs, as `member add` registered it.
+async fn join_identity(config: &ServerConfig) -> anyhow::Result<(u64, u64, Vec<MemberInfo>)> {
+    let mine = &config
+        .initial_cluster
+        .iter()
+        .find(|m| m.name == config.name)
+        .context("own entry")?
+        .peer_urls;
+    let mut last_error = anyhow::anyhow!("--initial-cluster lists no other member to join");
+    for other in config
+        .initial_cluster
+        .iter()
+        .filter(|m| m.name != config.name)
+    {
+        for url in &other.peer_urls {
+            match peer::fetch_members(url).await {
+                Ok(list) => {
+                    let cluster_id = list.header.map(|h| h.cluster_id).unwrap_or_default();
+                    return match list
+                        .members
+                        .iter()
+                        .find(|m| m.peer_ur_ls.iter().any(|u| mine.contains(u)))
+                    {
+                        Some(me) => Ok((me.id, cluster_id, list.members.clone())),
+                        None => bail!(
+                            "this member ({}) is not in the cluster's member list; add it first with `etcdctl member add {} --peer-urls={}`",
+                            mine.join(","),
+                            config.name,
+                            mine.join(",")
+                        ),
+                    };
+                }
+                Err(e) => last_error = e.context(format!("asking {url} for the member list")),
+            }
+        }
+    }
+    Err(last_error)
 }
 
 async fn resolve(url: &url::Url) -> anyhow::Result<Vec<SocketAddr>> {

@@ -5,11 +5,17 @@
 //! beyond the queue are dropped and Raft is told the peer is unreachable (Raft retransmits), so
 //! a dead peer never blocks the member loop. Connections are re-established with a capped
 //! backoff. Incoming frames are handed to the member loop as they arrive.
+//!
+//! One more exchange shares the port: a member joining a running cluster
+//! (`--initial-cluster-state existing`) sends the marker length `u32::MAX` and gets the member
+//! list back as one frame (a `MemberListResponse`), to learn its id and the cluster's.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use etcdlab_core::proto::etcdserverpb::MemberListResponse;
+use prost::Message as _;
 use protobuf::Message as _;
 use raft::eraftpb::Message;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
@@ -19,6 +25,8 @@ use tokio::sync::mpsc;
 /// Frames larger than this are refused (a Raft message is bounded by max_size_per_msg).
 const MAX_FRAME: usize = 64 * 1024 * 1024;
 const QUEUE_PER_PEER: usize = 4096;
+/// The length that asks for the member list instead of carrying a message.
+const MEMBERS_REQUEST: u32 = u32::MAX;
 
 /// Sends Raft messages to peers by member id.
 pub struct PeerSender {
@@ -138,10 +146,33 @@ async fn write_frame(writer: &mut BufWriter<TcpStream>, msg: &Message) -> std::i
     writer.write_all(&bytes).await
 }
 
-/// Accepts peer connections on `listener` and hands every decoded message to `deliver`.
+/// Asks the member at `peer_url` for the cluster's member list (for a joining member).
+pub async fn fetch_members(peer_url: &str) -> anyhow::Result<MemberListResponse> {
+    let addr = host_port(peer_url).ok_or_else(|| anyhow::anyhow!("bad peer URL {peer_url}"))?;
+    let exchange = async {
+        let mut stream = TcpStream::connect(&addr).await?;
+        stream.write_all(&MEMBERS_REQUEST.to_be_bytes()).await?;
+        let mut len = [0u8; 4];
+        stream.read_exact(&mut len).await?;
+        let n = u32::from_be_bytes(len) as usize;
+        if n > MAX_FRAME {
+            anyhow::bail!("peer sent a {n}-byte member list");
+        }
+        let mut buf = vec![0u8; n];
+        stream.read_exact(&mut buf).await?;
+        Ok(MemberListResponse::decode(buf.as_slice())?)
+    };
+    tokio::time::timeout(Duration::from_secs(3), exchange)
+        .await
+        .map_err(|_| anyhow::anyhow!("{peer_url} did not answer"))?
+}
+
+/// Accepts peer connections on `listener`: hands every decoded message to `deliver`, and
+/// answers member-list requests with `members()`.
 pub async fn serve(
     listener: TcpListener,
     deliver: impl Fn(Message) + Clone + Send + Sync + 'static,
+    members: impl Fn() -> Vec<u8> + Clone + Send + Sync + 'static,
 ) {
     loop {
         let (stream, from) = match listener.accept().await {
@@ -153,8 +184,9 @@ pub async fn serve(
             }
         };
         let deliver = deliver.clone();
+        let members = members.clone();
         tokio::spawn(async move {
-            if let Err(e) = read_frames(stream, from, deliver).await {
+            if let Err(e) = read_frames(stream, from, deliver, members).await {
                 tracing::debug!(%from, "peer connection closed: {e}");
             }
         });
@@ -165,12 +197,18 @@ async fn read_frames(
     mut stream: TcpStream,
     from: SocketAddr,
     deliver: impl Fn(Message),
+    members: impl Fn() -> Vec<u8>,
 ) -> std::io::Result<()> {
     let _ = stream.set_nodelay(true);
     let mut len = [0u8; 4];
     let mut buf = Vec::new();
     loop {
         stream.read_exact(&mut len).await?;
+        if u32::from_be_bytes(len) == MEMBERS_REQUEST {
+            let list = members();
+            stream.write_all(&(list.len() as u32).to_be_bytes()).await?;
+            return stream.write_all(&list).await;
+        }
         let n = u32::from_be_bytes(len) as usize;
         if n > MAX_FRAME {
             tracing::warn!(%from, "dropping a peer connection that sent a {n}-byte frame");
