@@ -6,6 +6,7 @@
 //! - [`server`]: `etcdlab etcd` — etcd's flags, the member's host loop (timer, storage, peers)
 //!   around the sans-IO `etcdlab_core::Member`, and one module per gRPC service.
 //! - [`ctl`]: `etcdlab ctl` — etcdctl v3 syntax and output formats, one module per command group.
+//! - [`utl`]: `etcdlab utl` — snapshot status and restore, over the file format of [`snapshot`].
 //! - [`lab`]: `etcdlab lab` — a local cluster of member processes, its control API and page.
 //!
 //! How a write moves: `ctl put` → gRPC `KV.Put` ([`server::kv`]) → the member loop
@@ -19,6 +20,8 @@ mod ctl;
 mod lab;
 mod rpc;
 mod server;
+mod snapshot;
+mod utl;
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -30,6 +33,7 @@ etcdlab: an etcd-compatible member, an etcdctl-compatible client and a Raft lab 
 Usage:
   etcdlab etcd [etcd flags]     run one etcd member (see `etcdlab etcd --help`)
   etcdlab ctl  [etcdctl args]   etcdctl v3 client (see `etcdlab ctl --help`)
+  etcdlab utl  snapshot status|restore   offline snapshot tools (etcdutl syntax)
   etcdlab lab  [--size 3]       a local cluster with its control API and page (see `etcdlab lab --help`)
   etcdlab version               print the version
 
@@ -72,9 +76,6 @@ fn main() -> ExitCode {
         "etcd" => server::main(args),
         "etcdctl" | "ctl" => ctl::main(args),
         "lab" => lab::main(args),
-        _ => {
-            eprintln!("etcdlab utl: snapshot restore/status arrive with the cluster issue");
-            ExitCode::from(2)
-        }
+        _ => utl::main(args),
     }
 }

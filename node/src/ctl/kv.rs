@@ -1,5 +1,5 @@
-//! `get`, `put`, `del` and `compaction`: flags turned into etcd requests exactly as etcdctl
-//! builds them (prefix and from-key ranges, sort defaults, the empty-key rules).
+//! `get`, `put`, `del`, `compaction` and `snapshot`: flags turned into etcd requests exactly
+//! as etcdctl builds them (prefix and from-key ranges, sort defaults, the empty-key rules).
 
 use clap::Args;
 use etcdlab_core::proto::etcdserverpb::range_request::{SortOrder, SortTarget};
@@ -77,6 +77,16 @@ pub struct DelArgs {
     /// delete keys that are greater than or equal to the given key using byte compare
     #[arg(long = "from-key")]
     pub from_key: bool,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum SnapshotCommand {
+    /// Stores an etcd node backend snapshot to a given file
+    Save { file: Vec<String> },
+    /// Gets backend snapshot status of a given file (as `etcdutl snapshot status`)
+    Status { file: std::path::PathBuf },
+    /// Restores a snapshot to a new data directory (as `etcdutl snapshot restore`)
+    Restore(crate::utl::RestoreArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -372,4 +382,53 @@ mod tests {
             (b"a".to_vec(), b"c".to_vec())
         );
     }
+}
+
+pub async fn snapshot(g: &GlobalArgs, command: SnapshotCommand) -> CtlResult {
+    let offline =
+        |c| crate::utl::run_snapshot(c).map_err(|e| CtlError::new(exit::ERROR, format!("{e:#}")));
+    match command {
+        SnapshotCommand::Save { file } => {
+            let [file] = file.as_slice() else {
+                return Err(CtlError::new(
+                    exit::BAD_ARGS,
+                    "snapshot save expects one argument",
+                ));
+            };
+            save_snapshot(g, file).await
+        }
+        SnapshotCommand::Status { file } => offline(crate::utl::SnapshotCommand::Status {
+            file,
+            write_out: g.write_out,
+        }),
+        SnapshotCommand::Restore(args) => offline(crate::utl::SnapshotCommand::Restore(args)),
+    }
+}
+
+/// Streams a snapshot into `<file>.part`, then renames it into place.
+async fn save_snapshot(g: &GlobalArgs, file: &str) -> CtlResult {
+    let io = |e: std::io::Error| CtlError::new(exit::ERROR, format!("could not write {file}: {e}"));
+    let channel = g.connect().await?;
+    let mut client = crate::rpc::etcdserverpb::maintenance_client::MaintenanceClient::new(channel);
+    let mut stream = client
+        .snapshot(etcdlab_core::proto::etcdserverpb::SnapshotRequest {})
+        .await
+        .map_err(CtlError::rpc)?
+        .into_inner();
+    let part = format!("{file}.part");
+    let mut out = std::fs::File::create(&part).map_err(io)?;
+    loop {
+        match stream.message().await {
+            Ok(Some(chunk)) => std::io::Write::write_all(&mut out, &chunk.blob).map_err(io)?,
+            Ok(None) => break,
+            Err(status) => {
+                let _ = std::fs::remove_file(&part);
+                return Err(CtlError::rpc(status));
+            }
+        }
+    }
+    out.sync_all().map_err(io)?;
+    std::fs::rename(&part, file).map_err(io)?;
+    println!("Snapshot saved at {file}");
+    Ok(())
 }

@@ -8,7 +8,7 @@
 mod cluster;
 mod global;
 mod kv;
-mod print;
+pub mod print;
 mod txn;
 mod v2;
 
@@ -95,6 +95,11 @@ enum Command {
         #[command(subcommand)]
         command: cluster::AlarmCommand,
     },
+    /// Manages etcd node snapshots
+    Snapshot {
+        #[command(subcommand)]
+        command: kv::SnapshotCommand,
+    },
     /// Prints the version of etcdctl
     Version,
 }
@@ -153,6 +158,7 @@ async fn run(cli: Cli) -> CtlResult {
         Command::Put(a) => kv::put(g, a).await,
         Command::Del(a) => kv::del(g, a).await,
         Command::Compaction(a) => kv::compaction(g, a).await,
+        Command::Snapshot { command } => kv::snapshot(g, command).await,
         Command::Txn(a) => txn::run(g, a).await,
         Command::Endpoint { command } => cluster::endpoint(g, command).await,
         Command::Member { command } => cluster::member(g, command).await,

@@ -176,7 +176,7 @@ async fn run(config: ServerConfig) -> anyhow::Result<()> {
 }
 
 /// This member's id and how to bootstrap it, derived from the flags as etcd derives them.
-fn identity(config: &ServerConfig) -> (MemberConfig, Bootstrap) {
+pub fn identity(config: &ServerConfig) -> (MemberConfig, Bootstrap) {
     let members: Vec<MemberInfo> = config
         .initial_cluster
         .iter()

@@ -255,6 +255,16 @@ impl MvccStore {
         Ok((digest.finalize(), compacted, current))
     }
 
+    /// Copies the whole key space (history, live keys, change log, counters) from a read
+    /// snapshot into another database's write transaction: snapshots and restores use it.
+    pub fn copy_into(src: &redb::ReadTransaction, dst: &WriteTransaction) -> Result<(), MvccError> {
+        copy_table(&src.open_table(HISTORY)?, &mut dst.open_table(HISTORY)?)?;
+        copy_table(&src.open_table(LATEST)?, &mut dst.open_table(LATEST)?)?;
+        copy_table(&src.open_table(CHANGES)?, &mut dst.open_table(CHANGES)?)?;
+        copy_table(&src.open_table(META)?, &mut dst.open_table(META)?)?;
+        Ok(())
+    }
+
     /// Number of live keys.
     pub fn key_count(txn: &redb::ReadTransaction) -> Result<u64, MvccError> {
         Ok(txn.open_table(LATEST)?.len()?)
@@ -382,6 +392,17 @@ impl MvccStore {
         batch.next_sub += 1;
         Ok(())
     }
+}
+
+fn copy_table<K: redb::Key + 'static, V: redb::Value + 'static>(
+    src: &impl ReadableTable<K, V>,
+    dst: &mut redb::Table<'_, K, V>,
+) -> Result<(), MvccError> {
+    for row in src.iter()? {
+        let (k, v) = row?;
+        dst.insert(k.value(), v.value())?;
+    }
+    Ok(())
 }
 
 fn decode(bytes: &[u8]) -> Result<StoredKeyValue, MvccError> {

@@ -1,0 +1,108 @@
+//! Snapshot files: a redb database holding the whole key space, followed by the SHA-256 of
+//! those bytes (as etcd appends one to its bbolt file), so a damaged or truncated file is
+//! refused before anything is restored from it.
+//!
+//! Used by the server's `Maintenance.Snapshot`, by `ctl snapshot save`, and by
+//! `utl snapshot status|restore`.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use etcdlab_core::mvcc::MvccStore;
+use redb::{Database, ReadableDatabase};
+use sha2::{Digest, Sha256};
+
+const HASH_LEN: usize = 32;
+
+/// Writes a snapshot of `db`'s key space to `path` (a consistent read view, hash appended).
+pub fn write(db: &Database, path: &Path) -> anyhow::Result<()> {
+    {
+        let out = Database::create(path).with_context(|| format!("creating {}", path.display()))?;
+        let src = db.begin_read()?;
+        let dst = out.begin_write()?;
+        MvccStore::copy_into(&src, &dst).map_err(|e| anyhow::anyhow!("{e}"))?;
+        dst.commit()?;
+    }
+    let mut bytes = fs::read(path)?;
+    let hash = Sha256::digest(&bytes);
+    bytes.extend_from_slice(&hash);
+    fs::write(path, bytes)?;
+    Ok(())
+}
+
+/// A snapshot file checked and opened: its key space in a database without the hash.
+pub struct OpenSnapshot {
+    pub db: Database,
+    /// The database bytes' size and CRC-32C, for `snapshot status`.
+    pub size: u64,
+    pub crc: u32,
+    /// The temporary database file, removed on drop.
+    path: PathBuf,
+}
+
+impl Drop for OpenSnapshot {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// Checks the trailing SHA-256 (unless `skip_hash_check`) and opens the key space.
+pub fn open(file: &Path, skip_hash_check: bool) -> anyhow::Result<OpenSnapshot> {
+    let mut bytes = Vec::new();
+    fs::File::open(file)
+        .with_context(|| format!("cannot open snapshot file {}", file.display()))?
+        .read_to_end(&mut bytes)?;
+    if bytes.len() <= HASH_LEN {
+        bail!(
+            "{} is not an etcdlab snapshot file (too short)",
+            file.display()
+        );
+    }
+    let (db_bytes, hash) = bytes.split_at(bytes.len() - HASH_LEN);
+    if !skip_hash_check && Sha256::digest(db_bytes).as_slice() != hash {
+        bail!(
+            "snapshot file integrity check failed: {} is damaged, truncated or not an etcdlab snapshot",
+            file.display()
+        );
+    }
+    let path = std::env::temp_dir().join(format!(
+        "etcdlab-snapshot-{}-{}.redb",
+        std::process::id(),
+        rand_suffix()
+    ));
+    fs::write(&path, db_bytes)?;
+    let db = match Database::open(&path) {
+        Ok(db) => db,
+        Err(e) => {
+            let _ = fs::remove_file(&path);
+            bail!("{} is not an etcdlab snapshot file ({e})", file.display());
+        }
+    };
+    let crc = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI).checksum(db_bytes);
+    Ok(OpenSnapshot {
+        db,
+        size: db_bytes.len() as u64,
+        crc,
+        path,
+    })
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+}
+
+/// Revision and live key count of an opened snapshot.
+pub fn contents(snapshot: &OpenSnapshot) -> anyhow::Result<(i64, u64)> {
+    let txn = snapshot.db.begin_write()?;
+    let revision = MvccStore::open(&txn)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .current_revision();
+    txn.abort()?;
+    let keys =
+        MvccStore::key_count(&snapshot.db.begin_read()?).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok((revision, keys))
+}
