@@ -46,6 +46,36 @@ fn writes_replicate_and_survive_the_loss_of_the_leader() {
         );
     }
 
+    // Hand leadership to a follower on purpose, as `etcdctl move-leader` does.
+    let leader = cluster.leader(Duration::from_secs(10)).expect("a leader");
+    let status = etcdctl(
+        &cluster.endpoints(),
+        &args(&["endpoint", "status", "-w", "json"]),
+        None,
+    );
+    let statuses: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    let follower_id = statuses
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["Status"]["header"]["member_id"].as_u64().unwrap())
+        .find(|id| Some(*id) != statuses[0]["Status"]["leader"].as_u64())
+        .unwrap();
+    let moved = etcdctl(
+        &cluster.endpoints(),
+        &args(&["move-leader", &format!("{follower_id:x}")]),
+        None,
+    );
+    assert!(
+        moved.stdout.starts_with("Leadership transferred from ")
+            && moved
+                .stdout
+                .trim_end()
+                .ends_with(&format!("to {follower_id:x}")),
+        "{}{}",
+        moved.stdout,
+        moved.stderr
+    );
     let leader = cluster.leader(Duration::from_secs(10)).expect("a leader");
     cluster.members[leader].kill9();
     let new_leader = cluster

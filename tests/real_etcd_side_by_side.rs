@@ -88,6 +88,7 @@ fn commands() -> Vec<(Vec<String>, Option<&'static str>)> {
         &["member", "list"],
         &["member", "list", "-w", "table"],
         &["alarm", "list"],
+        &["move-leader", "1"],
         &["version"],
     ];
     let mut cmds: Vec<(Vec<String>, Option<&'static str>)> = plain

@@ -360,6 +360,11 @@ impl Member {
         Ok(())
     }
 
+    /// Starts handing leadership to `target` (only a leader acts on it).
+    pub fn transfer_leader(&mut self, target: u64) {
+        self.raw.transfer_leader(target);
+    }
+
     /// Tells Raft a message to `peer` could not be delivered, so it probes before resending.
     pub fn report_unreachable(&mut self, peer: u64) {
         self.raw.report_unreachable(peer);

@@ -1,13 +1,13 @@
-//! `endpoint health|status|hashkv`, `member list`, `alarm list`: per-endpoint commands (each
+//! `endpoint health|status|hashkv`, `member`, `alarm list`, `move-leader`: per-endpoint commands (each
 //! endpoint dialled on its own, `--cluster` expands to every member's client URLs) and the
-//! cluster-wide lists.
+//! cluster-wide lists and changes.
 
 use std::time::Instant;
 
 use clap::{Args, Subcommand};
 use etcdlab_core::proto::etcdserverpb::{
     AlarmRequest, HashKvRequest, MemberAddRequest, MemberListRequest, MemberPromoteRequest,
-    MemberRemoveRequest, MemberUpdateRequest, RangeRequest, StatusRequest,
+    MemberRemoveRequest, MemberUpdateRequest, MoveLeaderRequest, RangeRequest, StatusRequest,
 };
 
 use super::global::GlobalArgs;
@@ -322,4 +322,38 @@ pub async fn alarm(g: &GlobalArgs, command: AlarmCommand) -> CtlResult {
             Ok(())
         }
     }
+}
+
+/// `move-leader <id>`: finds the leader among the endpoints and asks it to hand over.
+pub async fn move_leader(g: &GlobalArgs, target: &[String]) -> CtlResult {
+    let [target] = target else {
+        return Err(CtlError::new(
+            exit::BAD_ARGS,
+            "move-leader command needs 1 argument",
+        ));
+    };
+    let target = u64::from_str_radix(target, 16)
+        .map_err(|e| CtlError::new(exit::BAD_ARGS, e.to_string()))?;
+    for ep in &g.endpoints {
+        let mut client = MaintenanceClient::new(g.dial(ep).await?);
+        let status = client
+            .status(StatusRequest {})
+            .await
+            .map_err(CtlError::rpc)?
+            .into_inner();
+        let me = status.header.map_or(0, |h| h.member_id);
+        if me != status.leader {
+            continue;
+        }
+        client
+            .move_leader(MoveLeaderRequest { target_id: target })
+            .await
+            .map_err(CtlError::rpc)?;
+        println!("Leadership transferred from {me:x} to {target:x}");
+        return Ok(());
+    }
+    Err(CtlError::new(
+        exit::BAD_ARGS,
+        format!("no leader endpoint given at [{}]", g.endpoints.join(" ")),
+    ))
 }

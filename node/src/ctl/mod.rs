@@ -100,6 +100,8 @@ enum Command {
         #[command(subcommand)]
         command: kv::SnapshotCommand,
     },
+    /// Transfers leadership to another etcd cluster member.
+    MoveLeader { target: Vec<String> },
     /// Prints the version of etcdctl
     Version,
 }
@@ -163,5 +165,6 @@ async fn run(cli: Cli) -> CtlResult {
         Command::Endpoint { command } => cluster::endpoint(g, command).await,
         Command::Member { command } => cluster::member(g, command).await,
         Command::Alarm { command } => cluster::alarm(g, command).await,
+        Command::MoveLeader { target } => cluster::move_leader(g, &target).await,
     }
 }

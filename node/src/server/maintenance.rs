@@ -1,8 +1,9 @@
-//! `etcdserverpb.Maintenance`: Status, Alarm (listing), HashKV and Snapshot; Defragment,
-//! Hash and MoveLeader answer `Unimplemented` until their work lands.
+//! `etcdserverpb.Maintenance`: Status, Alarm (listing), HashKV, Snapshot and MoveLeader;
+//! Defragment and Hash answer `Unimplemented` until their work lands.
 
 use std::path::PathBuf;
 
+use etcdlab_core::membership;
 use etcdlab_core::mvcc::MvccStore;
 use etcdlab_core::proto::etcdserverpb::{
     AlarmRequest, AlarmResponse, DefragmentRequest, DefragmentResponse, HashKvRequest,
@@ -25,11 +26,21 @@ const SNAPSHOT_CHUNK: usize = 32 * 1024;
 pub struct MaintenanceService {
     member: MemberHandle,
     db_path: PathBuf,
+    /// How long a leadership transfer may take (etcd allows the election timeout).
+    transfer_timeout: std::time::Duration,
 }
 
 impl MaintenanceService {
-    pub fn new(member: MemberHandle, db_path: PathBuf) -> Self {
-        MaintenanceService { member, db_path }
+    pub fn new(
+        member: MemberHandle,
+        db_path: PathBuf,
+        transfer_timeout: std::time::Duration,
+    ) -> Self {
+        MaintenanceService {
+            member,
+            db_path,
+            transfer_timeout,
+        }
     }
 }
 
@@ -147,10 +158,39 @@ impl Maintenance for MaintenanceService {
         Ok(Response::new(futures::stream::iter(chunks)))
     }
 
+    /// Hands leadership to a voting member and waits until it leads (etcd's MoveLeader).
     async fn move_leader(
         &self,
-        _: Request<MoveLeaderRequest>,
+        request: Request<MoveLeaderRequest>,
     ) -> Result<Response<MoveLeaderResponse>, Status> {
-        Err(not_yet("move-leader"))
+        let target = request.into_inner().target_id;
+        let status = self.member.status();
+        if status.leader_id != status.id {
+            return Err(Status::failed_precondition("etcdserver: not leader"));
+        }
+        let txn = self
+            .member
+            .database()
+            .begin_read()
+            .map_err(errors::storage)?;
+        let members = membership::list(&txn).map_err(errors::storage)?;
+        if !members.iter().any(|m| m.id == target && !m.is_learner) {
+            return Err(Status::failed_precondition(
+                "etcdserver: bad leader transferee",
+            ));
+        }
+        self.member.transfer_leader(target);
+        let deadline = tokio::time::Instant::now() + self.transfer_timeout;
+        while self.member.status().leader_id != target {
+            if tokio::time::Instant::now() > deadline {
+                return Err(Status::unavailable(
+                    "etcdserver: request timed out, leader transfer took too long",
+                ));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        Ok(Response::new(MoveLeaderResponse {
+            header: Some(self.member.header(status.revision)),
+        }))
     }
 }

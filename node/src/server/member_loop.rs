@@ -56,6 +56,8 @@ enum Command {
     },
     /// A message from a peer.
     Step(Message),
+    /// Hand leadership to this member.
+    TransferLeader(u64),
     Shutdown,
 }
 
@@ -91,6 +93,11 @@ impl MemberHandle {
         let (reply, answer) = oneshot::channel();
         self.send(Command::ReadIndex { reply })?;
         self.wait(answer).await?
+    }
+
+    /// Asks the member (the leader) to hand leadership to `target`.
+    pub fn transfer_leader(&self, target: u64) {
+        let _ = self.commands.send(Command::TransferLeader(target));
     }
 
     /// Hands a peer's Raft message to the member.
@@ -254,6 +261,7 @@ impl MemberLoop {
                     tracing::debug!("dropped a peer message: {e}");
                 }
             }
+            Command::TransferLeader(target) => self.member.transfer_leader(target),
             Command::Shutdown => return false,
         }
         true

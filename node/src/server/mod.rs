@@ -133,6 +133,7 @@ async fn run(config: ServerConfig) -> anyhow::Result<()> {
                 MaintenanceServer::new(maintenance::MaintenanceService::new(
                     handle.clone(),
                     data_dir::db_path(&config.data_dir),
+                    config.tick * config.election_ticks as u32 * 2,
                 ))
                 .max_decoding_message_size(limit),
             )
