@@ -319,3 +319,59 @@ fn members_are_added_as_learners_promoted_and_removed() {
         Some("Error: etcdserver: member not found")
     );
 }
+
+#[test]
+fn a_member_behind_the_compacted_log_catches_up_by_snapshot() {
+    let mut cluster = OurCluster::start_with(3, &["--snapshot-count", "10"]);
+    let leader = cluster.leader(Duration::from_secs(10)).expect("leader");
+    let behind = (0..3).find(|i| *i != leader).unwrap();
+    cluster.members[behind].kill9();
+    for i in 0..60 {
+        let out = etcdctl(
+            &cluster.endpoints(),
+            &args(&["put", &format!("k{i:02}"), &format!("v{i}")]),
+            None,
+        );
+        assert_eq!(out.code, 0, "{}", out.stderr);
+    }
+    cluster.members[behind].launch();
+    let ep = cluster.members[behind].endpoint();
+    assert!(
+        wait_for_value(&ep, "k59", "v59", Duration::from_secs(20)),
+        "the lagging member did not catch up"
+    );
+    let keys = etcdctl(
+        &ep,
+        &args(&["get", "k", "--prefix", "--keys-only", "--consistency=s"]),
+        None,
+    );
+    assert_eq!(keys.stdout.lines().filter(|l| !l.is_empty()).count(), 60);
+    assert!(
+        cluster.members[behind]
+            .log()
+            .contains("applied a snapshot from the leader"),
+        "no snapshot was used"
+    );
+    let hashes = etcdctl(&cluster.endpoints(), &args(&["endpoint", "hashkv"]), None);
+    let values: Vec<&str> = hashes
+        .stdout
+        .lines()
+        .filter_map(|l| l.split(", ").nth(1))
+        .collect();
+    assert!(
+        values.len() == 3 && values.iter().all(|h| *h == values[0]),
+        "{}",
+        hashes.stdout
+    );
+    // It keeps following ordinary appends after the snapshot.
+    assert_eq!(
+        etcdctl(&cluster.endpoints(), &args(&["put", "after", "snap"]), None).code,
+        0
+    );
+    assert!(wait_for_value(
+        &ep,
+        "after",
+        "snap",
+        Duration::from_secs(10)
+    ));
+}

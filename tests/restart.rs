@@ -11,7 +11,9 @@ use support::{OurMember, etcdctl};
 
 #[test]
 fn acknowledged_writes_survive_kill_9() {
-    let mut member = OurMember::start_single("durable");
+    // A small --snapshot-count makes the member compact its Raft log during the run, so the
+    // restart also recovers from a compacted log.
+    let mut member = OurMember::start_single_with("durable", &["--snapshot-count", "20"]);
     let endpoint = member.endpoint();
     let acknowledged = Arc::new(Mutex::new(Vec::new()));
     let stop = Arc::new(AtomicBool::new(false));

@@ -19,6 +19,7 @@ pub mod membership;
 pub mod mvcc;
 pub mod proto;
 pub mod raft_log;
+pub mod state_snapshot;
 
 pub use error::{CoreError, MembershipError};
 pub use member::{

@@ -41,7 +41,8 @@ const META: TableDefinition<&str, u64> = TableDefinition::new("member_meta");
 const APPLIED_INDEX: &str = "applied_index";
 const MEMBER_ID: &str = "member_id";
 const CLUSTER_ID: &str = "cluster_id";
-const CLUSTER_VERSION: TableDefinition<&str, &str> = TableDefinition::new("cluster_version");
+pub(crate) const CLUSTER_VERSION: TableDefinition<&str, &str> =
+    TableDefinition::new("cluster_version");
 
 /// The API version this member speaks, recorded as the cluster version as etcd 3.4 does.
 pub const CLUSTER_API_VERSION: &str = "3.4.0";
@@ -56,6 +57,24 @@ pub struct MemberConfig {
     pub election_tick: usize,
     pub heartbeat_tick: usize,
     pub pre_vote: bool,
+    /// Applied entries kept in the log before it is compacted (etcd's `--snapshot-count`); a
+    /// member that falls further behind is caught up with a snapshot.
+    pub snapshot_count: u64,
+}
+
+/// Entries kept after a compaction so slightly lagging followers still catch up from the log
+/// (etcd's 5000, fewer when `--snapshot-count` is smaller).
+fn catch_up_entries(snapshot_count: u64) -> u64 {
+    snapshot_count.min(5000)
+}
+
+/// The applied index recorded in `txn`.
+pub(crate) fn applied_index(txn: &redb::ReadTransaction) -> Result<u64, CoreError> {
+    Ok(txn
+        .open_table(META)?
+        .get(APPLIED_INDEX)?
+        .map(|v| v.value())
+        .unwrap_or(0))
 }
 
 /// How to start a member whose database is empty.
@@ -365,6 +384,16 @@ impl Member {
         self.raw.transfer_leader(target);
     }
 
+    /// Tells Raft whether a snapshot message reached `peer` (so it stops waiting on a lost one).
+    pub fn report_snapshot(&mut self, peer: u64, delivered: bool) {
+        let status = if delivered {
+            raft::SnapshotStatus::Finish
+        } else {
+            raft::SnapshotStatus::Failure
+        };
+        self.raw.report_snapshot(peer, status);
+    }
+
     /// Tells Raft a message to `peer` could not be delivered, so it probes before resending.
     pub fn report_unreachable(&mut self, peer: u64) {
         self.raw.report_unreachable(peer);
@@ -409,9 +438,7 @@ impl Member {
         let mut txn = self.database().begin_write()?;
         let durable = rd.must_sync() || !rd.entries().is_empty() || rd.hs().is_some();
         if !rd.snapshot().is_empty() {
-            return Err(CoreError::Invalid(
-                "received a Raft snapshot, but snapshot transfer is not supported yet".into(),
-            ));
+            self.apply_snapshot(&txn, rd.snapshot())?;
         }
         self.raw.mut_store().append(&txn, rd.entries())?;
         if let Some(hs) = rd.hs() {
@@ -435,6 +462,7 @@ impl Member {
         }
         out.messages.extend(light.take_messages());
         self.apply(&txn, light.take_committed_entries(), &mut out)?;
+        self.compact_log_if_due(&txn)?;
         txn.commit()?;
         self.raw.advance_apply();
 
@@ -476,6 +504,37 @@ impl Member {
                 self.cluster_version_set = true;
             }
         }
+    }
+
+    /// Loads a snapshot sent by the leader: the replicated tables, the log's new starting
+    /// point and the applied index, all in the ready's transaction.
+    fn apply_snapshot(
+        &mut self,
+        txn: &WriteTransaction,
+        snapshot: &raft::eraftpb::Snapshot,
+    ) -> Result<(), CoreError> {
+        let meta = snapshot.get_metadata();
+        crate::state_snapshot::apply(txn, &snapshot.data)?;
+        self.raw.mut_store().apply_snapshot(txn, meta)?;
+        txn.open_table(META)?.insert(APPLIED_INDEX, meta.index)?;
+        self.applied_index = meta.index;
+        self.mvcc = MvccStore::open(txn)?;
+        self.cluster_version_set = txn.open_table(CLUSTER_VERSION)?.get("version")?.is_some();
+        slog::info!(self.logger, "applied a snapshot from the leader"; "index" => meta.index, "term" => meta.term);
+        Ok(())
+    }
+
+    /// Compacts the log once more than `snapshot_count` applied entries sit in it.
+    fn compact_log_if_due(&mut self, txn: &WriteTransaction) -> Result<(), CoreError> {
+        let count = self.config.snapshot_count.max(1);
+        let first = self.raw.store().first_index();
+        if self.applied_index >= first + count {
+            let keep = catch_up_entries(count);
+            self.raw
+                .mut_store()
+                .compact(txn, self.applied_index.saturating_sub(keep))?;
+        }
+        Ok(())
     }
 
     /// Applies committed entries inside `txn`, recording the applied index with them.

@@ -16,7 +16,7 @@ use sha1::{Digest, Sha1};
 use crate::error::CoreError;
 use crate::proto::etcdserverpb::Member as MemberInfo;
 
-const MEMBERS: TableDefinition<u64, &[u8]> = TableDefinition::new("members");
+pub(crate) const MEMBERS: TableDefinition<u64, &[u8]> = TableDefinition::new("members");
 
 /// etcd's member id for `peer_urls` in the cluster named by `token`; `added_at_unix` is the
 /// time of a run-time `member add` (None for initial members).

@@ -143,6 +143,47 @@ impl RaftLog {
         self.set_hard_state(txn, &hs)
     }
 
+    /// Drops the log up to and including `index` (already applied), remembering its term and
+    /// the conf state so raft-rs can still reason about the compaction point.
+    pub fn compact(&mut self, txn: &WriteTransaction, index: u64) -> Result<(), CoreError> {
+        if index <= self.snapshot_meta.index || index > self.last_index() {
+            return Ok(());
+        }
+        let term = raft::Storage::term(self, index)?;
+        let mut table = txn.open_table(ENTRIES)?;
+        for i in self.first_index()..=index {
+            table.remove(i)?;
+        }
+        self.entries
+            .drain(..(index - self.snapshot_meta.index) as usize);
+        let mut meta = SnapshotMetadata::default();
+        meta.index = index;
+        meta.term = term;
+        meta.set_conf_state(self.conf_state.clone());
+        write_state(txn, SNAPSHOT_META, &meta)?;
+        self.snapshot_meta = meta;
+        Ok(())
+    }
+
+    /// Replaces the whole log by a received snapshot's point (the state machine is loaded by
+    /// the caller in the same transaction).
+    pub fn apply_snapshot(
+        &mut self,
+        txn: &WriteTransaction,
+        meta: &SnapshotMetadata,
+    ) -> Result<(), CoreError> {
+        let mut table = txn.open_table(ENTRIES)?;
+        table.retain(|_, _| false)?;
+        self.entries.clear();
+        write_state(txn, SNAPSHOT_META, meta)?;
+        self.snapshot_meta = meta.clone();
+        let mut hs = self.hard_state.clone();
+        hs.term = hs.term.max(meta.term);
+        hs.commit = meta.index;
+        self.set_hard_state(txn, &hs)?;
+        self.set_conf_state(txn, meta.get_conf_state())
+    }
+
     pub fn set_conf_state(
         &mut self,
         txn: &WriteTransaction,
@@ -234,11 +275,24 @@ impl raft::Storage for RaftLog {
         Ok(RaftLog::last_index(self))
     }
 
+    /// The state machine as of its applied index, for a peer whose next entry is compacted.
     fn snapshot(&self, _request_index: u64, _to: u64) -> raft::Result<Snapshot> {
-        // The log is never compacted yet, so every peer can be caught up from entries and
-        // raft-rs never asks; snapshot transfer arrives with log compaction.
-        Err(raft::Error::Store(
-            StorageError::SnapshotTemporarilyUnavailable,
-        ))
+        let build = || -> Result<(u64, ConfState, Vec<u8>), CoreError> {
+            let txn = self.db.begin_read()?;
+            let applied = crate::member::applied_index(&txn)?;
+            let state = txn.open_table(STATE)?;
+            let cs = state.get(CONF_STATE)?.map(|v| v.value().to_vec());
+            let conf_state = decode_or_default::<ConfState>(cs, CONF_STATE)?;
+            Ok((applied, conf_state, crate::state_snapshot::encode(&txn)?))
+        };
+        let (applied, conf_state, data) = build()
+            .map_err(|_| raft::Error::Store(StorageError::SnapshotTemporarilyUnavailable))?;
+        let mut snapshot = Snapshot::default();
+        snapshot.data = data.into();
+        let meta = snapshot.mut_metadata();
+        meta.index = applied;
+        meta.term = raft::Storage::term(self, applied)?;
+        meta.set_conf_state(conf_state);
+        Ok(snapshot)
     }
 }

@@ -222,6 +222,16 @@ impl OurMember {
         self.process = Some(Process { child });
     }
 
+    /// What the member has logged so far (all its runs).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(
+            self.dir
+                .path()
+                .join(format!("member-{}.log", std::process::id())),
+        )
+        .unwrap_or_default()
+    }
+
     /// Kills the process with SIGKILL (no chance to flush anything).
     pub fn kill9(&mut self) {
         self.process = None;
@@ -257,7 +267,13 @@ pub struct OurCluster {
 impl OurCluster {
     /// Starts `size` members (fast Raft timing) and waits until all answer `endpoint health`.
     pub fn start(size: usize) -> OurCluster {
-        let extra = ["--heartbeat-interval", "50", "--election-timeout", "500"];
+        Self::start_with(size, &[])
+    }
+
+    /// Like [`OurCluster::start`], with more flags for every member.
+    pub fn start_with(size: usize, more: &[&str]) -> OurCluster {
+        let mut extra = vec!["--heartbeat-interval", "50", "--election-timeout", "500"];
+        extra.extend_from_slice(more);
         let mut members: Vec<OurMember> = (1..=size)
             .map(|i| OurMember::new(&format!("m{i}"), &extra))
             .collect();

@@ -15,11 +15,12 @@ use url::Url;
 const AFTER_HELP: &str = "\
 Honoured now: --name --data-dir --listen-client-urls --advertise-client-urls
   --listen-peer-urls --initial-advertise-peer-urls --initial-cluster --initial-cluster-state
-  --initial-cluster-token --heartbeat-interval --election-timeout --max-request-bytes --pre-vote.
+  --initial-cluster-token --heartbeat-interval --election-timeout --max-request-bytes --pre-vote
+  --snapshot-count (applied entries kept before the Raft log is compacted; members further
+  behind are caught up by snapshot).
 Accepted, honoured as their features land: --wal-dir (the Raft log lives in the data dir's
   redb file), --quota-backend-bytes (NOSPACE alarm),
-  --auto-compaction-mode and --auto-compaction-retention (automatic compaction),
-  --snapshot-count (log compaction), TLS flags.
+  --auto-compaction-mode and --auto-compaction-retention (automatic compaction), TLS flags.
 Every flag can also be set by its ETCD_* environment variable (e.g. ETCD_DATA_DIR).";
 
 /// `etcdlab etcd`: one etcd member.
@@ -186,6 +187,7 @@ pub struct ServerConfig {
     pub election_ticks: usize,
     pub max_request_bytes: usize,
     pub pre_vote: bool,
+    pub snapshot_count: u64,
 }
 
 /// Rewrites Go-style `-flag` / `-flag=value` into `--flag` so clap accepts etcd's spellings.
@@ -287,6 +289,7 @@ impl EtcdFlags {
             election_ticks: (self.election_timeout / self.heartbeat_interval) as usize,
             max_request_bytes: self.max_request_bytes as usize,
             pre_vote: self.pre_vote,
+            snapshot_count: self.snapshot_count,
         })
     }
 }

@@ -350,8 +350,13 @@ impl MemberLoop {
         }
         for msg in messages {
             let to = msg.to;
-            if let SendOutcome::Unreachable = self.peers.send(msg) {
+            let is_snapshot = msg.get_msg_type() == raft::eraftpb::MessageType::MsgSnapshot;
+            let delivered = matches!(self.peers.send(msg), SendOutcome::Queued);
+            if !delivered {
                 self.member.report_unreachable(to);
+            }
+            if is_snapshot {
+                self.member.report_snapshot(to, delivered);
             }
         }
         Ok(())

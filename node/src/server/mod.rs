@@ -210,6 +210,7 @@ pub fn identity(config: &ServerConfig) -> (MemberConfig, Bootstrap) {
         election_tick: config.election_ticks,
         heartbeat_tick: 1,
         pre_vote: config.pre_vote,
+        snapshot_count: config.snapshot_count,
     };
     (member_config, bootstrap)
 }

@@ -33,10 +33,11 @@ use crate::proto::mvccpb::KeyValue;
 pub use range::KeyRange;
 pub use txn::check_txn;
 
-const HISTORY: TableDefinition<(&[u8], u64), &[u8]> = TableDefinition::new("mvcc_history");
-const LATEST: TableDefinition<&[u8], &[u8]> = TableDefinition::new("mvcc_latest");
-const CHANGES: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("mvcc_changes");
-const META: TableDefinition<&str, i64> = TableDefinition::new("mvcc_meta");
+pub(crate) const HISTORY: TableDefinition<(&[u8], u64), &[u8]> =
+    TableDefinition::new("mvcc_history");
+pub(crate) const LATEST: TableDefinition<&[u8], &[u8]> = TableDefinition::new("mvcc_latest");
+pub(crate) const CHANGES: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("mvcc_changes");
+pub(crate) const META: TableDefinition<&str, i64> = TableDefinition::new("mvcc_meta");
 const CURRENT_REVISION: &str = "current_revision";
 const COMPACT_REVISION: &str = "compact_revision";
 
