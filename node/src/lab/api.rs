@@ -1,5 +1,5 @@
 //! The lab's HTTP face: `GET /api/cluster` (JSON: the members and the client endpoints),
-//! `POST /api/members/{name}/kill` and `/restart`, and a status page at `/` that shows the
+//! `POST /api/members/{name}/kill`, `/restart`, `/pause` and `/resume`, and a status page at `/` that shows the
 //! same and refreshes itself (the Yew visualizer replaces it with its issue).
 
 use std::sync::Arc;
@@ -20,6 +20,8 @@ pub fn router(lab: Arc<LabMembers>) -> Router {
         .route("/api/cluster", get(cluster))
         .route("/api/members/{name}/kill", post(kill))
         .route("/api/members/{name}/restart", post(restart))
+        .route("/api/members/{name}/pause", post(pause))
+        .route("/api/members/{name}/resume", post(resume))
         .with_state(lab)
 }
 
@@ -37,6 +39,14 @@ async fn restart(
     Path(name): Path<String>,
 ) -> impl IntoResponse {
     answer(lab.start(&name))
+}
+
+async fn pause(State(lab): State<Arc<LabMembers>>, Path(name): Path<String>) -> impl IntoResponse {
+    answer(lab.pause(&name, true))
+}
+
+async fn resume(State(lab): State<Arc<LabMembers>>, Path(name): Path<String>) -> impl IntoResponse {
+    answer(lab.pause(&name, false))
 }
 
 fn answer(result: anyhow::Result<()>) -> (StatusCode, Json<serde_json::Value>) {

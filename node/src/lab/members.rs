@@ -23,6 +23,7 @@ struct LabMember {
     data_dir: PathBuf,
     log: PathBuf,
     process: Option<Child>,
+    paused: bool,
 }
 
 impl LabMember {
@@ -41,9 +42,10 @@ pub struct MemberView {
     pub name: String,
     /// Member id in hex, as etcdctl prints it ("" while unknown).
     pub id: String,
-    /// leader, follower, or down (process stopped or not answering).
+    /// leader, follower, paused, or down (process stopped or not answering).
     pub role: String,
     pub running: bool,
+    pub paused: bool,
     pub pid: Option<u32>,
     pub client_url: String,
     pub peer_url: String,
@@ -64,23 +66,21 @@ pub struct LabMembers {
 
 impl LabMembers {
     pub fn new(flags: &LabFlags) -> anyhow::Result<LabMembers> {
-        fs::create_dir_all(&flags.data_dir).with_context(|| {
-            format!(
-                "cannot create the lab's data dir {}",
-                flags.data_dir.display()
-            )
-        })?;
+        let data_dir = flags.data_dir.clone().context("the lab's data dir")?;
+        fs::create_dir_all(&data_dir)
+            .with_context(|| format!("cannot create the lab's data dir {}", data_dir.display()))?;
         let members: Vec<LabMember> = (0..flags.size)
             .map(|i| {
                 let client_port = flags.base_port + 10000 * i;
                 let name = format!("m{}", i + 1);
                 LabMember {
-                    data_dir: flags.data_dir.join(&name),
-                    log: flags.data_dir.join(format!("{name}.log")),
+                    data_dir: data_dir.join(&name),
+                    log: data_dir.join(format!("{name}.log")),
                     name,
                     client_port,
                     peer_port: client_port + 1,
                     process: None,
+                    paused: false,
                 }
             })
             .collect();
@@ -192,11 +192,36 @@ impl LabMembers {
         Ok(())
     }
 
+    /// Freezes (SIGSTOP) or thaws (SIGCONT) a running member: a paused member keeps its
+    /// process and sockets but neither ticks nor answers, like a stalled machine.
+    pub fn pause(&self, name: &str, paused: bool) -> anyhow::Result<()> {
+        let mut members = self.lock();
+        let Some(m) = members.iter_mut().find(|m| m.name == name) else {
+            bail!("no member named {name:?}")
+        };
+        let Some(child) = m.process.as_mut() else {
+            bail!("{name} is not running")
+        };
+        if !matches!(child.try_wait(), Ok(None)) {
+            bail!("{name} is not running");
+        }
+        let signal = if paused { libc::SIGSTOP } else { libc::SIGCONT };
+        // SAFETY: plain kill(2) on our own child.
+        if unsafe { libc::kill(child.id() as i32, signal) } != 0 {
+            bail!("cannot signal {name}: {}", std::io::Error::last_os_error());
+        }
+        m.paused = paused;
+        Ok(())
+    }
+
     pub fn stop_all(&self) {
         for m in self.lock().iter_mut() {
             if let Some(mut child) = m.process.take() {
-                // SAFETY: plain kill(2) on our own child.
-                unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+                // SAFETY: plain kill(2) on our own child (woken first if paused).
+                unsafe {
+                    libc::kill(child.id() as i32, libc::SIGCONT);
+                    libc::kill(child.id() as i32, libc::SIGTERM);
+                }
                 let _ = child.wait();
             }
         }
@@ -204,7 +229,7 @@ impl LabMembers {
 
     /// Every member's view, asking the running ones for their Raft status.
     pub async fn views(&self) -> Vec<MemberView> {
-        let snapshot: Vec<(String, String, String, Option<u32>)> = self
+        let snapshot: Vec<(String, String, String, Option<u32>, bool)> = self
             .lock()
             .iter_mut()
             .map(|m| {
@@ -217,53 +242,55 @@ impl LabMembers {
                 } else {
                     None
                 };
-                (m.name.clone(), m.client_url(), m.peer_url(), pid)
+                (m.name.clone(), m.client_url(), m.peer_url(), pid, m.paused)
             })
             .collect();
-        let queries = snapshot
-            .into_iter()
-            .map(|(name, client_url, peer_url, pid)| async move {
-                let status = match pid {
-                    Some(_) => status_of(&client_url).await,
-                    None => None,
-                };
-                let endpoint = client_url.trim_start_matches("http://").to_string();
-                let mut view = MemberView {
-                    name,
-                    id: String::new(),
-                    role: "down".into(),
-                    running: pid.is_some(),
-                    pid,
-                    client_url,
-                    peer_url,
-                    endpoint,
-                    term: 0,
-                    raft_index: 0,
-                    applied_index: 0,
-                    leader_id: String::new(),
-                    db_size: 0,
-                };
-                if let Some(s) = status {
-                    let id = s.header.map(|h| h.member_id).unwrap_or_default();
-                    view.id = format!("{id:x}");
-                    view.role = if s.leader == id && id != 0 {
-                        "leader"
-                    } else {
-                        "follower"
-                    }
-                    .into();
-                    view.term = s.raft_term;
-                    view.raft_index = s.raft_index;
-                    view.applied_index = s.raft_applied_index;
-                    view.leader_id = if s.leader == 0 {
-                        String::new()
-                    } else {
-                        format!("{:x}", s.leader)
+        let queries =
+            snapshot
+                .into_iter()
+                .map(|(name, client_url, peer_url, pid, paused)| async move {
+                    let status = match pid {
+                        Some(_) if !paused => status_of(&client_url).await,
+                        _ => None,
                     };
-                    view.db_size = s.db_size;
-                }
-                view
-            });
+                    let endpoint = client_url.trim_start_matches("http://").to_string();
+                    let mut view = MemberView {
+                        name,
+                        id: String::new(),
+                        role: if paused { "paused" } else { "down" }.into(),
+                        running: pid.is_some(),
+                        paused,
+                        pid,
+                        client_url,
+                        peer_url,
+                        endpoint,
+                        term: 0,
+                        raft_index: 0,
+                        applied_index: 0,
+                        leader_id: String::new(),
+                        db_size: 0,
+                    };
+                    if let Some(s) = status {
+                        let id = s.header.map(|h| h.member_id).unwrap_or_default();
+                        view.id = format!("{id:x}");
+                        view.role = if s.leader == id && id != 0 {
+                            "leader"
+                        } else {
+                            "follower"
+                        }
+                        .into();
+                        view.term = s.raft_term;
+                        view.raft_index = s.raft_index;
+                        view.applied_index = s.raft_applied_index;
+                        view.leader_id = if s.leader == 0 {
+                            String::new()
+                        } else {
+                            format!("{:x}", s.leader)
+                        };
+                        view.db_size = s.db_size;
+                    }
+                    view
+                });
         futures::future::join_all(queries).await
     }
 }
