@@ -7,6 +7,7 @@
 //!   around the sans-IO `etcdlab_core::Member`, and one module per gRPC service.
 //! - [`ctl`]: `etcdlab ctl` — etcdctl v3 syntax and output formats, one module per command group.
 //! - [`utl`]: `etcdlab utl` — snapshot status and restore, over the file format of [`snapshot`].
+//! - [`bench`]: `etcdlab bench` — put/range/txn load with latency percentiles.
 //! - [`lab`]: `etcdlab lab` — a local cluster of member processes, its control API and page.
 //!
 //! How a write moves: `ctl put` → gRPC `KV.Put` ([`server::kv`]) → the member loop
@@ -16,6 +17,7 @@
 //! Invoked through a link named `etcd`, `etcdctl` or `etcdutl`, the binary behaves as
 //! `etcdlab etcd`, `etcdlab ctl` or `etcdlab utl`, so course commands can be typed verbatim.
 
+mod bench;
 mod ctl;
 mod lab;
 mod rpc;
@@ -34,6 +36,7 @@ Usage:
   etcdlab etcd [etcd flags]     run one etcd member (see `etcdlab etcd --help`)
   etcdlab ctl  [etcdctl args]   etcdctl v3 client (see `etcdlab ctl --help`)
   etcdlab utl  snapshot status|restore   offline snapshot tools (etcdutl syntax)
+  etcdlab bench put|range|txn   load for etcd v3 endpoints (ours or real etcd)
   etcdlab lab  [--size 3]       a local cluster with its control API and page (see `etcdlab lab --help`)
   etcdlab version               print the version
 
@@ -51,7 +54,7 @@ fn main() -> ExitCode {
         _ => {
             args.remove(0);
             match args.first().map(|a| a.to_string_lossy().into_owned()) {
-                Some(sub) if matches!(sub.as_str(), "etcd" | "ctl" | "utl" | "lab") => sub,
+                Some(sub) if matches!(sub.as_str(), "etcd" | "ctl" | "utl" | "lab" | "bench") => sub,
                 Some(sub) if sub == "version" || sub == "--version" => {
                     println!("etcdlab {}", env!("CARGO_PKG_VERSION"));
                     return ExitCode::SUCCESS;
@@ -76,6 +79,7 @@ fn main() -> ExitCode {
         "etcd" => server::main(args),
         "etcdctl" | "ctl" => ctl::main(args),
         "lab" => lab::main(args),
+        "bench" => bench::main(args),
         _ => utl::main(args),
     }
 }

@@ -182,6 +182,15 @@ pub fn spawn(
     (handle, thread)
 }
 
+/// How long a ReadIndex round waits for its answer before it is asked again.
+const READ_INDEX_RETRY: Duration = Duration::from_millis(500);
+
+/// Read requests sharing one ReadIndex question.
+struct ReadRound {
+    waiters: Vec<oneshot::Sender<Result<(), MemberError>>>,
+    asked_at: Instant,
+}
+
 struct MemberLoop {
     member: Member,
     peers: PeerSender,
@@ -191,7 +200,7 @@ struct MemberLoop {
     /// Read requests not yet given a ReadIndex round.
     unsent_reads: Vec<oneshot::Sender<Result<(), MemberError>>>,
     /// ReadIndex rounds in flight, by context.
-    reads_in_flight: HashMap<u64, Vec<oneshot::Sender<Result<(), MemberError>>>>,
+    reads_in_flight: HashMap<u64, ReadRound>,
     /// Confirmed read points waiting for the apply to catch up: (index, waiters).
     reads_confirmed: Vec<(u64, Vec<oneshot::Sender<Result<(), MemberError>>>)>,
 }
@@ -236,6 +245,7 @@ impl MemberLoop {
                     next_tick = Instant::now() + tick;
                 }
                 self.expire_abandoned();
+                self.retry_read_rounds();
             }
             self.start_read_round();
             self.process_ready()?;
@@ -301,8 +311,21 @@ impl MemberLoop {
         }
         let ctx = self.next_id();
         self.member.read_index(ctx.to_be_bytes().to_vec());
-        self.reads_in_flight
-            .insert(ctx, std::mem::take(&mut self.unsent_reads));
+        let waiters = std::mem::take(&mut self.unsent_reads);
+        self.reads_in_flight.insert(ctx, ReadRound { waiters, asked_at: Instant::now() });
+    }
+
+    /// Asks again for rounds without an answer: Raft drops a ReadIndex while there is no
+    /// leader (or the leader has not committed in its term yet) and never retries it, as etcd
+    /// retries every half second.
+    fn retry_read_rounds(&mut self) {
+        let now = Instant::now();
+        for (ctx, round) in self.reads_in_flight.iter_mut() {
+            if now.duration_since(round.asked_at) >= READ_INDEX_RETRY {
+                self.member.read_index(ctx.to_be_bytes().to_vec());
+                round.asked_at = now;
+            }
+        }
     }
 
     fn process_ready(&mut self) -> Result<(), CoreError> {
@@ -316,7 +339,7 @@ impl MemberLoop {
             let Ok(ctx) = <[u8; 8]>::try_from(rs.request_ctx.as_slice()) else {
                 continue;
             };
-            if let Some(waiters) = self.reads_in_flight.remove(&u64::from_be_bytes(ctx)) {
+            if let Some(ReadRound { waiters, .. }) = self.reads_in_flight.remove(&u64::from_be_bytes(ctx)) {
                 self.reads_confirmed.push((rs.index, waiters));
             }
         }
@@ -365,9 +388,9 @@ impl MemberLoop {
     /// Forgets requests whose callers gave up (timed out), so the maps cannot grow forever.
     fn expire_abandoned(&mut self) {
         self.proposals.retain(|_, reply| !reply.is_closed());
-        self.reads_in_flight.retain(|_, waiters| {
-            waiters.retain(|w| !w.is_closed());
-            !waiters.is_empty()
+        self.reads_in_flight.retain(|_, round| {
+            round.waiters.retain(|w| !w.is_closed());
+            !round.waiters.is_empty()
         });
     }
 }
