@@ -38,6 +38,17 @@ fn oversize_request_and_empty_key_are_refused_and_nothing_is_lost() {
         Some("Error: etcdserver: key is not provided")
     );
 
+    // The last member cannot remove itself.
+    let list = etcdctl(&ep, &args(&["member", "list", "-w", "json"]), None);
+    let id = serde_json::from_str::<serde_json::Value>(&list.stdout).unwrap()["members"][0]["ID"].as_u64().unwrap();
+    let out = etcdctl(&ep, &args(&["member", "remove", &format!("{id:x}")]), None);
+    assert_eq!(out.code, 1);
+    assert_eq!(out.stderr.lines().last(), Some("Error: etcdserver: re-configuration failed due to not enough started members"));
+    // A peer URL already in use cannot be added again.
+    let peer = member.peer_url();
+    let out = etcdctl(&ep, &args(&["member", "add", "twin", &format!("--peer-urls={peer}")]), None);
+    assert_eq!(out.stderr.lines().last(), Some("Error: etcdserver: Peer URLs already exists"));
+
     // The member is still serving and the earlier write is intact; the refused ones left nothing.
     let out = etcdctl(&ep, &args(&["get", "", "--from-key"]), None);
     assert_eq!(out.stdout, "kept\nv1\n");

@@ -375,3 +375,21 @@ fn a_member_behind_the_compacted_log_catches_up_by_snapshot() {
         Duration::from_secs(10)
     ));
 }
+
+#[test]
+fn two_members_lose_quorum_with_one_down_and_recover_when_it_returns() {
+    let mut cluster = OurCluster::start(2);
+    cluster.members[1].kill9();
+    let survivor = cluster.members[0].endpoint();
+    let started = Instant::now();
+    let out = etcdctl(&survivor, &args(&["--command-timeout=3s", "put", "k", "v"]), None);
+    assert_ne!(out.code, 0, "two members cannot tolerate one failure");
+    assert!(started.elapsed() < Duration::from_secs(15));
+    cluster.members[1].launch();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while etcdctl(&cluster.endpoints(), &args(&["--command-timeout=2s", "put", "k", "back"]), None).code != 0 {
+        assert!(Instant::now() < deadline, "writes did not resume when the member came back");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(wait_for_value(&cluster.members[1].endpoint(), "k", "back", Duration::from_secs(10)));
+}

@@ -328,7 +328,11 @@ impl Member {
                 (kind, id, Some(info))
             }
             MembershipChange::Remove { id } => {
-                find(id).ok_or(MembershipError::MemberNotFound)?;
+                let removed = find(id).ok_or(MembershipError::MemberNotFound)?;
+                // The last voter cannot leave: the cluster would be left with no quorum at all.
+                if !removed.is_learner && members.iter().filter(|m| !m.is_learner).count() == 1 {
+                    return Err(MembershipError::NotEnoughStarted.into());
+                }
                 (ConfChangeType::RemoveNode, id, None)
             }
             MembershipChange::Promote { id } => {
