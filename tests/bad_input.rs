@@ -40,47 +40,40 @@ fn oversize_request_and_empty_key_are_refused_and_nothing_is_lost() {
 
     // The last member cannot remove itself.
     let list = etcdctl(&ep, &args(&["member", "list", "-w", "json"]), None);
-    let id = serde_json::from_str::<serde_json::Value>(&list.stdout).unwrap()["members"][0]["ID"].as_u64().unwrap();
+    let id = serde_json::from_str::<serde_json::Value>(&list.stdout).unwrap()["members"][0]["ID"]
+        .as_u64()
+        .unwrap();
     let out = etcdctl(&ep, &args(&["member", "remove", &format!("{id:x}")]), None);
     assert_eq!(out.code, 1);
-    assert_eq!(out.stderr.lines().last(), Some("Error: etcdserver: re-configuration failed due to not enough started members"));
+    assert_eq!(
+        out.stderr.lines().last(),
+        Some("Error: etcdserver: re-configuration failed due to not enough started members")
+    );
     // A peer URL already in use cannot be added again.
     let peer = member.peer_url();
-    let out = etcdctl(&ep, &args(&["member", "add", "twin", &format!("--peer-urls={peer}")]), None);
-    assert_eq!(out.stderr.lines().last(), Some("Error: etcdserver: Peer URLs already exists"));
+    let out = etcdctl(
+        &ep,
+        &args(&["member", "add", "twin", &format!("--peer-urls={peer}")]),
+        None,
+    );
+    assert_eq!(
+        out.stderr.lines().last(),
+        Some("Error: etcdserver: Peer URLs already exists")
+    );
 
     // The member is still serving and the earlier write is intact; the refused ones left nothing.
     let out = etcdctl(&ep, &args(&["get", "", "--from-key"]), None);
     assert_eq!(out.stdout, "kept\nv1\n");
 }
 
+/// Runs a one-member `etcd` on `dir` and returns what it printed when it stopped.
 fn etcd_with_data_dir(dir: &std::path::Path) -> support::Output {
-    let port = support::free_port();
-    let peer = format!("http://127.0.0.1:{}", support::free_port());
-    let client = format!("http://127.0.0.1:{port}");
-    run(
-        &etcdlab_bin(),
-        &args(&[
-            "etcd",
-            "--name",
-            "m",
-            "--data-dir",
-            &dir.to_string_lossy(),
-            "--listen-client-urls",
-            &client,
-            "--advertise-client-urls",
-            &client,
-            "--listen-peer-urls",
-            &peer,
-            "--initial-advertise-peer-urls",
-            &peer,
-            "--initial-cluster",
-            &format!("m={peer}"),
-        ]),
-        &[],
-        None,
-        Duration::from_secs(20),
-    )
+    let mut member = support::OurMember::new("m", &[]);
+    member.initial_cluster = format!("m={}", member.peer_url());
+    let mut args = member.args();
+    let at = args.iter().position(|a| a == "--data-dir").unwrap() + 1;
+    args[at] = dir.to_string_lossy().into_owned();
+    run(&etcdlab_bin(), &args, &[], None, Duration::from_secs(20))
 }
 
 #[test]

@@ -11,10 +11,24 @@ use support::{OurMember, etcdctl, etcdlab_bin, run};
 fn bench_runs_every_workload_and_counts_its_requests() {
     let member = OurMember::start_single("bench");
     for workload in ["put", "range", "txn"] {
-        let args: Vec<String> = ["bench", workload, "--endpoints", &member.endpoint(), "--clients", "4", "--conns", "2", "--total", "40", "--key-space-size", "10", "--json"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let args: Vec<String> = [
+            "bench",
+            workload,
+            "--endpoints",
+            &member.endpoint(),
+            "--clients",
+            "4",
+            "--conns",
+            "2",
+            "--total",
+            "40",
+            "--key-space-size",
+            "10",
+            "--json",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         let out = run(&etcdlab_bin(), &args, &[], None, Duration::from_secs(60));
         assert_eq!(out.code, 0, "{workload}: {}", out.stderr);
         let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
@@ -23,6 +37,20 @@ fn bench_runs_every_workload_and_counts_its_requests() {
         assert!(report["requests_per_sec"].as_f64().unwrap() > 0.0);
     }
     // The puts and txns really wrote: ten keys of the key space.
-    let keys = etcdctl(&member.endpoint(), &["get".into(), "".into(), "--from-key".into(), "--keys-only".into()], None);
-    assert_eq!(keys.stdout.lines().filter(|l| !l.is_empty()).count(), 10, "{}", keys.stdout);
+    let keys = etcdctl(
+        &member.endpoint(),
+        &[
+            "get".into(),
+            "".into(),
+            "--from-key".into(),
+            "--keys-only".into(),
+        ],
+        None,
+    );
+    assert_eq!(
+        keys.stdout.lines().filter(|l| !l.is_empty()).count(),
+        10,
+        "{}",
+        keys.stdout
+    );
 }

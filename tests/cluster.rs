@@ -29,6 +29,22 @@ fn wait_for_value(endpoint: &str, key: &str, value: &str, timeout: Duration) -> 
     false
 }
 
+/// `endpoint hashkv` over the running members: `expected` answers, all with the same hash.
+fn assert_same_history_everywhere(cluster: &OurCluster, expected: usize) {
+    let hashes = etcdctl(&cluster.endpoints(), &args(&["endpoint", "hashkv"]), None);
+    let values: Vec<&str> = hashes
+        .stdout
+        .lines()
+        .filter_map(|l| l.split(", ").nth(1))
+        .collect();
+    assert_eq!(values.len(), expected, "{}", hashes.stdout);
+    assert!(
+        values.iter().all(|h| *h == values[0]),
+        "members disagree: {}",
+        hashes.stdout
+    );
+}
+
 #[test]
 fn writes_replicate_and_survive_the_loss_of_the_leader() {
     let mut cluster = OurCluster::start(3);
@@ -113,18 +129,7 @@ fn writes_replicate_and_survive_the_loss_of_the_leader() {
         Duration::from_secs(5)
     ));
 
-    let hashes = etcdctl(&cluster.endpoints(), &args(&["endpoint", "hashkv"]), None);
-    let values: Vec<&str> = hashes
-        .stdout
-        .lines()
-        .filter_map(|l| l.split(", ").nth(1))
-        .collect();
-    assert_eq!(values.len(), 3, "{}", hashes.stdout);
-    assert!(
-        values.iter().all(|h| *h == values[0]),
-        "members disagree: {}",
-        hashes.stdout
-    );
+    assert_same_history_everywhere(&cluster, 3);
 }
 
 #[test]
@@ -352,17 +357,7 @@ fn a_member_behind_the_compacted_log_catches_up_by_snapshot() {
             .contains("applied a snapshot from the leader"),
         "no snapshot was used"
     );
-    let hashes = etcdctl(&cluster.endpoints(), &args(&["endpoint", "hashkv"]), None);
-    let values: Vec<&str> = hashes
-        .stdout
-        .lines()
-        .filter_map(|l| l.split(", ").nth(1))
-        .collect();
-    assert!(
-        values.len() == 3 && values.iter().all(|h| *h == values[0]),
-        "{}",
-        hashes.stdout
-    );
+    assert_same_history_everywhere(&cluster, 3);
     // It keeps following ordinary appends after the snapshot.
     assert_eq!(
         etcdctl(&cluster.endpoints(), &args(&["put", "after", "snap"]), None).code,
@@ -382,14 +377,33 @@ fn two_members_lose_quorum_with_one_down_and_recover_when_it_returns() {
     cluster.members[1].kill9();
     let survivor = cluster.members[0].endpoint();
     let started = Instant::now();
-    let out = etcdctl(&survivor, &args(&["--command-timeout=3s", "put", "k", "v"]), None);
+    let out = etcdctl(
+        &survivor,
+        &args(&["--command-timeout=3s", "put", "k", "v"]),
+        None,
+    );
     assert_ne!(out.code, 0, "two members cannot tolerate one failure");
     assert!(started.elapsed() < Duration::from_secs(15));
     cluster.members[1].launch();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while etcdctl(&cluster.endpoints(), &args(&["--command-timeout=2s", "put", "k", "back"]), None).code != 0 {
-        assert!(Instant::now() < deadline, "writes did not resume when the member came back");
+    while etcdctl(
+        &cluster.endpoints(),
+        &args(&["--command-timeout=2s", "put", "k", "back"]),
+        None,
+    )
+    .code
+        != 0
+    {
+        assert!(
+            Instant::now() < deadline,
+            "writes did not resume when the member came back"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
-    assert!(wait_for_value(&cluster.members[1].endpoint(), "k", "back", Duration::from_secs(10)));
+    assert!(wait_for_value(
+        &cluster.members[1].endpoint(),
+        "k",
+        "back",
+        Duration::from_secs(10)
+    ));
 }

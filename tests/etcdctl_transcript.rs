@@ -218,7 +218,9 @@ fn kv_and_member_commands_match_the_reference_transcript() {
         // `Error: ...`); etcdctl's JSON warning logs carry client-side ids and are left out.
         let expected = without_logs(&step.output);
         got.push_str(&without_logs(&out.stderr));
-        if id_order_free(&normalize(&got)) != id_order_free(&normalize(&expected)) || out.code != step.exit {
+        if id_order_free(&normalize(&got)) != id_order_free(&normalize(&expected))
+            || out.code != step.exit
+        {
             failures.push(format!(
                 "$ etcdctl {}\n--- expected (exit {})\n{}--- got (exit {})\n{}",
                 step.line, step.exit, expected, out.code, got

@@ -18,7 +18,10 @@ use tonic::transport::{Channel, Endpoint};
 use crate::rpc::etcdserverpb::kv_client::KvClient;
 
 #[derive(Parser, Debug)]
-#[command(name = "etcdlab bench", about = "Benchmark etcd v3 endpoints (ours or real etcd).")]
+#[command(
+    name = "etcdlab bench",
+    about = "Benchmark etcd v3 endpoints (ours or real etcd)."
+)]
 struct BenchFlags {
     /// What to send: put, range or txn (a compare on the key plus a put)
     workload: Workload,
@@ -59,24 +62,9 @@ enum Workload {
 }
 
 pub fn main(args: Vec<OsString>) -> ExitCode {
-    let flags = match BenchFlags::try_parse_from(args) {
-        Ok(f) => f,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
-        }
-    };
-    let result = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")
-        .and_then(|rt| rt.block_on(run(flags)));
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("etcdlab bench: {e:#}");
-            ExitCode::FAILURE
-        }
+    match crate::tool::parse::<BenchFlags>(args) {
+        Ok(flags) => crate::tool::run("etcdlab bench", run(flags)),
+        Err(code) => code,
     }
 }
 
@@ -84,7 +72,11 @@ async fn connect(endpoints: &[String], conns: usize) -> anyhow::Result<Vec<Chann
     let mut channels = Vec::new();
     for i in 0..conns.max(1) {
         let ep = &endpoints[i % endpoints.len()];
-        let url = if ep.contains("://") { ep.clone() } else { format!("http://{ep}") };
+        let url = if ep.contains("://") {
+            ep.clone()
+        } else {
+            format!("http://{ep}")
+        };
         let channel = Endpoint::from_shared(url)?
             .connect_timeout(Duration::from_secs(2))
             .timeout(Duration::from_secs(10))
@@ -107,7 +99,8 @@ async fn run(flags: BenchFlags) -> anyhow::Result<()> {
     let tasks: Vec<_> = (0..flags.clients.max(1))
         .map(|c| {
             let mut kv = KvClient::new(channels[c % channels.len()].clone());
-            let (flags, next, errors, value) = (flags.clone(), next.clone(), errors.clone(), value.clone());
+            let (flags, next, errors, value) =
+                (flags.clone(), next.clone(), errors.clone(), value.clone());
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 loop {
@@ -118,10 +111,23 @@ async fn run(flags: BenchFlags) -> anyhow::Result<()> {
                     let key = key_for(&flags, n);
                     let sent = Instant::now();
                     let ok = match flags.workload {
-                        Workload::Put => kv.put(PutRequest { key, value: value.clone(), ..Default::default() }).await.is_ok(),
+                        Workload::Put => kv
+                            .put(PutRequest {
+                                key,
+                                value: value.clone(),
+                                ..Default::default()
+                            })
+                            .await
+                            .is_ok(),
                         Workload::Range => {
                             let serializable = flags.consistency == "s";
-                            kv.range(RangeRequest { key, serializable, ..Default::default() }).await.is_ok()
+                            kv.range(RangeRequest {
+                                key,
+                                serializable,
+                                ..Default::default()
+                            })
+                            .await
+                            .is_ok()
                         }
                         Workload::Txn => kv.txn(txn_request(key, value.clone())).await.is_ok(),
                     };
@@ -139,7 +145,12 @@ async fn run(flags: BenchFlags) -> anyhow::Result<()> {
         latencies.extend(task.await?);
     }
     let elapsed = started.elapsed();
-    report(&flags, &mut latencies, elapsed, errors.load(Ordering::Relaxed));
+    report(
+        &flags,
+        &mut latencies,
+        elapsed,
+        errors.load(Ordering::Relaxed),
+    );
     Ok(())
 }
 
@@ -164,8 +175,18 @@ fn txn_request(key: Vec<u8>, value: Vec<u8>) -> TxnRequest {
         target_union: Some(TargetUnion::Version(-1)),
         range_end: vec![],
     };
-    let put = RequestOp { request: Some(Request::RequestPut(PutRequest { key, value, ..Default::default() })) };
-    TxnRequest { compare: vec![compare], success: vec![put], failure: vec![] }
+    let put = RequestOp {
+        request: Some(Request::RequestPut(PutRequest {
+            key,
+            value,
+            ..Default::default()
+        })),
+    };
+    TxnRequest {
+        compare: vec![compare],
+        success: vec![put],
+        failure: vec![],
+    }
 }
 
 fn report(flags: &BenchFlags, latencies: &mut [Duration], elapsed: Duration, errors: u64) {
@@ -173,7 +194,13 @@ fn report(flags: &BenchFlags, latencies: &mut [Duration], elapsed: Duration, err
     let secs = |d: Duration| d.as_secs_f64();
     let n = latencies.len();
     let rate = n as f64 / secs(elapsed);
-    let pct = |p: f64| if n == 0 { 0.0 } else { secs(latencies[((p / 100.0) * (n - 1) as f64).round() as usize]) };
+    let pct = |p: f64| {
+        if n == 0 {
+            0.0
+        } else {
+            secs(latencies[((p / 100.0) * (n - 1) as f64).round() as usize])
+        }
+    };
     if flags.json {
         println!(
             "{}",
@@ -185,12 +212,30 @@ fn report(flags: &BenchFlags, latencies: &mut [Duration], elapsed: Duration, err
         );
         return;
     }
-    let mean = if n == 0 { 0.0 } else { latencies.iter().map(|d| secs(*d)).sum::<f64>() / n as f64 };
-    let var = if n == 0 { 0.0 } else { latencies.iter().map(|d| (secs(*d) - mean).powi(2)).sum::<f64>() / n as f64 };
+    let mean = if n == 0 {
+        0.0
+    } else {
+        latencies.iter().map(|d| secs(*d)).sum::<f64>() / n as f64
+    };
+    let var = if n == 0 {
+        0.0
+    } else {
+        latencies
+            .iter()
+            .map(|d| (secs(*d) - mean).powi(2))
+            .sum::<f64>()
+            / n as f64
+    };
     println!("\nSummary:");
     println!("  Total:\t{:.4} secs.", secs(elapsed));
-    println!("  Slowest:\t{:.4} secs.", latencies.last().map_or(0.0, |d| secs(*d)));
-    println!("  Fastest:\t{:.4} secs.", latencies.first().map_or(0.0, |d| secs(*d)));
+    println!(
+        "  Slowest:\t{:.4} secs.",
+        latencies.last().map_or(0.0, |d| secs(*d))
+    );
+    println!(
+        "  Fastest:\t{:.4} secs.",
+        latencies.first().map_or(0.0, |d| secs(*d))
+    );
     println!("  Average:\t{mean:.4} secs.");
     println!("  Stddev:\t{:.4} secs.", var.sqrt());
     println!("  Requests/sec:\t{rate:.4}");

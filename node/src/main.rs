@@ -23,6 +23,7 @@ mod lab;
 mod rpc;
 mod server;
 mod snapshot;
+mod tool;
 mod utl;
 
 use std::ffi::OsString;
@@ -54,7 +55,9 @@ fn main() -> ExitCode {
         _ => {
             args.remove(0);
             match args.first().map(|a| a.to_string_lossy().into_owned()) {
-                Some(sub) if matches!(sub.as_str(), "etcd" | "ctl" | "utl" | "lab" | "bench") => sub,
+                Some(sub) if matches!(sub.as_str(), "etcd" | "ctl" | "utl" | "lab" | "bench") => {
+                    sub
+                }
                 Some(sub) if sub == "version" || sub == "--version" => {
                     println!("etcdlab {}", env!("CARGO_PKG_VERSION"));
                     return ExitCode::SUCCESS;

@@ -79,12 +79,9 @@ pub struct RestoreArgs {
 }
 
 pub fn main(args: Vec<OsString>) -> ExitCode {
-    let cli = match Cli::try_parse_from(args) {
-        Ok(c) => c,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
-        }
+    let cli = match crate::tool::parse::<Cli>(args) {
+        Ok(cli) => cli,
+        Err(code) => return code,
     };
     let Command::Snapshot { command } = cli.command;
     finish(run_snapshot(command))

@@ -65,27 +65,13 @@ pub enum LabAction {
 }
 
 pub fn main(args: Vec<OsString>) -> ExitCode {
-    let flags = match LabFlags::try_parse_from(args) {
-        Ok(f) => f,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
-        }
+    let flags = match crate::tool::parse::<LabFlags>(args) {
+        Ok(flags) => flags,
+        Err(code) => return code,
     };
-    let result = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")
-        .and_then(|rt| match flags.action.clone() {
-            Some(action) => rt.block_on(act(flags.ui_addr, action)),
-            None => rt.block_on(run(flags)),
-        });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("etcdlab lab: {e:#}");
-            ExitCode::FAILURE
-        }
+    match flags.action.clone() {
+        Some(action) => crate::tool::run("etcdlab lab", act(flags.ui_addr, action)),
+        None => crate::tool::run("etcdlab lab", run(flags)),
     }
 }
 

@@ -312,7 +312,13 @@ impl MemberLoop {
         let ctx = self.next_id();
         self.member.read_index(ctx.to_be_bytes().to_vec());
         let waiters = std::mem::take(&mut self.unsent_reads);
-        self.reads_in_flight.insert(ctx, ReadRound { waiters, asked_at: Instant::now() });
+        self.reads_in_flight.insert(
+            ctx,
+            ReadRound {
+                waiters,
+                asked_at: Instant::now(),
+            },
+        );
     }
 
     /// Asks again for rounds without an answer: Raft drops a ReadIndex while there is no
@@ -339,7 +345,9 @@ impl MemberLoop {
             let Ok(ctx) = <[u8; 8]>::try_from(rs.request_ctx.as_slice()) else {
                 continue;
             };
-            if let Some(ReadRound { waiters, .. }) = self.reads_in_flight.remove(&u64::from_be_bytes(ctx)) {
+            if let Some(ReadRound { waiters, .. }) =
+                self.reads_in_flight.remove(&u64::from_be_bytes(ctx))
+            {
                 self.reads_confirmed.push((rs.index, waiters));
             }
         }

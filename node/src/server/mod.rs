@@ -21,7 +21,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use clap::Parser;
 use etcdlab_core::membership;
 use etcdlab_core::proto::etcdserverpb::Member as MemberInfo;
 use etcdlab_core::{Bootstrap, Member, MemberConfig};
@@ -37,29 +36,12 @@ const GRPC_OVERHEAD_BYTES: usize = 512 * 1024;
 
 /// Entry point of `etcdlab etcd` (and of the binary invoked as `etcd`).
 pub fn main(args: Vec<OsString>) -> ExitCode {
-    let flags = match EtcdFlags::try_parse_from(config::normalize_go_flags(args)) {
-        Ok(f) => f,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
-        }
+    let flags = match crate::tool::parse::<EtcdFlags>(config::normalize_go_flags(args)) {
+        Ok(flags) => flags,
+        Err(code) => return code,
     };
     init_logging(&flags.log_level);
-    let result = flags.into_config().and_then(|config| {
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .context("starting the async runtime")?
-            .block_on(run(config))
-    });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!("{e:#}");
-            eprintln!("etcd: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    crate::tool::run("etcd", async move { run(flags.into_config()?).await })
 }
 
 fn init_logging(level: &str) {
