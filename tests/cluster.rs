@@ -184,9 +184,9 @@ fn members_are_added_as_learners_promoted_and_removed() {
         "m4",
         &[
             "--heartbeat-interval",
-            "50",
+            "100",
             "--election-timeout",
-            "500",
+            "1000",
             "--initial-cluster-state",
             "existing",
         ],

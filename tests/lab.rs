@@ -63,9 +63,9 @@ fn the_lab_runs_a_cluster_that_survives_a_killed_leader() {
             "--base-port",
             &base.to_string(),
             "--heartbeat-interval",
-            "50",
+            "100",
             "--election-timeout",
-            "500",
+            "1000",
         ])
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -272,7 +272,8 @@ impl OurCluster {
 
     /// Like [`OurCluster::start`], with more flags for every member.
     pub fn start_with(size: usize, more: &[&str]) -> OurCluster {
-        let mut extra = vec!["--heartbeat-interval", "50", "--election-timeout", "500"];
+        // etcd's default timing: faster settings cause needless elections on a loaded CI machine.
+        let mut extra = vec!["--heartbeat-interval", "100", "--election-timeout", "1000"];
         extra.extend_from_slice(more);
         let mut members: Vec<OurMember> = (1..=size)
             .map(|i| OurMember::new(&format!("m{i}"), &extra))
