@@ -407,3 +407,34 @@ fn two_members_lose_quorum_with_one_down_and_recover_when_it_returns() {
         Duration::from_secs(10)
     ));
 }
+
+#[test]
+fn a_member_with_the_wrong_token_is_refused_by_its_peers() {
+    let timing = ["--heartbeat-interval", "100", "--election-timeout", "1000"];
+    let mut right = support::OurMember::new("m1", &timing);
+    let mut wrong_flags = timing.to_vec();
+    wrong_flags.extend(["--initial-cluster-token", "some-other-cluster"]);
+    let mut wrong = support::OurMember::new("m2", &wrong_flags);
+    let initial = format!("m1={},m2={}", right.peer_url(), wrong.peer_url());
+    right.initial_cluster = initial.clone();
+    wrong.initial_cluster = initial;
+    right.launch();
+    wrong.launch();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !(right.log().contains("another cluster") && wrong.log().contains("another cluster")) {
+        assert!(
+            Instant::now() < deadline,
+            "no clear error about the token:\n{}\n{}",
+            right.log(),
+            wrong.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Without its peer, the two-member cluster has no quorum: nothing is written.
+    let out = etcdctl(
+        &right.endpoint(),
+        &args(&["--command-timeout=2s", "put", "k", "v"]),
+        None,
+    );
+    assert_ne!(out.code, 0);
+}

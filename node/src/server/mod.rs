@@ -59,18 +59,13 @@ async fn run(config: ServerConfig) -> anyhow::Result<()> {
     let existing = data_dir::has_member(&config.data_dir);
     let db = data_dir::open(&config.data_dir)?;
     let (mut member_config, mut bootstrap) = identity(&config);
-    let mut peers = peer::PeerSender::new(tokio::runtime::Handle::current());
+    let mut join_peers = Vec::new();
     if !existing && !config.new_cluster {
         let (id, cluster_id, members) = join_identity(&config).await?;
         tracing::info!("joining the running cluster {cluster_id:x} as member {id:x}");
         member_config.id = id;
         bootstrap = Bootstrap::JoinExisting { cluster_id };
-        // Until the log arrives, the member table is empty: know the peers from the list.
-        for m in members.iter().filter(|m| m.id != id) {
-            if let Some(url) = m.peer_ur_ls.first() {
-                peers.set_peer(m.id, url);
-            }
-        }
+        join_peers = members.into_iter().filter(|m| m.id != id).collect();
     }
     let member = Member::open(
         db,
@@ -86,6 +81,14 @@ async fn run(config: ServerConfig) -> anyhow::Result<()> {
         data_dir = %config.data_dir.display(),
         "starting member"
     );
+    let cluster_id = member.cluster_id();
+    let mut peers = peer::PeerSender::new(tokio::runtime::Handle::current(), cluster_id);
+    // Until a joining member's log arrives its member table is empty: know the peers from the list.
+    for m in &join_peers {
+        if let Some(url) = m.peer_ur_ls.first() {
+            peers.set_peer(m.id, url);
+        }
+    }
     let request_timeout = Duration::from_secs(5) + config.tick * config.election_ticks as u32 * 2;
     let peer_listeners = bind_all(&config.listen_peer).await?;
     let (handle, member_thread) = member_loop::spawn(member, peers, config.tick, request_timeout);
@@ -95,6 +98,7 @@ async fn run(config: ServerConfig) -> anyhow::Result<()> {
         let lister = handle.clone();
         tokio::spawn(peer::serve(
             listener,
+            cluster_id,
             move |msg| to_member.step(msg),
             move || lister.member_list_bytes(),
         ));

@@ -6,6 +6,10 @@
 //! a dead peer never blocks the member loop. Connections are re-established with a capped
 //! backoff. Incoming frames are handed to the member loop as they arrive.
 //!
+//! Every sending connection opens with a hello carrying the sender's cluster id; a member of
+//! another cluster (a wrong `--initial-cluster-token`, a stale data dir) is turned away with a
+//! clear log on both sides instead of corrupting the cluster.
+//!
 //! One more exchange shares the port: a member joining a running cluster
 //! (`--initial-cluster-state existing`) sends the marker length `u32::MAX` and gets the member
 //! list back as one frame (a `MemberListResponse`), to learn its id and the cluster's.
@@ -27,10 +31,15 @@ const MAX_FRAME: usize = 64 * 1024 * 1024;
 const QUEUE_PER_PEER: usize = 4096;
 /// The length that asks for the member list instead of carrying a message.
 const MEMBERS_REQUEST: u32 = u32::MAX;
+/// The length that opens a message connection; the sender's cluster id follows.
+const HELLO: u32 = u32::MAX - 1;
+const HELLO_ACCEPTED: u8 = 1;
+const HELLO_REFUSED: u8 = 0;
 
 /// Sends Raft messages to peers by member id.
 pub struct PeerSender {
     runtime: tokio::runtime::Handle,
+    cluster_id: u64,
     peers: HashMap<u64, mpsc::Sender<Message>>,
     urls: HashMap<u64, String>,
 }
@@ -43,9 +52,10 @@ pub enum SendOutcome {
 }
 
 impl PeerSender {
-    pub fn new(runtime: tokio::runtime::Handle) -> Self {
+    pub fn new(runtime: tokio::runtime::Handle, cluster_id: u64) -> Self {
         PeerSender {
             runtime,
+            cluster_id,
             peers: HashMap::new(),
             urls: HashMap::new(),
         }
@@ -62,7 +72,8 @@ impl PeerSender {
             return;
         };
         let (tx, rx) = mpsc::channel(QUEUE_PER_PEER);
-        self.runtime.spawn(run_sender(id, addr, rx));
+        self.runtime
+            .spawn(run_sender(id, addr, self.cluster_id, rx));
         self.peers.insert(id, tx);
         self.urls.insert(id, peer_url.to_string());
     }
@@ -89,25 +100,37 @@ fn host_port(url: &str) -> Option<String> {
 }
 
 /// Delivers one peer's queue over a connection, reconnecting with backoff after failures.
-async fn run_sender(id: u64, addr: String, mut queue: mpsc::Receiver<Message>) {
+async fn run_sender(id: u64, addr: String, cluster_id: u64, mut queue: mpsc::Receiver<Message>) {
     let mut backoff = Duration::from_millis(50);
     let mut pending: Option<Message> = None;
     loop {
-        let stream =
-            match tokio::time::timeout(Duration::from_secs(1), TcpStream::connect(&addr)).await {
-                Ok(Ok(s)) => s,
-                _ => {
-                    // While the peer is down, drain what queued up: Raft will resend what matters.
-                    while queue.try_recv().is_ok() {}
-                    pending = None;
-                    if queue.is_closed() {
-                        return;
-                    }
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(1));
-                    continue;
+        let connect = async {
+            let mut stream = TcpStream::connect(&addr).await?;
+            hello(&mut stream, cluster_id)
+                .await
+                .map(|accepted| (stream, accepted))
+        };
+        let stream = match tokio::time::timeout(Duration::from_secs(1), connect).await {
+            Ok(Ok((s, true))) => s,
+            refused => {
+                if let Ok(Ok((_, false))) = refused {
+                    tracing::error!(
+                        peer = %format!("{id:x}"), %addr,
+                        "the peer belongs to another cluster: check --initial-cluster and --initial-cluster-token"
+                    );
+                    backoff = Duration::from_secs(1);
                 }
-            };
+                // While the peer is down, drain what queued up: Raft will resend what matters.
+                while queue.try_recv().is_ok() {}
+                pending = None;
+                if queue.is_closed() {
+                    return;
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+                continue;
+            }
+        };
         backoff = Duration::from_millis(50);
         let _ = stream.set_nodelay(true);
         let mut writer = BufWriter::new(stream);
@@ -136,6 +159,16 @@ async fn run_sender(id: u64, addr: String, mut queue: mpsc::Receiver<Message>) {
             }
         }
     }
+}
+
+/// Opens a message connection: sends our cluster id; true if the peer is of the same cluster.
+async fn hello(stream: &mut TcpStream, cluster_id: u64) -> std::io::Result<bool> {
+    let mut opening = HELLO.to_be_bytes().to_vec();
+    opening.extend_from_slice(&cluster_id.to_be_bytes());
+    stream.write_all(&opening).await?;
+    let mut answer = [0u8; 1];
+    stream.read_exact(&mut answer).await?;
+    Ok(answer[0] == HELLO_ACCEPTED)
 }
 
 async fn write_frame(writer: &mut BufWriter<TcpStream>, msg: &Message) -> std::io::Result<()> {
@@ -171,6 +204,7 @@ pub async fn fetch_members(peer_url: &str) -> anyhow::Result<MemberListResponse>
 /// answers member-list requests with `members()`.
 pub async fn serve(
     listener: TcpListener,
+    cluster_id: u64,
     deliver: impl Fn(Message) + Clone + Send + Sync + 'static,
     members: impl Fn() -> Vec<u8> + Clone + Send + Sync + 'static,
 ) {
@@ -186,7 +220,7 @@ pub async fn serve(
         let deliver = deliver.clone();
         let members = members.clone();
         tokio::spawn(async move {
-            if let Err(e) = read_frames(stream, from, deliver, members).await {
+            if let Err(e) = read_frames(stream, from, cluster_id, deliver, members).await {
                 tracing::debug!(%from, "peer connection closed: {e}");
             }
         });
@@ -196,19 +230,39 @@ pub async fn serve(
 async fn read_frames(
     mut stream: TcpStream,
     from: SocketAddr,
+    cluster_id: u64,
     deliver: impl Fn(Message),
     members: impl Fn() -> Vec<u8>,
 ) -> std::io::Result<()> {
     let _ = stream.set_nodelay(true);
     let mut len = [0u8; 4];
-    let mut buf = Vec::new();
-    loop {
-        stream.read_exact(&mut len).await?;
-        if u32::from_be_bytes(len) == MEMBERS_REQUEST {
+    stream.read_exact(&mut len).await?;
+    match u32::from_be_bytes(len) {
+        MEMBERS_REQUEST => {
             let list = members();
             stream.write_all(&(list.len() as u32).to_be_bytes()).await?;
             return stream.write_all(&list).await;
         }
+        HELLO => {
+            let mut theirs = [0u8; 8];
+            stream.read_exact(&mut theirs).await?;
+            let theirs = u64::from_be_bytes(theirs);
+            if theirs != cluster_id {
+                tracing::error!(
+                    %from, "refused a peer of cluster {theirs:x} (this is cluster {cluster_id:x}): check --initial-cluster-token"
+                );
+                return stream.write_all(&[HELLO_REFUSED]).await;
+            }
+            stream.write_all(&[HELLO_ACCEPTED]).await?;
+        }
+        _ => {
+            tracing::warn!(%from, "dropping a peer connection that did not say hello");
+            return Ok(());
+        }
+    }
+    let mut buf = Vec::new();
+    loop {
+        stream.read_exact(&mut len).await?;
         let n = u32::from_be_bytes(len) as usize;
         if n > MAX_FRAME {
             tracing::warn!(%from, "dropping a peer connection that sent a {n}-byte frame");
