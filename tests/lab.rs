@@ -158,15 +158,24 @@ fn the_lab_runs_a_cluster_that_survives_a_killed_leader() {
         .cloned()
         .collect::<Vec<_>>()
         .join(",");
-    assert_eq!(
-        etcdctl(
+    // A write may meet a leader election (the restarted member rejoining); clients retry.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let put = etcdctl(
             &others,
             &["put".into(), "key1".into(), "while-paused".into()],
-            None
-        )
-        .stdout,
-        "OK\n"
-    );
+            None,
+        );
+        if put.stdout == "OK\n" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no write while one of three is paused: {}",
+            put.stderr
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     assert_eq!(lab_cli("resume").code, 0);
     let fresh = etcdctl(
         &follower_ep,

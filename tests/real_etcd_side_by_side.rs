@@ -85,6 +85,7 @@ fn commands() -> Vec<(Vec<String>, Option<&'static str>)> {
         &["endpoint", "health", "-w", "table"],
         &["endpoint", "status", "-w", "table"],
         &["endpoint", "status"],
+        &["endpoint", "hashkv", "-w", "json"],
         &["member", "list"],
         &["member", "list", "-w", "table"],
         &["alarm", "list"],

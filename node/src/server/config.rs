@@ -130,8 +130,9 @@ pub struct EtcdFlags {
         default_value_t = 100_000
     )]
     pub snapshot_count: u64,
-    /// Enable the Raft pre-vote algorithm to prevent disruption when a partitioned member rejoins.
-    #[arg(long = "pre-vote", env = "ETCD_PRE_VOTE", default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    /// Enable the Raft pre-vote algorithm to prevent disruption when a partitioned or restarted
+    /// member rejoins (on by default, as in etcd 3.5; `--pre-vote=false` for etcd 3.4's behaviour).
+    #[arg(long = "pre-vote", env = "ETCD_PRE_VOTE", default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub pre_vote: bool,
     /// Path to the client server TLS cert file.
     #[arg(long = "cert-file", env = "ETCD_CERT_FILE")]

@@ -1,37 +1,72 @@
-//! The MVCC key space: etcd's revisioned key-value store on redb.
+//! The MVCC key space: etcd's revisioned key-value store, on redb.
 //!
-//! Every write request gets the next *main* revision; each key it changes gets a *sub*
-//! revision inside it. A key keeps `create_revision`, `mod_revision`, `version` (1 on
-//! creation, +1 per put, reset by a delete) and its lease.
+//! Every write request that changes something gets the next *main* revision; each change inside
+//! it (a put, or one deleted key) gets a *sub* revision from 0. A key carries `create_revision`,
+//! `mod_revision`, `version` (1 on creation, +1 per put; a delete ends the key, and the next put
+//! creates it anew with version 1) and its lease. A request that changes nothing (deleting a
+//! missing key, a read-only txn) takes no revision. The empty store is at revision 1, as etcd's.
 //!
-//! Tables (all written in the caller's one redb transaction, together with the Raft applied
-//! index, so a crash never applies a request twice or half):
-//! - `mvcc_history`: (key, main revision) → [`StoredKeyValue`] — every version of every key,
-//!   tombstones included; serves reads at old revisions and compaction.
-//! - `mvcc_latest`: key → [`StoredKeyValue`] — the live version of each key; serves current
-//!   reads without walking history.
-//! - `mvcc_changes`: (main, sub) → key — the change log in revision order, for hashing and (with
-//!   watches) replay.
-//! - `mvcc_meta`: the current and the compacted revision.
+//! # Tables and key encoding
 //!
-//! Submodules: [`range`] (key ranges and reads), [`txn`] (compares, nested ops and etcd's
-//! duplicate-key rule).
+//! - `mvcc_history`: `(key bytes, main revision)` → record, one row per change of a key,
+//!   deletions included. redb orders tuple keys element by element, so a key's history is
+//!   contiguous and "the key as it was at revision R" is one reverse seek. A key changes at most
+//!   once per main revision ([`check_txn`] refuses txns that would write a key twice), so the
+//!   sub revision lives in the record, not the row key.
+//! - `mvcc_latest`: key → record of its live version (never a tombstone). Current reads, and
+//!   writes looking up a key's previous version, use only this table, never history.
+//! - `mvcc_changes`: `(main, sub)` → key: the change log in revision order. With `mvcc_history` it
+//!   is etcd's revision-keyed view: HashKV and compaction walk it, and watches can replay it.
+//! - `mvcc_meta`: `"current_revision"` and `"compact_revision"` (absent until the first
+//!   compaction; etcd's -1).
+//!
+//! A record is the prost encoding of `etcdlab.StoredKeyValue` (sub revision, tombstone flag,
+//! `mvccpb.KeyValue`); a deletion stores only the key, as etcd's tombstone does. Stored bytes
+//! that do not decode give [`MvccError::Storage`], never a panic.
+//!
+//! # What one write transaction holds
+//!
+//! The caller owns the redb write transaction: the member applies every committed Raft entry of a
+//! ready in one, together with the applied index, so a crash never applies a request twice or
+//! half. Here each request adds, per change, a row to history, the change log and (put) latest
+//! or (delete) a removal from latest, and then the new current revision to meta; a compaction
+//! removes rows from history and the change log and records the compact revision.
+//!
+//! Every way a request can fail for the client (a put keeping the value of a missing key, a range
+//! in a txn at a compacted or future revision, a txn that breaks etcd's rules, compaction bounds)
+//! is checked before its first write, so a failed request leaves the transaction untouched and
+//! the caller may go on with the next entry. Only [`MvccError::Storage`] can come mid-write; the
+//! caller must then abort the transaction and [`MvccStore::open`] again, as it must whenever it
+//! aborts a transaction this store wrote to (the store caches the two revision counters).
+//!
+//! Why this shape: current reads cost what they return (plus counting the range), history reads
+//! one seek per key, compaction walks only the changes since the previous compaction, and all
+//! state is in redb, so snapshots are table copies and the browser build uses redb's in-memory
+//! backend unchanged.
+//!
+//! Submodules: `encoding` (records, etcd's revision key), `range` (key ranges and reads), `write`
+//! (puts and deletes inside one revision), `txn` (checks, compares, nested ops), `compact`
+//! (compaction and HashKV).
 
+mod compact;
+mod encoding;
 mod range;
 mod txn;
+mod write;
 
-use prost::Message as _;
-use redb::{ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction};
+use redb::{
+    ReadOnlyTable, ReadTransaction, ReadableTable, ReadableTableMetadata, TableDefinition,
+    TableError, WriteTransaction,
+};
 
-use crate::proto::etcdlab::StoredKeyValue;
 use crate::proto::etcdserverpb::{
     CompactionRequest, CompactionResponse, DeleteRangeRequest, DeleteRangeResponse, PutRequest,
     PutResponse, RangeRequest, RangeResponse, ResponseHeader, TxnRequest, TxnResponse,
 };
-use crate::proto::mvccpb::KeyValue;
 
 pub use range::KeyRange;
 pub use txn::check_txn;
+use write::Writer;
 
 pub(crate) const HISTORY: TableDefinition<(&[u8], u64), &[u8]> =
     TableDefinition::new("mvcc_history");
@@ -41,9 +76,10 @@ pub(crate) const META: TableDefinition<&str, i64> = TableDefinition::new("mvcc_m
 const CURRENT_REVISION: &str = "current_revision";
 const COMPACT_REVISION: &str = "compact_revision";
 
-/// Most operations a txn branch may hold, as etcd's default `--max-txn-ops`.
+/// Most compares or operations one txn branch may hold: etcd's default `--max-txn-ops`.
 pub const MAX_TXN_OPS: usize = 128;
 
+/// Why a key-space request failed. The messages are etcd's, sent to clients verbatim.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum MvccError {
@@ -51,6 +87,7 @@ pub enum MvccError {
     Compacted,
     #[error("etcdserver: mvcc: required revision is a future revision")]
     FutureRevision,
+    /// A put with `ignore_value`/`ignore_lease` on a missing key, or an empty txn operation.
     #[error("etcdserver: key not found")]
     KeyNotFound,
     #[error("etcdserver: key is not provided")]
@@ -63,6 +100,7 @@ pub enum MvccError {
     ValueProvided,
     #[error("etcdserver: lease is provided")]
     LeaseProvided,
+    /// redb failed, or stored bytes are not what this module wrote.
     #[error("storage: {0}")]
     Storage(String),
 }
@@ -76,19 +114,21 @@ macro_rules! storage_errors {
         }
     )*};
 }
-storage_errors!(redb::StorageError, redb::TableError, redb::TransactionError);
+storage_errors!(
+    redb::Error,
+    redb::StorageError,
+    redb::TableError,
+    redb::TransactionError,
+    redb::CommitError
+);
 
-/// The key space's revision counters; the data lives in redb.
+/// The key space. Its data lives in redb; this caches only the current and the compact revision,
+/// which every write transaction given to it keeps up to date.
 #[derive(Debug, Clone)]
 pub struct MvccStore {
     current: i64,
+    /// -1 until the first compaction, as etcd's `compactMainRev`.
     compacted: i64,
-}
-
-/// The changes of one write in progress: its main revision and the next sub revision.
-struct WriteBatch {
-    main: i64,
-    next_sub: i64,
 }
 
 impl MvccStore {
@@ -97,58 +137,52 @@ impl MvccStore {
         txn.open_table(HISTORY)?;
         txn.open_table(LATEST)?;
         txn.open_table(CHANGES)?;
-        let meta = txn.open_table(META)?;
-        let current = meta.get(CURRENT_REVISION)?.map(|v| v.value()).unwrap_or(1);
-        let compacted = meta.get(COMPACT_REVISION)?.map(|v| v.value()).unwrap_or(0);
+        let (current, compacted) = counters(&txn.open_table(META)?)?;
         Ok(MvccStore { current, compacted })
     }
 
-    /// The revision of the last write (1 on an empty store, as etcd).
+    /// The revision of the last change (1 on an empty store, as etcd).
     pub fn current_revision(&self) -> i64 {
         self.current
     }
 
-    /// The revision below which history is gone (0 if never compacted).
+    /// The revision history was last compacted to (0 if never).
     pub fn compact_revision(&self) -> i64 {
-        self.compacted
+        self.compacted.max(0)
     }
 
+    /// etcd's Put: a new version of the key under the next revision.
     pub fn put(
         &mut self,
         txn: &WriteTransaction,
         req: &PutRequest,
     ) -> Result<PutResponse, MvccError> {
-        let mut batch = self.begin();
-        let resp = self.put_in(txn, &mut batch, req)?;
-        self.finish(txn, batch)?;
-        Ok(resp)
+        self.write(txn, |w| w.put(req))
     }
 
+    /// etcd's DeleteRange: a tombstone for each live key in the range, all under one revision
+    /// (none if nothing was there).
     pub fn delete_range(
         &mut self,
         txn: &WriteTransaction,
         req: &DeleteRangeRequest,
     ) -> Result<DeleteRangeResponse, MvccError> {
-        let mut batch = self.begin();
-        let resp = self.delete_in(txn, &mut batch, req)?;
-        self.finish(txn, batch)?;
-        Ok(resp)
+        self.write(txn, |w| w.delete_range(req))
     }
 
+    /// etcd's Txn: [`check_txn`], then compares and the chosen branch's operations as one
+    /// revision.
     pub fn txn(
         &mut self,
         txn: &WriteTransaction,
         req: &TxnRequest,
     ) -> Result<TxnResponse, MvccError> {
         check_txn(req)?;
-        let mut batch = self.begin();
-        let resp = txn::apply(self, txn, &mut batch, req)?;
-        self.finish(txn, batch)?;
-        Ok(resp)
+        self.write(txn, |w| txn::apply(w, req))
     }
 
-    /// Drops history below `req.revision`, keeping each key's newest version at or below it
-    /// (and dropping that too if it is a deletion).
+    /// etcd's Compact: drops history below `req.revision`, keeping each key's newest version at
+    /// or below it (not even that if it is a deletion). Synchronous; `physical` changes nothing.
     pub fn compact(
         &mut self,
         txn: &WriteTransaction,
@@ -161,38 +195,8 @@ impl MvccStore {
         if rev > self.current {
             return Err(MvccError::FutureRevision);
         }
-        let mut history = txn.open_table(HISTORY)?;
-        let mut changes = txn.open_table(CHANGES)?;
-        // Walk the change log below `rev`; for each key, every version older than its newest
-        // version at or below `rev` goes.
-        let mut doomed: Vec<(Vec<u8>, u64, u64)> = Vec::new();
-        {
-            let mut newest: std::collections::HashMap<Vec<u8>, (u64, u64)> =
-                std::collections::HashMap::new();
-            for row in changes.range((0u64, 0u64)..=(rev as u64, u64::MAX))? {
-                let (rk, key) = row?;
-                let (main, sub) = rk.value();
-                if let Some((old_main, old_sub)) = newest.insert(key.value().to_vec(), (main, sub))
-                {
-                    doomed.push((key.value().to_vec(), old_main, old_sub));
-                }
-            }
-            for (key, (main, sub)) in newest {
-                let stored = history
-                    .get((key.as_slice(), main))?
-                    .map(|v| decode(v.value()))
-                    .transpose()?;
-                if stored.is_some_and(|s| s.tombstone) {
-                    doomed.push((key, main, sub));
-                }
-            }
-        }
-        for (key, main, sub) in doomed {
-            history.remove((key.as_slice(), main))?;
-            changes.remove((main, sub))?;
-        }
+        self.write(txn, |w| compact::compact(w, rev))?;
         self.compacted = rev;
-        txn.open_table(META)?.insert(COMPACT_REVISION, rev)?;
         Ok(CompactionResponse {
             header: Some(ResponseHeader {
                 revision: self.current,
@@ -201,64 +205,54 @@ impl MvccStore {
         })
     }
 
-    /// A range read on a read snapshot.
-    pub fn range(
-        txn: &redb::ReadTransaction,
-        req: &RangeRequest,
-    ) -> Result<RangeResponse, MvccError> {
-        let meta = txn.open_table(META)?;
-        let current = meta.get(CURRENT_REVISION)?.map(|v| v.value()).unwrap_or(1);
-        let compacted = meta.get(COMPACT_REVISION)?.map(|v| v.value()).unwrap_or(0);
-        range::read(
-            &txn.open_table(LATEST)?,
-            &txn.open_table(HISTORY)?,
-            current,
-            compacted,
-            req,
-        )
+    /// etcd's Range on a read snapshot (serializable and linearizable reads alike: the caller
+    /// decides when to read).
+    pub fn range(txn: &ReadTransaction, req: &RangeRequest) -> Result<RangeResponse, MvccError> {
+        match ReadView::open(txn)? {
+            Some(view) => range::read(
+                &view.latest,
+                &view.history,
+                view.current,
+                view.compacted,
+                req,
+            ),
+            None if req.revision > 1 => Err(MvccError::FutureRevision),
+            None => Ok(RangeResponse {
+                header: Some(ResponseHeader {
+                    revision: 1,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+        }
     }
 
-    /// etcd's HashKV: CRC-32C over every stored revision at or below `rev` (0: current), in
-    /// revision order, with the compact and current revision.
-    pub fn hash_kv(txn: &redb::ReadTransaction, rev: i64) -> Result<(u32, i64, i64), MvccError> {
-        let meta = txn.open_table(META)?;
-        let current = meta.get(CURRENT_REVISION)?.map(|v| v.value()).unwrap_or(1);
-        let compacted = meta.get(COMPACT_REVISION)?.map(|v| v.value()).unwrap_or(0);
-        let upto = if rev <= 0 { current } else { rev };
-        if upto > current {
-            return Err(MvccError::FutureRevision);
+    /// etcd's HashKV: a CRC-32C of the key space's history at or below `rev` (0: current), equal
+    /// to the hash etcd computes for the same history; with the compact revision (-1 if never
+    /// compacted, as etcd answers) and the current revision.
+    pub fn hash_kv(txn: &ReadTransaction, rev: i64) -> Result<(u32, i64, i64), MvccError> {
+        match ReadView::open(txn)? {
+            Some(view) => compact::hash_kv(&view, rev),
+            None if rev > 1 => Err(MvccError::FutureRevision),
+            None => Ok((
+                crc::Crc::<u32>::new(&crc::CRC_32_ISCSI).checksum(b"key"),
+                -1,
+                1,
+            )),
         }
-        if rev > 0 && rev < compacted {
-            return Err(MvccError::Compacted);
+    }
+
+    /// Number of live keys.
+    pub fn key_count(txn: &ReadTransaction) -> Result<u64, MvccError> {
+        match ReadView::open(txn)? {
+            Some(view) => Ok(view.latest.len()?),
+            None => Ok(0),
         }
-        let history = txn.open_table(HISTORY)?;
-        let crc = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
-        let mut digest = crc.digest();
-        digest.update(b"key");
-        for row in txn
-            .open_table(CHANGES)?
-            .range((0u64, 0u64)..=(upto as u64, u64::MAX))?
-        {
-            let (rk, key) = row?;
-            let (main, sub) = rk.value();
-            let Some(stored) = history.get((key.value(), main))? else {
-                continue;
-            };
-            let stored = decode(stored.value())?;
-            digest.update(&main.to_be_bytes());
-            digest.update(b"_");
-            digest.update(&sub.to_be_bytes());
-            if stored.tombstone {
-                digest.update(b"t");
-            }
-            digest.update(&stored.kv.unwrap_or_default().encode_to_vec());
-        }
-        Ok((digest.finalize(), compacted, current))
     }
 
     /// Copies the whole key space (history, live keys, change log, counters) from a read
     /// snapshot into another database's write transaction: snapshots and restores use it.
-    pub fn copy_into(src: &redb::ReadTransaction, dst: &WriteTransaction) -> Result<(), MvccError> {
+    pub fn copy_into(src: &ReadTransaction, dst: &WriteTransaction) -> Result<(), MvccError> {
         copy_table(&src.open_table(HISTORY)?, &mut dst.open_table(HISTORY)?)?;
         copy_table(&src.open_table(LATEST)?, &mut dst.open_table(LATEST)?)?;
         copy_table(&src.open_table(CHANGES)?, &mut dst.open_table(CHANGES)?)?;
@@ -266,132 +260,51 @@ impl MvccStore {
         Ok(())
     }
 
-    /// Number of live keys.
-    pub fn key_count(txn: &redb::ReadTransaction) -> Result<u64, MvccError> {
-        Ok(txn.open_table(LATEST)?.len()?)
-    }
-
-    fn begin(&self) -> WriteBatch {
-        WriteBatch {
-            main: self.current + 1,
-            next_sub: 0,
-        }
-    }
-
-    /// Commits the batch's revision if it changed anything.
-    fn finish(&mut self, txn: &WriteTransaction, batch: WriteBatch) -> Result<(), MvccError> {
-        if batch.next_sub > 0 {
-            self.current = batch.main;
-            txn.open_table(META)?.insert(CURRENT_REVISION, batch.main)?;
-        }
-        Ok(())
-    }
-
-    /// The revision reads inside a write see: the write's own once it changed something.
-    fn read_revision(&self, batch: &WriteBatch) -> i64 {
-        if batch.next_sub > 0 {
-            batch.main
-        } else {
-            self.current
-        }
-    }
-
-    fn put_in(
-        &self,
+    /// Runs one request as one revision (or none, if it changed nothing).
+    fn write<T>(
+        &mut self,
         txn: &WriteTransaction,
-        batch: &mut WriteBatch,
-        req: &PutRequest,
-    ) -> Result<PutResponse, MvccError> {
-        let mut latest = txn.open_table(LATEST)?;
-        let prev = latest
-            .get(req.key.as_slice())?
-            .map(|v| decode(v.value()))
-            .transpose()?
-            .and_then(|s| s.kv);
-        if (req.ignore_value || req.ignore_lease) && prev.is_none() {
-            return Err(MvccError::KeyNotFound);
-        }
-        let value = match (&prev, req.ignore_value) {
-            (Some(p), true) => p.value.clone(),
-            _ => req.value.clone(),
-        };
-        let lease = match (&prev, req.ignore_lease) {
-            (Some(p), true) => p.lease,
-            _ => req.lease,
-        };
-        let kv = KeyValue {
-            key: req.key.clone(),
-            create_revision: prev.as_ref().map_or(batch.main, |p| p.create_revision),
-            mod_revision: batch.main,
-            version: prev.as_ref().map_or(1, |p| p.version + 1),
-            value,
-            lease,
-        };
-        let stored = StoredKeyValue {
-            sub: batch.next_sub,
-            tombstone: false,
-            kv: Some(kv),
-        }
-        .encode_to_vec();
-        latest.insert(req.key.as_slice(), stored.as_slice())?;
-        self.record(txn, batch, &req.key, &stored)?;
-        Ok(PutResponse {
-            header: Some(ResponseHeader {
-                revision: batch.main,
-                ..Default::default()
-            }),
-            prev_kv: if req.prev_kv { prev } else { None },
-        })
+        f: impl FnOnce(&mut Writer<'_>) -> Result<T, MvccError>,
+    ) -> Result<T, MvccError> {
+        let mut w = Writer::begin(txn, self.current, self.compacted)?;
+        let out = f(&mut w)?;
+        self.current = w.finish()?;
+        Ok(out)
     }
+}
 
-    fn delete_in(
-        &self,
-        txn: &WriteTransaction,
-        batch: &mut WriteBatch,
-        req: &DeleteRangeRequest,
-    ) -> Result<DeleteRangeResponse, MvccError> {
-        let range = KeyRange::new(&req.key, &req.range_end);
-        let mut latest = txn.open_table(LATEST)?;
-        let victims = range::live_in(&latest, &range)?;
-        for kv in &victims {
-            latest.remove(kv.key.as_slice())?;
-            // As etcd stores a deletion: the key alone (its revision is the history key).
-            let tombstone = KeyValue {
-                key: kv.key.clone(),
-                ..Default::default()
-            };
-            let stored = StoredKeyValue {
-                sub: batch.next_sub,
-                tombstone: true,
-                kv: Some(tombstone),
-            }
-            .encode_to_vec();
-            self.record(txn, batch, &kv.key, &stored)?;
-        }
-        Ok(DeleteRangeResponse {
-            header: Some(ResponseHeader {
-                revision: self.read_revision(batch),
-                ..Default::default()
-            }),
-            deleted: victims.len() as i64,
-            prev_kvs: if req.prev_kv { victims } else { Vec::new() },
-        })
-    }
+/// The current and compact revision as stored (1 and -1 when absent).
+fn counters(meta: &impl ReadableTable<&'static str, i64>) -> Result<(i64, i64), MvccError> {
+    let current = meta.get(CURRENT_REVISION)?.map_or(1, |v| v.value());
+    let compacted = meta.get(COMPACT_REVISION)?.map_or(-1, |v| v.value());
+    Ok((current, compacted))
+}
 
-    /// Adds one change to history and the change log under the next sub revision.
-    fn record(
-        &self,
-        txn: &WriteTransaction,
-        batch: &mut WriteBatch,
-        key: &[u8],
-        stored: &[u8],
-    ) -> Result<(), MvccError> {
-        txn.open_table(HISTORY)?
-            .insert((key, batch.main as u64), stored)?;
-        txn.open_table(CHANGES)?
-            .insert((batch.main as u64, batch.next_sub as u64), key)?;
-        batch.next_sub += 1;
-        Ok(())
+/// The key space's tables in a read snapshot.
+struct ReadView {
+    latest: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    history: ReadOnlyTable<(&'static [u8], u64), &'static [u8]>,
+    changes: ReadOnlyTable<(u64, u64), &'static [u8]>,
+    current: i64,
+    compacted: i64,
+}
+
+impl ReadView {
+    /// `None` if the key space was never created in this database.
+    fn open(txn: &ReadTransaction) -> Result<Option<ReadView>, MvccError> {
+        let meta = match txn.open_table(META) {
+            Ok(meta) => meta,
+            Err(TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let (current, compacted) = counters(&meta)?;
+        Ok(Some(ReadView {
+            latest: txn.open_table(LATEST)?,
+            history: txn.open_table(HISTORY)?,
+            changes: txn.open_table(CHANGES)?,
+            current,
+            compacted,
+        }))
     }
 }
 
@@ -404,11 +317,6 @@ fn copy_table<K: redb::Key + 'static, V: redb::Value + 'static>(
         dst.insert(k.value(), v.value())?;
     }
     Ok(())
-}
-
-fn decode(bytes: &[u8]) -> Result<StoredKeyValue, MvccError> {
-    StoredKeyValue::decode(bytes)
-        .map_err(|e| MvccError::Storage(format!("undecodable stored key: {e}")))
 }
 
 #[cfg(test)]

@@ -1,46 +1,45 @@
-//! Key ranges as etcd encodes them, and range reads: at the current revision from the
-//! `mvcc_latest` table, at an older revision by walking `mvcc_history`; then etcd's filters,
-//! sorting, limit, `more` and `count`.
+//! Key ranges as etcd encodes them, and range reads: at the current revision straight from
+//! `mvcc_latest`, at an older revision from `mvcc_history` (for each key, its newest change at or
+//! below the revision); then etcd's filters, sorting, `limit`, `more` and `count`.
+//!
+//! Everything here is generic over redb's [`ReadableTable`], so a read snapshot
+//! ([`MvccStore::range`](super::MvccStore::range)) and a range inside a txn's write transaction
+//! (which must see the txn's own writes) run the same code.
 
-use std::ops::Bound;
+use std::ops::{Bound, ControlFlow};
 
 use redb::ReadableTable;
 
-use super::{MvccError, decode};
+use super::MvccError;
+use super::encoding::{Record, rev_key};
 use crate::proto::etcdserverpb::range_request::{SortOrder, SortTarget};
 use crate::proto::etcdserverpb::{RangeRequest, RangeResponse, ResponseHeader};
 use crate::proto::mvccpb::KeyValue;
 
-/// Which keys a request names: `range_end` empty is the one key; `"\0"` means every key from
-/// `key` on (and with `key` `"\0"` too, every key); otherwise `[key, range_end)`.
+/// Which keys a request names: `range_end` empty is the one key `key`; `"\0"` means every key
+/// from `key` on (so `key` `"\0"` with `range_end` `"\0"` is every key); otherwise
+/// `[key, range_end)`, empty when `range_end <= key`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyRange {
     pub start: Vec<u8>,
     /// Exclusive end; `None` for no upper bound.
     pub end: Option<Vec<u8>>,
-    pub single: bool,
 }
 
 impl KeyRange {
     pub fn new(key: &[u8], range_end: &[u8]) -> KeyRange {
-        if range_end.is_empty() {
-            let mut end = key.to_vec();
-            end.push(0);
-            return KeyRange {
-                start: key.to_vec(),
-                end: Some(end),
-                single: true,
-            };
-        }
-        let end = if range_end == [0] {
-            None
-        } else {
-            Some(range_end.to_vec())
+        let end = match range_end {
+            [] => {
+                let mut end = key.to_vec();
+                end.push(0);
+                Some(end)
+            }
+            [0] => None,
+            _ => Some(range_end.to_vec()),
         };
         KeyRange {
             start: key.to_vec(),
             end,
-            single: false,
         }
     }
 
@@ -48,26 +47,13 @@ impl KeyRange {
         key >= self.start.as_slice() && self.end.as_deref().is_none_or(|e| key < e)
     }
 
-    /// Whether the two ranges share a key.
-    pub fn overlaps(&self, other: &KeyRange) -> bool {
-        let starts_before_other_ends = other
-            .end
-            .as_deref()
-            .is_none_or(|e| self.start.as_slice() < e);
-        let other_starts_before_end = self
-            .end
-            .as_deref()
-            .is_none_or(|e| other.start.as_slice() < e);
-        starts_before_other_ends && other_starts_before_end
-    }
-
-    fn is_empty(&self) -> bool {
+    pub fn is_empty(&self) -> bool {
         self.end
             .as_deref()
             .is_some_and(|e| e <= self.start.as_slice())
     }
 
-    fn bounds(&self) -> (Bound<&[u8]>, Bound<&[u8]>) {
+    pub(super) fn bounds(&self) -> (Bound<&[u8]>, Bound<&[u8]>) {
         let end = match &self.end {
             Some(e) => Bound::Excluded(e.as_slice()),
             None => Bound::Unbounded,
@@ -76,62 +62,148 @@ impl KeyRange {
     }
 }
 
-/// The live key-values in `range`, in key order.
-pub(super) fn live_in<T>(latest: &T, range: &KeyRange) -> Result<Vec<KeyValue>, MvccError>
+/// Calls `f` with each live key-value in `range` at the latest revision, in key order, until it
+/// breaks.
+pub(super) fn for_each_live<L>(
+    latest: &L,
+    range: &KeyRange,
+    mut f: impl FnMut(KeyValue) -> Result<ControlFlow<()>, MvccError>,
+) -> Result<(), MvccError>
 where
-    T: ReadableTable<&'static [u8], &'static [u8]>,
+    L: ReadableTable<&'static [u8], &'static [u8]>,
 {
     if range.is_empty() {
-        return Ok(Vec::new());
+        return Ok(());
     }
-    let mut out = Vec::new();
     for row in latest.range::<&[u8]>(range.bounds())? {
         let (_, v) = row?;
-        if let Some(kv) = decode(v.value())?.kv {
-            out.push(kv);
+        if f(Record::decode_live(v.value())?)?.is_break() {
+            break;
         }
     }
-    Ok(out)
+    Ok(())
 }
 
-/// The key-values in `range` as they were at revision `rev`, in key order.
-fn at_revision<T>(history: &T, range: &KeyRange, rev: i64) -> Result<Vec<KeyValue>, MvccError>
+/// Calls `f` with each key's newest change at or below `rev` in `range` (tombstones included),
+/// in key order, until it breaks. One seek per key, however long its history.
+pub(super) fn for_each_newest_at<H>(
+    history: &H,
+    range: &KeyRange,
+    rev: i64,
+    mut f: impl FnMut(Record) -> Result<ControlFlow<()>, MvccError>,
+) -> Result<(), MvccError>
 where
-    T: ReadableTable<(&'static [u8], u64), &'static [u8]>,
+    H: ReadableTable<(&'static [u8], u64), &'static [u8]>,
 {
     if range.is_empty() {
-        return Ok(Vec::new());
+        return Ok(());
     }
-    let start = (range.start.as_slice(), 0u64);
-    let rows = match &range.end {
-        Some(end) => history.range(start..(end.as_slice(), 0u64))?,
-        None => history.range(start..)?,
+    let upper = match &range.end {
+        Some(e) => Bound::Excluded((e.as_slice(), 0u64)),
+        None => Bound::Unbounded,
     };
-    let mut out = Vec::new();
-    // For each key, remember the newest version at or below `rev`; emit it when the key changes.
-    let mut current: Option<(Vec<u8>, Option<KeyValue>)> = None;
-    for row in rows {
-        let (k, v) = row?;
-        let (key, main) = k.value();
-        if current.as_ref().is_none_or(|(ck, _)| ck.as_slice() != key) {
-            if let Some((_, Some(kv))) = current.take() {
-                out.push(kv);
+    let mut previous: Option<Vec<u8>> = None;
+    loop {
+        let lower = match &previous {
+            None => Bound::Included((range.start.as_slice(), 0u64)),
+            Some(k) => Bound::Excluded((k.as_slice(), u64::MAX)),
+        };
+        let key = match history.range::<(&[u8], u64)>((lower, upper))?.next() {
+            None => return Ok(()),
+            Some(row) => row?.0.value().0.to_vec(),
+        };
+        let newest = history
+            .range::<(&[u8], u64)>((key.as_slice(), 0u64)..=(key.as_slice(), rev_key(rev)))?
+            .next_back();
+        if let Some(row) = newest {
+            let (_, v) = row?;
+            if f(Record::decode(v.value())?)?.is_break() {
+                return Ok(());
             }
-            current = Some((key.to_vec(), None));
         }
-        if main as i64 <= rev {
-            let stored = decode(v.value())?;
-            let slot = &mut current.as_mut().expect("set above").1;
-            *slot = if stored.tombstone { None } else { stored.kv };
-        }
+        previous = Some(key);
     }
-    if let Some((_, Some(kv))) = current {
-        out.push(kv);
+}
+
+/// Whether any key is live at `rev` (a key whose newest change at or below it is a put).
+pub(super) fn any_live_at<H>(history: &H, rev: i64) -> Result<bool, MvccError>
+where
+    H: ReadableTable<(&'static [u8], u64), &'static [u8]>,
+{
+    let mut found = false;
+    for_each_newest_at(history, &KeyRange::new(&[0], &[0]), rev, |record| {
+        found = !record.tombstone;
+        Ok(if found {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        })
+    })?;
+    Ok(found)
+}
+
+/// The matching keys: how many there are, and the first `limit` of them decoded (none when only
+/// counting).
+struct Matches {
+    count: i64,
+    kvs: Vec<KeyValue>,
+}
+
+fn matches_now<L>(
+    latest: &L,
+    range: &KeyRange,
+    count_only: bool,
+    limit: Option<usize>,
+) -> Result<Matches, MvccError>
+where
+    L: ReadableTable<&'static [u8], &'static [u8]>,
+{
+    let mut out = Matches {
+        count: 0,
+        kvs: Vec::new(),
+    };
+    if range.is_empty() {
+        return Ok(out);
+    }
+    for row in latest.range::<&[u8]>(range.bounds())? {
+        let (_, v) = row?;
+        out.count += 1;
+        if !count_only && limit.is_none_or(|l| out.kvs.len() < l) {
+            out.kvs.push(Record::decode_live(v.value())?);
+        }
     }
     Ok(out)
 }
 
-/// Serves a Range request at `req.revision` (0: current) as etcd's applier does.
+fn matches_at<H>(
+    history: &H,
+    range: &KeyRange,
+    rev: i64,
+    count_only: bool,
+    limit: Option<usize>,
+) -> Result<Matches, MvccError>
+where
+    H: ReadableTable<(&'static [u8], u64), &'static [u8]>,
+{
+    let mut out = Matches {
+        count: 0,
+        kvs: Vec::new(),
+    };
+    for_each_newest_at(history, range, rev, |record| {
+        if !record.tombstone {
+            out.count += 1;
+            if !count_only && limit.is_none_or(|l| out.kvs.len() < l) {
+                out.kvs.push(record.kv);
+            }
+        }
+        Ok(ControlFlow::Continue(()))
+    })?;
+    Ok(out)
+}
+
+/// Serves a Range request as etcd's applier does, `current` being the revision the reader sees
+/// (inside a txn that has written: the txn's own) and `compacted` the compaction point (-1 when
+/// never compacted, as etcd).
 pub(super) fn read<L, H>(
     latest: &L,
     history: &H,
@@ -143,24 +215,37 @@ where
     L: ReadableTable<&'static [u8], &'static [u8]>,
     H: ReadableTable<(&'static [u8], u64), &'static [u8]>,
 {
+    if req.revision > current {
+        return Err(MvccError::FutureRevision);
+    }
     let rev = if req.revision <= 0 {
         current
     } else {
         req.revision
     };
-    if rev > current {
-        return Err(MvccError::FutureRevision);
-    }
+    // Reading at the compaction point itself is allowed: each key's newest version there
+    // survives compaction.
     if rev < compacted {
         return Err(MvccError::Compacted);
     }
     let range = KeyRange::new(&req.key, &req.range_end);
-    let mut kvs = if rev == current {
-        live_in(latest, &range)?
-    } else {
-        at_revision(history, &range, rev)?
+    // As etcd: a requested order (even NONE-defaulted targets are not "requested") or a revision
+    // filter means fetching everything, then filtering, sorting and truncating; otherwise fetch
+    // one more than the limit, to know whether there is `more`.
+    let fetch_all = req.sort_order != SortOrder::None as i32
+        || req.min_mod_revision != 0
+        || req.max_mod_revision != 0
+        || req.min_create_revision != 0
+        || req.max_create_revision != 0;
+    let fetch_limit = match usize::try_from(req.limit) {
+        Ok(l) if l > 0 && !fetch_all => Some(l.saturating_add(1)),
+        _ => None,
     };
-    let count = kvs.len() as i64;
+    let Matches { count, mut kvs } = if rev == current {
+        matches_now(latest, &range, req.count_only, fetch_limit)?
+    } else {
+        matches_at(history, &range, rev, req.count_only, fetch_limit)?
+    };
     let header = Some(ResponseHeader {
         revision: current,
         ..Default::default()
@@ -173,6 +258,7 @@ where
             count,
         });
     }
+    // `count` stays the number of keys in the range, before the revision filters (as etcd).
     kvs.retain(|kv| {
         (req.max_mod_revision == 0 || kv.mod_revision <= req.max_mod_revision)
             && (req.min_mod_revision == 0 || kv.mod_revision >= req.min_mod_revision)
@@ -181,8 +267,11 @@ where
     });
     sort(&mut kvs, req);
     let mut more = false;
-    if req.limit > 0 && kvs.len() > req.limit as usize {
-        kvs.truncate(req.limit as usize);
+    if let Ok(limit) = usize::try_from(req.limit)
+        && limit > 0
+        && kvs.len() > limit
+    {
+        kvs.truncate(limit);
         more = true;
     }
     if req.keys_only {
@@ -198,16 +287,22 @@ where
     })
 }
 
-/// etcd's ordering: by key ascending unless asked; a non-key target with no order means ascending.
+/// etcd's ordering: results come in ascending key order; a target other than KEY with order NONE
+/// means ASCEND. The sort is stable, so ties stay in key order.
 fn sort(kvs: &mut [KeyValue], req: &RangeRequest) {
-    let target = SortTarget::try_from(req.sort_target).unwrap_or(SortTarget::Key);
+    let Ok(target) = SortTarget::try_from(req.sort_target) else {
+        return;
+    };
     let mut order = SortOrder::try_from(req.sort_order).unwrap_or(SortOrder::None);
     if target != SortTarget::Key && order == SortOrder::None {
         order = SortOrder::Ascend;
     }
-    if order == SortOrder::None || (order == SortOrder::Ascend && target == SortTarget::Key) {
-        return;
-    }
+    let descend = match order {
+        SortOrder::None => return,
+        SortOrder::Ascend if target == SortTarget::Key => return,
+        SortOrder::Ascend => false,
+        SortOrder::Descend => true,
+    };
     kvs.sort_by(|a, b| {
         let ord = match target {
             SortTarget::Key => a.key.cmp(&b.key),
@@ -216,10 +311,6 @@ fn sort(kvs: &mut [KeyValue], req: &RangeRequest) {
             SortTarget::Mod => a.mod_revision.cmp(&b.mod_revision),
             SortTarget::Value => a.value.cmp(&b.value),
         };
-        if order == SortOrder::Descend {
-            ord.reverse()
-        } else {
-            ord
-        }
+        if descend { ord.reverse() } else { ord }
     });
 }

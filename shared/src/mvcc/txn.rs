@@ -1,273 +1,320 @@
-//! Transactions: compares, the chosen branch's operations (nested txns included) as one
-//! revision, and etcd's request checks.
+//! Transactions: etcd's request checks, compares, and the chosen branches' operations (nested
+//! txns included) applied as one revision.
 //!
-//! As in etcd, every compare on the whole path (the top level and each nested txn on the
-//! chosen branches) is evaluated against the state *before* the txn writes anything; then the
-//! operations run in order, each seeing the writes before it.
+//! As etcd's applier does, a txn runs in three steps: every compare on the whole path (the top
+//! level and each nested txn on the chosen branches) is evaluated against the state *before* the
+//! txn; then every operation on that path is checked (a put keeping the value or lease of a
+//! missing key, a range at a compacted or future revision) so that a failing txn writes nothing;
+//! then the operations run in order, each seeing the writes before it, all under one main
+//! revision with a sub revision per change.
 
-use redb::WriteTransaction;
+use std::cmp::Ordering;
+use std::collections::BTreeSet;
+use std::ops::{Bound, ControlFlow};
 
 use super::range::{self, KeyRange};
-use super::{MAX_TXN_OPS, MvccError, MvccStore, WriteBatch};
+use super::write::Writer;
+use super::{MAX_TXN_OPS, MvccError};
 use crate::proto::etcdserverpb::compare::{CompareResult, CompareTarget, TargetUnion};
 use crate::proto::etcdserverpb::request_op::Request;
 use crate::proto::etcdserverpb::response_op::Response;
 use crate::proto::etcdserverpb::{
-    Compare, RangeRequest, RequestOp, ResponseHeader, ResponseOp, TxnRequest, TxnResponse,
+    Compare, RequestOp, ResponseHeader, ResponseOp, TxnRequest, TxnResponse,
 };
 use crate::proto::mvccpb::KeyValue;
 
-/// etcd's checks before a txn is proposed: op count per branch, non-empty keys, and no key
-/// written twice (put twice, or put and deleted) within one branch, nested txns included.
+/// etcd's checks of a txn before it is proposed (`checkTxnRequest`, then `checkIntervals` on each
+/// branch): at most [`MAX_TXN_OPS`] compares or operations per branch (nested txns share what
+/// their parent leaves), no empty key, no empty operation, no value or lease given with
+/// `ignore_value`/`ignore_lease`, and no key written twice on one path.
+///
+/// "Written twice" is etcd's rule — a key put twice, or put and covered by a delete, within one
+/// branch including its nested txns (the two branches of one nested txn exclude each other) — and
+/// a little stricter in two corners where etcd lets the key change twice in one revision: a
+/// delete with `range_end` `"\0"` (every key from `key` on) counts as covering those keys, and a
+/// delete in a nested txn clashes with a put in an *earlier* sibling nested txn too.
 pub fn check_txn(req: &TxnRequest) -> Result<(), MvccError> {
-    if req.success.len() > MAX_TXN_OPS || req.failure.len() > MAX_TXN_OPS {
-        return Err(MvccError::TooManyOps);
-    }
-    for c in &req.compare {
-        if c.key.is_empty() {
-            return Err(MvccError::EmptyKey);
-        }
-    }
-    for branch in [&req.success, &req.failure] {
-        for op in branch.iter() {
-            match &op.request {
-                Some(Request::RequestRange(r)) if r.key.is_empty() => {
-                    return Err(MvccError::EmptyKey);
-                }
-                Some(Request::RequestPut(p)) if p.key.is_empty() => {
-                    return Err(MvccError::EmptyKey);
-                }
-                Some(Request::RequestPut(p)) if p.ignore_value && !p.value.is_empty() => {
-                    return Err(MvccError::ValueProvided);
-                }
-                Some(Request::RequestPut(p)) if p.ignore_lease && p.lease != 0 => {
-                    return Err(MvccError::LeaseProvided);
-                }
-                Some(Request::RequestDeleteRange(d)) if d.key.is_empty() => {
-                    return Err(MvccError::EmptyKey);
-                }
-                Some(Request::RequestTxn(t)) => check_txn(t)?,
-                _ => {}
-            }
-        }
-        let mut puts = Vec::new();
-        let mut deletes = Vec::new();
-        written_keys(branch, &mut puts, &mut deletes)?;
-    }
+    check_request(req, MAX_TXN_OPS)?;
+    check_intervals(&req.success)?;
+    check_intervals(&req.failure)?;
     Ok(())
 }
 
-/// Collects the keys a branch puts and the ranges it deletes, failing on a duplicate.
-fn written_keys(
-    ops: &[RequestOp],
-    puts: &mut Vec<Vec<u8>>,
-    deletes: &mut Vec<KeyRange>,
-) -> Result<(), MvccError> {
-    for op in ops {
+fn check_request(req: &TxnRequest, max_ops: usize) -> Result<(), MvccError> {
+    let ops = req
+        .compare
+        .len()
+        .max(req.success.len())
+        .max(req.failure.len());
+    if ops > max_ops {
+        return Err(MvccError::TooManyOps);
+    }
+    if req.compare.iter().any(|c| c.key.is_empty()) {
+        return Err(MvccError::EmptyKey);
+    }
+    for op in req.success.iter().chain(&req.failure) {
         match &op.request {
+            Some(Request::RequestRange(r)) if r.key.is_empty() => return Err(MvccError::EmptyKey),
             Some(Request::RequestPut(p)) => {
-                if puts.contains(&p.key) || deletes.iter().any(|d| d.contains(&p.key)) {
-                    return Err(MvccError::DuplicateKey);
+                if p.key.is_empty() {
+                    return Err(MvccError::EmptyKey);
                 }
-                puts.push(p.key.clone());
-            }
-            Some(Request::RequestDeleteRange(d)) => {
-                let range = KeyRange::new(&d.key, &d.range_end);
-                if puts.iter().any(|k| range.contains(k)) {
-                    return Err(MvccError::DuplicateKey);
+                if p.ignore_value && !p.value.is_empty() {
+                    return Err(MvccError::ValueProvided);
                 }
-                deletes.push(range);
-            }
-            Some(Request::RequestTxn(t)) => {
-                // A nested txn runs one of its branches: each must be free of clashes with
-                // what this branch already writes.
-                for branch in [&t.success, &t.failure] {
-                    let (mut p, mut d) = (puts.clone(), deletes.clone());
-                    written_keys(branch, &mut p, &mut d)?;
-                }
-                for branch in [&t.success, &t.failure] {
-                    let (mut p, mut d) = (Vec::new(), Vec::new());
-                    written_keys(branch, &mut p, &mut d)?;
-                    puts.extend(p);
-                    deletes.extend(d);
+                if p.ignore_lease && p.lease != 0 {
+                    return Err(MvccError::LeaseProvided);
                 }
             }
+            Some(Request::RequestDeleteRange(d)) if d.key.is_empty() => {
+                return Err(MvccError::EmptyKey);
+            }
+            Some(Request::RequestTxn(t)) => check_request(t, max_ops - ops)?,
+            // etcd answers an empty operation so.
+            None => return Err(MvccError::KeyNotFound),
             _ => {}
         }
     }
     Ok(())
 }
 
-/// The chosen branch at each txn of the path, in the order they will run.
-fn choose_path(
-    txn: &WriteTransaction,
-    req: &TxnRequest,
-    path: &mut Vec<bool>,
-) -> Result<(), MvccError> {
-    let mut succeeded = true;
-    for c in &req.compare {
-        if !compare_holds(txn, c)? {
-            succeeded = false;
-            break;
+/// What a branch may write: the keys it puts and the ranges it deletes.
+#[derive(Default)]
+struct Writes {
+    puts: BTreeSet<Vec<u8>>,
+    deletes: Vec<KeyRange>,
+}
+
+impl Writes {
+    fn deleted(&self, key: &[u8]) -> bool {
+        self.deletes.iter().any(|d| d.contains(key))
+    }
+
+    fn puts_within(&self, range: &KeyRange) -> bool {
+        if range.is_empty() {
+            return false;
+        }
+        let end = match &range.end {
+            Some(e) => Bound::Excluded(e.as_slice()),
+            None => Bound::Unbounded,
+        };
+        self.puts
+            .range::<[u8], _>((Bound::Included(range.start.as_slice()), end))
+            .next()
+            .is_some()
+    }
+}
+
+/// etcd's `checkIntervals`: this level's deletes first, then each nested txn's branches, then
+/// this level's puts.
+fn check_intervals(ops: &[RequestOp]) -> Result<Writes, MvccError> {
+    let mut writes = Writes::default();
+    for op in ops {
+        if let Some(Request::RequestDeleteRange(d)) = &op.request {
+            writes.deletes.push(KeyRange::new(&d.key, &d.range_end));
         }
     }
-    path.push(succeeded);
-    let ops = if succeeded {
+    for op in ops {
+        let Some(Request::RequestTxn(t)) = &op.request else {
+            continue;
+        };
+        let then = check_intervals(&t.success)?;
+        let otherwise = check_intervals(&t.failure)?;
+        for key in &then.puts {
+            if writes.puts.contains(key) || writes.deleted(key) {
+                return Err(MvccError::DuplicateKey);
+            }
+        }
+        for key in &otherwise.puts {
+            // The same key in both branches of one txn is fine: only one branch runs.
+            if (writes.puts.contains(key) && !then.puts.contains(key)) || writes.deleted(key) {
+                return Err(MvccError::DuplicateKey);
+            }
+        }
+        if then
+            .deletes
+            .iter()
+            .chain(&otherwise.deletes)
+            .any(|d| writes.puts_within(d))
+        {
+            return Err(MvccError::DuplicateKey);
+        }
+        writes.puts.extend(then.puts);
+        writes.puts.extend(otherwise.puts);
+        writes.deletes.extend(then.deletes);
+        writes.deletes.extend(otherwise.deletes);
+    }
+    for op in ops {
+        if let Some(Request::RequestPut(p)) = &op.request {
+            if writes.puts.contains(&p.key) || writes.deleted(&p.key) {
+                return Err(MvccError::DuplicateKey);
+            }
+            writes.puts.insert(p.key.clone());
+        }
+    }
+    Ok(writes)
+}
+
+/// The branch taken at one txn of the path, and the paths of the nested txns in that branch, in
+/// operation order.
+struct Path {
+    succeeded: bool,
+    nested: Vec<Path>,
+}
+
+fn branch(req: &TxnRequest, succeeded: bool) -> &[RequestOp] {
+    if succeeded {
         &req.success
     } else {
         &req.failure
-    };
-    for op in ops {
-        if let Some(Request::RequestTxn(t)) = &op.request {
-            choose_path(txn, t, path)?;
-        }
-    }
-    Ok(())
-}
-
-fn compare_holds(txn: &WriteTransaction, c: &Compare) -> Result<bool, MvccError> {
-    let latest = txn.open_table(super::LATEST)?;
-    let kvs = range::live_in(&latest, &KeyRange::new(&c.key, &c.range_end))?;
-    let target = CompareTarget::try_from(c.target).unwrap_or(CompareTarget::Version);
-    if kvs.is_empty() {
-        // A value compare on a missing key always fails; others compare against zeroes.
-        return Ok(target != CompareTarget::Value && compare_kv(c, target, &KeyValue::default()));
-    }
-    Ok(kvs.iter().all(|kv| compare_kv(c, target, kv)))
-}
-
-fn compare_kv(c: &Compare, target: CompareTarget, kv: &KeyValue) -> bool {
-    let ord = match (target, &c.target_union) {
-        (CompareTarget::Value, Some(TargetUnion::Value(v))) => {
-            kv.value.as_slice().cmp(v.as_slice())
-        }
-        (CompareTarget::Value, _) => kv.value.as_slice().cmp(&[][..]),
-        (CompareTarget::Create, u) => kv
-            .create_revision
-            .cmp(&int_of(u, |t| matches!(t, TargetUnion::CreateRevision(_)))),
-        (CompareTarget::Mod, u) => kv
-            .mod_revision
-            .cmp(&int_of(u, |t| matches!(t, TargetUnion::ModRevision(_)))),
-        (CompareTarget::Version, u) => kv
-            .version
-            .cmp(&int_of(u, |t| matches!(t, TargetUnion::Version(_)))),
-        (CompareTarget::Lease, u) => kv
-            .lease
-            .cmp(&int_of(u, |t| matches!(t, TargetUnion::Lease(_)))),
-    };
-    match CompareResult::try_from(c.result).unwrap_or(CompareResult::Equal) {
-        CompareResult::Equal => ord.is_eq(),
-        CompareResult::NotEqual => ord.is_ne(),
-        CompareResult::Greater => ord.is_gt(),
-        CompareResult::Less => ord.is_lt(),
     }
 }
 
-/// The integer operand of a compare, if it is of the kind the target expects (else 0, as etcd).
-fn int_of(union: &Option<TargetUnion>, expected: impl Fn(&TargetUnion) -> bool) -> i64 {
-    match union {
-        Some(u) if expected(u) => match u {
-            TargetUnion::Version(v)
-            | TargetUnion::CreateRevision(v)
-            | TargetUnion::ModRevision(v)
-            | TargetUnion::Lease(v) => *v,
-            TargetUnion::Value(_) => 0,
-        },
-        _ => 0,
-    }
+fn nested_txns(ops: &[RequestOp]) -> impl Iterator<Item = &TxnRequest> {
+    ops.iter().filter_map(|op| match &op.request {
+        Some(Request::RequestTxn(t)) => Some(t),
+        _ => None,
+    })
 }
 
-/// Runs a txn inside an open write batch.
-pub(super) fn apply(
-    store: &MvccStore,
-    txn: &WriteTransaction,
-    batch: &mut WriteBatch,
-    req: &TxnRequest,
-) -> Result<TxnResponse, MvccError> {
-    let mut path = Vec::new();
-    choose_path(txn, req, &mut path)?;
-    check_ops(store, txn, req, &path, &mut 0)?;
-    let mut step = 0;
-    let mut resp = run(store, txn, batch, req, &path, &mut step)?;
+fn path_mismatch() -> MvccError {
+    MvccError::Storage("txn path does not match the request".into())
+}
+
+/// Runs a txn in an open write (which must not have written yet).
+pub(super) fn apply(w: &mut Writer<'_>, req: &TxnRequest) -> Result<TxnResponse, MvccError> {
+    let path = choose_path(w, req)?;
+    // As etcd: put checks over the whole path first, then range checks.
+    check_path(w, req, &path, Check::Puts)?;
+    check_path(w, req, &path, Check::Ranges)?;
+    let mut resp = run(w, req, &path)?;
     resp.header = Some(ResponseHeader {
-        revision: store.read_revision(batch),
+        revision: w.revision(),
         ..Default::default()
     });
     Ok(resp)
 }
 
-/// Fails the whole txn up front, as etcd does, if an op on the path would fail: a read of a
-/// compacted or future revision, or a put that keeps the value or lease of a missing key.
-fn check_ops(
-    store: &MvccStore,
-    txn: &WriteTransaction,
-    req: &TxnRequest,
-    path: &[bool],
-    step: &mut usize,
-) -> Result<(), MvccError> {
-    let ops = if path[*step] {
-        &req.success
-    } else {
-        &req.failure
+fn choose_path(w: &Writer<'_>, req: &TxnRequest) -> Result<Path, MvccError> {
+    let mut succeeded = true;
+    for c in &req.compare {
+        if !compare_holds(w, c)? {
+            succeeded = false;
+            break;
+        }
+    }
+    let nested = nested_txns(branch(req, succeeded))
+        .map(|t| choose_path(w, t))
+        .collect::<Result<_, _>>()?;
+    Ok(Path { succeeded, nested })
+}
+
+/// etcd's `applyCompare`: every key in the compare's range must satisfy it; with no key there,
+/// a VALUE compare fails and the others compare against zeroes.
+fn compare_holds(w: &Writer<'_>, c: &Compare) -> Result<bool, MvccError> {
+    let mut any = false;
+    let mut all = true;
+    range::for_each_live(&w.latest, &KeyRange::new(&c.key, &c.range_end), |kv| {
+        any = true;
+        all = compare_kv(c, &kv);
+        Ok(if all {
+            ControlFlow::Continue(())
+        } else {
+            ControlFlow::Break(())
+        })
+    })?;
+    if !any {
+        return Ok(c.target != CompareTarget::Value as i32 && compare_kv(c, &KeyValue::default()));
+    }
+    Ok(all)
+}
+
+/// etcd's `compareKV`: an operand of another kind than the target counts as zero (or empty); an
+/// unknown target compares equal and an unknown result holds.
+fn compare_kv(c: &Compare, kv: &KeyValue) -> bool {
+    use CompareTarget as T;
+    use TargetUnion as U;
+    let ord = match (CompareTarget::try_from(c.target), &c.target_union) {
+        (Ok(T::Value), Some(U::Value(v))) => kv.value.as_slice().cmp(v.as_slice()),
+        (Ok(T::Value), _) => kv.value.as_slice().cmp(&[][..]),
+        (Ok(T::Version), Some(U::Version(v))) => kv.version.cmp(v),
+        (Ok(T::Version), _) => kv.version.cmp(&0),
+        (Ok(T::Create), Some(U::CreateRevision(v))) => kv.create_revision.cmp(v),
+        (Ok(T::Create), _) => kv.create_revision.cmp(&0),
+        (Ok(T::Mod), Some(U::ModRevision(v))) => kv.mod_revision.cmp(v),
+        (Ok(T::Mod), _) => kv.mod_revision.cmp(&0),
+        (Ok(T::Lease), Some(U::Lease(v))) => kv.lease.cmp(v),
+        (Ok(T::Lease), _) => kv.lease.cmp(&0),
+        (Err(_), _) => Ordering::Equal,
     };
-    *step += 1;
-    for op in ops {
+    match CompareResult::try_from(c.result) {
+        Ok(CompareResult::Equal) => ord.is_eq(),
+        Ok(CompareResult::NotEqual) => ord.is_ne(),
+        Ok(CompareResult::Greater) => ord.is_gt(),
+        Ok(CompareResult::Less) => ord.is_lt(),
+        Err(_) => true,
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Check {
+    Puts,
+    Ranges,
+}
+
+/// etcd's `checkRequests` on the chosen path, against the state before the txn.
+fn check_path(
+    w: &Writer<'_>,
+    req: &TxnRequest,
+    path: &Path,
+    check: Check,
+) -> Result<(), MvccError> {
+    let mut nested = path.nested.iter();
+    for op in branch(req, path.succeeded) {
         match &op.request {
-            Some(Request::RequestRange(r)) if r.revision > 0 => {
-                if r.revision > store.current_revision() {
+            Some(Request::RequestTxn(t)) => {
+                check_path(w, t, nested.next().ok_or_else(path_mismatch)?, check)?;
+            }
+            Some(Request::RequestPut(p))
+                if check == Check::Puts
+                    && (p.ignore_value || p.ignore_lease)
+                    && w.get(&p.key)?.is_none() =>
+            {
+                return Err(MvccError::KeyNotFound);
+            }
+            Some(Request::RequestRange(r)) if check == Check::Ranges && r.revision != 0 => {
+                if r.revision > w.revision_before() {
                     return Err(MvccError::FutureRevision);
                 }
-                if r.revision < store.compact_revision() {
+                if r.revision < w.compacted() {
                     return Err(MvccError::Compacted);
                 }
             }
-            Some(Request::RequestPut(p)) if p.ignore_value || p.ignore_lease => {
-                let latest = txn.open_table(super::LATEST)?;
-                let exists = range::live_in(&latest, &KeyRange::new(&p.key, &[]))?
-                    .first()
-                    .is_some();
-                if !exists {
-                    return Err(MvccError::KeyNotFound);
-                }
-            }
-            Some(Request::RequestTxn(t)) => check_ops(store, txn, t, path, step)?,
             _ => {}
         }
     }
     Ok(())
 }
 
-fn run(
-    store: &MvccStore,
-    txn: &WriteTransaction,
-    batch: &mut WriteBatch,
-    req: &TxnRequest,
-    path: &[bool],
-    step: &mut usize,
-) -> Result<TxnResponse, MvccError> {
-    let succeeded = path[*step];
-    *step += 1;
-    let ops = if succeeded {
-        &req.success
-    } else {
-        &req.failure
-    };
+fn run(w: &mut Writer<'_>, req: &TxnRequest, path: &Path) -> Result<TxnResponse, MvccError> {
+    let ops = branch(req, path.succeeded);
+    let mut nested = path.nested.iter();
     let mut responses = Vec::with_capacity(ops.len());
     for op in ops {
         let response = match &op.request {
-            Some(Request::RequestRange(r)) => {
-                Response::ResponseRange(range_in(store, txn, batch, r)?)
-            }
-            Some(Request::RequestPut(p)) => Response::ResponsePut(store.put_in(txn, batch, p)?),
+            Some(Request::RequestRange(r)) => Response::ResponseRange(w.range(r)?),
+            Some(Request::RequestPut(p)) => Response::ResponsePut(w.put(p)?),
             Some(Request::RequestDeleteRange(d)) => {
-                Response::ResponseDeleteRange(store.delete_in(txn, batch, d)?)
+                Response::ResponseDeleteRange(w.delete_range(d)?)
             }
             Some(Request::RequestTxn(t)) => {
-                let mut nested = run(store, txn, batch, t, path, step)?;
-                nested.header = Some(ResponseHeader::default());
-                Response::ResponseTxn(nested)
+                let mut inner = run(w, t, nested.next().ok_or_else(path_mismatch)?)?;
+                // As etcd: a nested txn's response carries an empty header.
+                inner.header = Some(ResponseHeader::default());
+                Response::ResponseTxn(inner)
             }
-            None => continue,
+            // Refused by `check_txn` before anything ran.
+            None => return Err(MvccError::KeyNotFound),
         };
         responses.push(ResponseOp {
             response: Some(response),
@@ -275,20 +322,7 @@ fn run(
     }
     Ok(TxnResponse {
         header: None,
-        succeeded,
+        succeeded: path.succeeded,
         responses,
     })
-}
-
-/// A range inside a txn: sees the txn's own writes; its header carries the txn's revision.
-fn range_in(
-    store: &MvccStore,
-    txn: &WriteTransaction,
-    batch: &WriteBatch,
-    r: &RangeRequest,
-) -> Result<crate::proto::etcdserverpb::RangeResponse, MvccError> {
-    let current = store.read_revision(batch);
-    let latest = txn.open_table(super::LATEST)?;
-    let history = txn.open_table(super::HISTORY)?;
-    range::read(&latest, &history, current, store.compact_revision(), r)
 }
