@@ -199,12 +199,12 @@ fn argify(line: &str) -> Vec<String> {
     let mut words = Vec::new();
     let mut rest = line.trim();
     while !rest.is_empty() {
-        if rest.starts_with('"') {
-            if let Some((word, after)) = quoted(rest) {
-                words.push(word);
-                rest = after.trim_start();
-                continue;
-            }
+        if rest.starts_with('"')
+            && let Some((word, after)) = quoted(rest)
+        {
+            words.push(word);
+            rest = after.trim_start();
+            continue;
         }
         let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
         words.push(rest[..end].to_string());

@@ -54,7 +54,7 @@ pub fn explain(args: &[OsString]) -> ExitCode {
         .unwrap_or_default();
     eprintln!("etcdlab speaks the etcd v3 API only; ETCDCTL_API=2 selects the retired v2 API.");
     eprintln!("Unset it, or `export ETCDCTL_API=3`, and use the v3 commands:\n");
-    eprintln!("  {:<24} {}", "v2 command", "v3 command");
+    eprintln!("  {:<24} v3 command", "v2 command");
     for (v2, v3, note) in MAPPING {
         let marker = if !asked.is_empty()
             && v2

@@ -185,9 +185,12 @@ pub fn spawn(
 /// How long a ReadIndex round waits for its answer before it is asked again.
 const READ_INDEX_RETRY: Duration = Duration::from_millis(500);
 
+/// Linearizable reads waiting for the same read point.
+type ReadWaiters = Vec<oneshot::Sender<Result<(), MemberError>>>;
+
 /// Read requests sharing one ReadIndex question.
 struct ReadRound {
-    waiters: Vec<oneshot::Sender<Result<(), MemberError>>>,
+    waiters: ReadWaiters,
     asked_at: Instant,
 }
 
@@ -198,11 +201,11 @@ struct MemberLoop {
     next_request_id: u64,
     proposals: HashMap<u64, oneshot::Sender<Result<WriteResponse, MemberError>>>,
     /// Read requests not yet given a ReadIndex round.
-    unsent_reads: Vec<oneshot::Sender<Result<(), MemberError>>>,
+    unsent_reads: ReadWaiters,
     /// ReadIndex rounds in flight, by context.
     reads_in_flight: HashMap<u64, ReadRound>,
     /// Confirmed read points waiting for the apply to catch up: (index, waiters).
-    reads_confirmed: Vec<(u64, Vec<oneshot::Sender<Result<(), MemberError>>>)>,
+    reads_confirmed: Vec<(u64, ReadWaiters)>,
 }
 
 impl MemberLoop {
@@ -372,10 +375,10 @@ impl MemberLoop {
         if messages.iter().any(|m| !self.peers.known(m.to)) {
             let txn = self.member.database().begin_read()?;
             for info in membership::list(&txn)? {
-                if info.id != self.member.id() {
-                    if let Some(url) = info.peer_ur_ls.first() {
-                        self.peers.set_peer(info.id, url);
-                    }
+                if info.id != self.member.id()
+                    && let Some(url) = info.peer_ur_ls.first()
+                {
+                    self.peers.set_peer(info.id, url);
                 }
             }
         }
