@@ -9,7 +9,6 @@ use etcdlab_core::proto::etcdserverpb::{
     MemberRemoveResponse, MemberUpdateRequest, MemberUpdateResponse, ResponseHeader,
 };
 use etcdlab_core::{MembershipChange, membership};
-use redb::ReadableDatabase;
 use tonic::{Request, Response, Status};
 
 use super::errors;
@@ -72,12 +71,7 @@ impl Cluster for ClusterService {
         &self,
         _: Request<MemberListRequest>,
     ) -> Result<Response<MemberListResponse>, Status> {
-        let txn = self
-            .member
-            .database()
-            .begin_read()
-            .map_err(errors::storage)?;
-        let members = membership::list(&txn).map_err(errors::storage)?;
+        let members = self.member.members().map_err(errors::storage)?;
         Ok(Response::new(MemberListResponse {
             header: Some(self.member.header(0)),
             members,

@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 
-use etcdlab_core::membership;
 use etcdlab_core::mvcc::MvccStore;
 use etcdlab_core::proto::etcdserverpb::{
     AlarmRequest, AlarmResponse, DefragmentRequest, DefragmentResponse, HashKvRequest,
@@ -168,12 +167,7 @@ impl Maintenance for MaintenanceService {
         if status.leader_id != status.id {
             return Err(Status::failed_precondition("etcdserver: not leader"));
         }
-        let txn = self
-            .member
-            .database()
-            .begin_read()
-            .map_err(errors::storage)?;
-        let members = membership::list(&txn).map_err(errors::storage)?;
+        let members = self.member.members().map_err(errors::storage)?;
         if !members.iter().any(|m| m.id == target && !m.is_learner) {
             return Err(Status::failed_precondition(
                 "etcdserver: bad leader transferee",

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use etcdlab_core::membership;
 use etcdlab_core::mvcc::MvccError;
-use etcdlab_core::proto::etcdserverpb::{MemberListResponse, ResponseHeader};
+use etcdlab_core::proto::etcdserverpb::{Member as MemberInfo, MemberListResponse, ResponseHeader};
 use etcdlab_core::{
     CoreError, Member, MemberStatus, MembershipChange, MembershipError, WriteRequest, WriteResponse,
 };
@@ -105,14 +105,14 @@ impl MemberHandle {
         let _ = self.commands.send(Command::Step(msg));
     }
 
+    /// The cluster's members as this member has applied them, ordered by id.
+    pub fn members(&self) -> Result<Vec<MemberInfo>, CoreError> {
+        membership::list(&self.db.begin_read()?)
+    }
+
     /// The member list with this member's header, encoded, for joining members.
     pub fn member_list_bytes(&self) -> Vec<u8> {
-        let members = self
-            .db
-            .begin_read()
-            .ok()
-            .and_then(|txn| membership::list(&txn).ok())
-            .unwrap_or_default();
+        let members = self.members().unwrap_or_default();
         MemberListResponse {
             header: Some(self.header(0)),
             members,
