@@ -256,7 +256,7 @@ fn members_are_added_as_learners_promoted_and_removed() {
             assert!(
                 promote
                     .stdout
-                    .contains(&format!("Member {new_id} promoted in cluster")),
+                    .contains(&format!("Member {new_id:>16} promoted in cluster")),
                 "{}",
                 promote.stdout
             );
