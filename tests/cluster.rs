@@ -318,6 +318,45 @@ fn members_are_added_as_learners_promoted_and_removed() {
         Duration::from_secs(10)
     ));
 
+    // Add the removed member back, as the course does after replacing a machine: a fresh data
+    // dir, `member add` with its peer URL, then start it with the printed settings.
+    let back = &mut cluster.members[follower];
+    std::fs::remove_dir_all(back.data_dir()).unwrap();
+    let peer_url = back.peer_url();
+    let name = back.name.clone();
+    let add = etcdctl(
+        &leader_ep,
+        &args(&["member", "add", &name, &format!("--peer-urls={peer_url}")]),
+        None,
+    );
+    assert_eq!(add.code, 0, "{}", add.stderr);
+    let initial = add
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("ETCD_INITIAL_CLUSTER=\""))
+        .and_then(|l| l.strip_suffix('"'))
+        .expect("ETCD_INITIAL_CLUSTER line")
+        .to_string();
+    back.initial_cluster = initial;
+    back.extra.extend([
+        "--initial-cluster-state".to_string(),
+        "existing".to_string(),
+    ]);
+    back.launch();
+    let back_ep = back.endpoint();
+    assert!(
+        wait_for_value(&back_ep, "after-remove", "1", Duration::from_secs(20)),
+        "the re-added member did not catch up"
+    );
+    let list = etcdctl(&leader_ep, &args(&["member", "list"]), None);
+    assert_eq!(list.stdout.lines().count(), 4, "{}", list.stdout);
+    assert!(
+        list.stdout
+            .contains(&format!(", started, {name}, {peer_url}, ")),
+        "{}",
+        list.stdout
+    );
+
     let missing = etcdctl(&leader_ep, &args(&["member", "remove", "1234"]), None);
     assert_eq!(
         missing.stderr.lines().last(),
