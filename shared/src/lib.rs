@@ -8,11 +8,13 @@
 //! - [`raft_log`]: raft-rs's `Storage` on redb, mirrored in memory as etcd mirrors its WAL.
 //! - [`mvcc`]: the MVCC key space (revisions, history, ranges, txns, compaction) on redb.
 //! - [`membership`]: member and cluster ids as etcd derives them, and the member table.
+//! - [`alarms`]: NOSPACE/CORRUPT alarms, raised and cleared through Raft.
 //!
 //! The host (the node crate natively, the simulator in the browser) drives a member with
 //! `tick`, `step`, `propose` and `read_index`, then calls `ready` and carries out what it
 //! returns: messages to peers, answers to clients, confirmed read points.
 
+pub mod alarms;
 pub mod error;
 pub mod member;
 pub mod membership;

@@ -128,6 +128,7 @@ pub enum WriteResponse {
         member: Option<MemberInfo>,
         members: Vec<MemberInfo>,
     },
+    Alarm(crate::proto::etcdserverpb::AlarmResponse),
     /// Internal writes (member attributes, cluster version) answer with nothing.
     Done,
 }
@@ -170,6 +171,8 @@ pub struct Member {
     /// Whether this member's name and client URLs have been proposed since it started.
     attributes_published: bool,
     cluster_version_set: bool,
+    /// Whether the NOSPACE alarm is raised: writes that add data are refused until disarmed.
+    no_space: bool,
     logger: slog::Logger,
 }
 
@@ -186,6 +189,7 @@ impl Member {
         let txn = db.begin_write()?;
         let mvcc = MvccStore::open(&txn)?;
         membership::create_table(&txn)?;
+        let no_space = crate::alarms::no_space(&txn)?;
         let (stored_id, stored_cluster, applied_index, cluster_version_set) = {
             let meta = txn.open_table(META)?;
             let read =
@@ -239,6 +243,7 @@ impl Member {
             applied_index,
             attributes_published: false,
             cluster_version_set,
+            no_space,
             logger: logger.clone(),
         })
     }
@@ -524,6 +529,7 @@ impl Member {
         self.applied_index = meta.index;
         self.mvcc = MvccStore::open(txn)?;
         self.cluster_version_set = txn.open_table(CLUSTER_VERSION)?.get("version")?.is_some();
+        self.no_space = crate::alarms::no_space(txn)?;
         slog::info!(self.logger, "applied a snapshot from the leader"; "index" => meta.index, "term" => meta.term);
         Ok(())
     }
@@ -584,6 +590,13 @@ impl Member {
             .map_err(|e| CoreError::Corrupt(format!("raft entry {}: {e}", entry.index)))?;
         let result = match request.op {
             None => Ok(WriteResponse::Done),
+            Some(Op::Put(_)) if self.no_space => Err(MvccError::NoSpace),
+            Some(Op::Txn(r)) if self.no_space && txn_writes(&r) => Err(MvccError::NoSpace),
+            Some(Op::Alarm(r)) => {
+                let resp = crate::alarms::apply(txn, &r)?;
+                self.no_space = crate::alarms::no_space(txn)?;
+                Ok(WriteResponse::Alarm(resp))
+            }
             Some(Op::Put(r)) => self.mvcc.put(txn, &r).map(|mut resp| {
                 resp.header = Some(self.header(resp.header.take()));
                 WriteResponse::Put(resp)
@@ -689,6 +702,19 @@ impl Member {
             raft_term: self.raw.raft.term,
         }
     }
+}
+
+/// Whether a txn may add data (any put on any branch, nested included).
+fn txn_writes(txn: &crate::proto::etcdserverpb::TxnRequest) -> bool {
+    use crate::proto::etcdserverpb::request_op::Request;
+    txn.success
+        .iter()
+        .chain(&txn.failure)
+        .any(|op| match &op.request {
+            Some(Request::RequestPut(_)) => true,
+            Some(Request::RequestTxn(t)) => txn_writes(t),
+            _ => false,
+        })
 }
 
 fn internal(op: Op) -> RaftRequest {

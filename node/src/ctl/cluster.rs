@@ -5,6 +5,7 @@
 use std::time::Instant;
 
 use clap::{Args, Subcommand};
+use etcdlab_core::proto::etcdserverpb::alarm_request::AlarmAction;
 use etcdlab_core::proto::etcdserverpb::{
     AlarmRequest, HashKvRequest, MemberAddRequest, MemberListRequest, MemberPromoteRequest,
     MemberRemoveRequest, MemberUpdateRequest, MoveLeaderRequest, RangeRequest, StatusRequest,
@@ -88,6 +89,8 @@ fn member_id(args: &[String], what: &str) -> Result<u64, CtlError> {
 pub enum AlarmCommand {
     /// Lists all alarms
     List,
+    /// Disarms all alarms
+    Disarm,
 }
 
 fn printer(g: &GlobalArgs) -> Printer {
@@ -307,21 +310,39 @@ pub async fn member(g: &GlobalArgs, command: MemberCommand) -> CtlResult {
 }
 
 pub async fn alarm(g: &GlobalArgs, command: AlarmCommand) -> CtlResult {
-    match command {
-        AlarmCommand::List => {
-            let mut client = MaintenanceClient::new(g.connect().await?);
-            let resp = client
-                .alarm(AlarmRequest::default())
-                .await
-                .map_err(CtlError::rpc)?
-                .into_inner();
-            for a in resp.alarms {
-                let kind = if a.alarm == 1 { "NOSPACE" } else { "CORRUPT" };
-                println!("memberID:{} alarm:{kind} ", a.member_id);
+    let mut client = MaintenanceClient::new(g.connect().await?);
+    let listed = client
+        .alarm(AlarmRequest::default())
+        .await
+        .map_err(CtlError::rpc)?
+        .into_inner();
+    let shown = match command {
+        AlarmCommand::List => listed.alarms,
+        // As etcdctl: list, then clear each one, and print what was cleared.
+        AlarmCommand::Disarm => {
+            let mut cleared = Vec::new();
+            for alarm in listed.alarms {
+                let req = AlarmRequest {
+                    action: AlarmAction::Deactivate as i32,
+                    member_id: alarm.member_id,
+                    alarm: alarm.alarm,
+                };
+                cleared.extend(
+                    client
+                        .alarm(req)
+                        .await
+                        .map_err(CtlError::rpc)?
+                        .into_inner()
+                        .alarms,
+                );
             }
-            Ok(())
+            cleared
         }
+    };
+    for alarm in &shown {
+        println!("{}", etcdlab_core::alarms::describe(alarm));
     }
+    Ok(())
 }
 
 /// `move-leader <id>`: finds the leader among the endpoints and asks it to hand over.

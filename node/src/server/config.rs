@@ -17,9 +17,10 @@ Honoured now: --name --data-dir --listen-client-urls --advertise-client-urls
   --listen-peer-urls --initial-advertise-peer-urls --initial-cluster --initial-cluster-state
   --initial-cluster-token --heartbeat-interval --election-timeout --max-request-bytes --pre-vote
   --snapshot-count (applied entries kept before the Raft log is compacted; members further
-  behind are caught up by snapshot).
+  behind are caught up by snapshot), --quota-backend-bytes (a write beyond it raises the
+  NOSPACE alarm; then only reads and deletes work until `etcdctl alarm disarm`).
 Accepted, honoured as their features land: --wal-dir (the Raft log lives in the data dir's
-  redb file), --quota-backend-bytes (NOSPACE alarm),
+  redb file),
   --auto-compaction-mode and --auto-compaction-retention (automatic compaction), TLS flags.
 Every flag can also be set by its ETCD_* environment variable (e.g. ETCD_DATA_DIR).";
 
@@ -189,7 +190,12 @@ pub struct ServerConfig {
     pub max_request_bytes: usize,
     pub pre_vote: bool,
     pub snapshot_count: u64,
+    /// Backend size beyond which writes raise NOSPACE (None: no quota).
+    pub quota_backend_bytes: Option<u64>,
 }
+
+/// etcd's default backend quota when `--quota-backend-bytes` is 0.
+const DEFAULT_QUOTA_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 
 /// Rewrites Go-style `-flag` / `-flag=value` into `--flag` so clap accepts etcd's spellings.
 pub fn normalize_go_flags(args: Vec<OsString>) -> Vec<OsString> {
@@ -291,6 +297,11 @@ impl EtcdFlags {
             max_request_bytes: self.max_request_bytes as usize,
             pre_vote: self.pre_vote,
             snapshot_count: self.snapshot_count,
+            quota_backend_bytes: match self.quota_backend_bytes {
+                q if q < 0 => None,
+                0 => Some(DEFAULT_QUOTA_BYTES),
+                q => Some(q as u64),
+            },
         })
     }
 }

@@ -19,6 +19,7 @@ pub fn mvcc(e: &MvccError) -> Status {
     let code = match e {
         MvccError::Compacted | MvccError::FutureRevision => Code::OutOfRange,
         MvccError::Storage(_) => Code::Internal,
+        MvccError::NoSpace => Code::ResourceExhausted,
         _ => Code::InvalidArgument,
     };
     Status::new(code, e.to_string())

@@ -7,9 +7,13 @@
 use etcdlab_core::member::WriteResponse;
 use etcdlab_core::mvcc::{self, MvccStore};
 use etcdlab_core::proto::etcdlab::raft_request::Op;
+use std::path::PathBuf;
+
+use etcdlab_core::proto::etcdserverpb::alarm_request::AlarmAction;
 use etcdlab_core::proto::etcdserverpb::{
-    CompactionRequest, CompactionResponse, DeleteRangeRequest, DeleteRangeResponse, PutRequest,
-    PutResponse, RangeRequest, RangeResponse, TxnRequest, TxnResponse,
+    AlarmRequest, AlarmType, CompactionRequest, CompactionResponse, DeleteRangeRequest,
+    DeleteRangeResponse, PutRequest, PutResponse, RangeRequest, RangeResponse, TxnRequest,
+    TxnResponse,
 };
 use redb::ReadableDatabase;
 use tonic::{Request, Response, Status};
@@ -21,14 +25,42 @@ use crate::rpc::etcdserverpb::kv_server::Kv;
 pub struct KvService {
     member: MemberHandle,
     max_request_bytes: usize,
+    /// The backend quota and the file it applies to.
+    quota: Option<(u64, PathBuf)>,
 }
 
 impl KvService {
-    pub fn new(member: MemberHandle, max_request_bytes: usize) -> Self {
+    pub fn new(
+        member: MemberHandle,
+        max_request_bytes: usize,
+        quota: Option<(u64, PathBuf)>,
+    ) -> Self {
         KvService {
             member,
             max_request_bytes,
+            quota,
         }
+    }
+
+    /// etcd's quota check before a write that adds data: past the quota, raise NOSPACE for
+    /// this member (through Raft, so every member refuses writes) and refuse this one.
+    async fn check_quota(&self, request: &impl prost::Message) -> Result<(), Status> {
+        let Some((quota, path)) = &self.quota else {
+            return Ok(());
+        };
+        let size = std::fs::metadata(path).map_or(0, |m| m.len());
+        if size + request.encoded_len() as u64 <= *quota {
+            return Ok(());
+        }
+        let raise = AlarmRequest {
+            action: AlarmAction::Activate as i32,
+            member_id: self.member.status().id,
+            alarm: AlarmType::Nospace as i32,
+        };
+        if let Err(e) = self.member.propose(Op::Alarm(raise)).await {
+            tracing::warn!("could not raise the NOSPACE alarm: {e}");
+        }
+        Err(errors::mvcc(&etcdlab_core::mvcc::MvccError::NoSpace))
     }
 
     fn check_size(&self, request: &impl prost::Message) -> Result<(), Status> {
@@ -81,6 +113,7 @@ impl Kv for KvService {
             return Err(errors::empty_key());
         }
         self.check_size(&req)?;
+        self.check_quota(&req).await?;
         match self.write(Op::Put(req)).await? {
             WriteResponse::Put(resp) => Ok(Response::new(resp)),
             _ => Err(unexpected("put")),
@@ -106,6 +139,7 @@ impl Kv for KvService {
         let req = request.into_inner();
         self.check_size(&req)?;
         mvcc::check_txn(&req).map_err(|e| errors::mvcc(&e))?;
+        self.check_quota(&req).await?;
         match self.write(Op::Txn(req)).await? {
             WriteResponse::Txn(resp) => Ok(Response::new(resp)),
             _ => Err(unexpected("txn")),

@@ -1,9 +1,12 @@
-//! `etcdserverpb.Maintenance`: Status, Alarm (listing), HashKV, Snapshot and MoveLeader;
+//! `etcdserverpb.Maintenance`: Status, Alarm, HashKV, Snapshot and MoveLeader;
 //! Defragment and Hash answer `Unimplemented` until their work lands.
 
 use std::path::PathBuf;
 
+use etcdlab_core::alarms;
+use etcdlab_core::member::WriteResponse;
 use etcdlab_core::mvcc::MvccStore;
+use etcdlab_core::proto::etcdlab::raft_request::Op;
 use etcdlab_core::proto::etcdserverpb::{
     AlarmRequest, AlarmResponse, DefragmentRequest, DefragmentResponse, HashKvRequest,
     HashKvResponse, HashRequest, HashResponse, MoveLeaderRequest, MoveLeaderResponse,
@@ -49,19 +52,25 @@ fn not_yet(what: &str) -> Status {
 
 #[tonic::async_trait]
 impl Maintenance for MaintenanceService {
+    /// Alarms go through Raft, listing included, as in etcd.
     async fn alarm(
         &self,
         request: Request<AlarmRequest>,
     ) -> Result<Response<AlarmResponse>, Status> {
-        // Action 0 is GET; no alarm can be raised yet (NOSPACE arrives with the quota).
-        if request.into_inner().action != 0 {
-            return Err(not_yet("raising or clearing alarms"));
+        match self
+            .member
+            .propose(Op::Alarm(request.into_inner()))
+            .await
+            .map_err(errors::member)?
+        {
+            WriteResponse::Alarm(mut resp) => {
+                resp.header = Some(self.member.header(self.member.status().revision));
+                Ok(Response::new(resp))
+            }
+            _ => Err(Status::internal(
+                "etcdserver: unexpected apply result for an alarm",
+            )),
         }
-        let s = self.member.status();
-        Ok(Response::new(AlarmResponse {
-            header: Some(self.member.header(s.revision)),
-            alarms: vec![],
-        }))
     }
 
     async fn status(&self, _: Request<StatusRequest>) -> Result<Response<StatusResponse>, Status> {
@@ -73,6 +82,17 @@ impl Maintenance for MaintenanceService {
         if s.leader_id == 0 {
             errors.push("etcdserver: no leader".to_string());
         }
+        let txn = self
+            .member
+            .database()
+            .begin_read()
+            .map_err(errors::storage)?;
+        errors.extend(
+            alarms::active(&txn)
+                .map_err(errors::storage)?
+                .iter()
+                .map(alarms::describe),
+        );
         Ok(Response::new(StatusResponse {
             header: Some(self.member.header(s.revision)),
             version: ETCD_VERSION.to_string(),

@@ -112,8 +112,14 @@ async fn run(config: ServerConfig) -> anyhow::Result<()> {
         let limit = config.max_request_bytes + GRPC_OVERHEAD_BYTES;
         let router = tonic::transport::Server::builder()
             .add_service(
-                KvServer::new(kv::KvService::new(handle.clone(), config.max_request_bytes))
-                    .max_decoding_message_size(limit),
+                KvServer::new(kv::KvService::new(
+                    handle.clone(),
+                    config.max_request_bytes,
+                    config
+                        .quota_backend_bytes
+                        .map(|q| (q, data_dir::db_path(&config.data_dir))),
+                ))
+                .max_decoding_message_size(limit),
             )
             .add_service(
                 MaintenanceServer::new(maintenance::MaintenanceService::new(

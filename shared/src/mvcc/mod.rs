@@ -100,6 +100,9 @@ pub enum MvccError {
     ValueProvided,
     #[error("etcdserver: lease is provided")]
     LeaseProvided,
+    /// A write while the NOSPACE alarm is raised (the backend quota was exceeded).
+    #[error("etcdserver: mvcc: database space exceeded")]
+    NoSpace,
     /// redb failed, or stored bytes are not what this module wrote.
     #[error("storage: {0}")]
     Storage(String),
