@@ -1,5 +1,5 @@
-//! `etcdlab`: one binary that is an etcd-compatible member, an etcdctl-compatible client and
-//! (as later issues land) a Raft lab.
+//! `etcdlab`: one binary that is an etcd-compatible member, an etcdctl-compatible client,
+//! etcdutl's snapshot tools, a benchmark and a Raft lab.
 //!
 //! A tour of the modules:
 //! - [`rpc`]: gRPC stubs for etcd's v3 services over the wire types of `etcdlab_core::proto`.
@@ -37,8 +37,8 @@ Usage:
   etcdlab etcd [etcd flags]     run one etcd member (see `etcdlab etcd --help`)
   etcdlab ctl  [etcdctl args]   etcdctl v3 client (see `etcdlab ctl --help`)
   etcdlab utl  snapshot status|restore   offline snapshot tools (etcdutl syntax)
-  etcdlab bench put|range|txn   load for etcd v3 endpoints (ours or real etcd)
-  etcdlab lab  [--size 3]       a local cluster with its control API and page (see `etcdlab lab --help`)
+  etcdlab lab  [--size 3]       a local cluster to learn and break (see `etcdlab lab --help`)
+  etcdlab bench put|range|txn   load for etcd v3 endpoints, ours or real etcd
   etcdlab version               print the version
 
 Linked or copied under the names etcd, etcdctl or etcdutl, the binary acts as that tool.";
