@@ -348,20 +348,28 @@ impl OurCluster {
 /// A real etcd 3.4.23 (Debian's etcd-server) on loopback ports, killed on drop.
 pub struct RealEtcd {
     pub client_port: u16,
+    pub peer_port: u16,
     pub dir: tempfile::TempDir,
     pub process: Process,
 }
 
 impl RealEtcd {
+    /// A one-member real etcd on fresh ports.
     pub fn start() -> RealEtcd {
+        Self::start_on(free_port(), free_port())
+    }
+
+    /// A one-member real etcd with an empty data dir on the given ports, healthy on return.
+    /// Its member and cluster ids derive from the peer URL alone, so two etcds started on the
+    /// same ports (one after the other) answer with the same ids.
+    pub fn start_on(client_port: u16, peer_port: u16) -> RealEtcd {
         let etcd = PathBuf::from("/usr/bin/etcd");
         assert!(
             etcd.exists(),
             "real etcd is missing: run scripts/ensure-tools (Debian package etcd-server)"
         );
         let dir = tempfile::tempdir().unwrap();
-        let client_port = free_port();
-        let peer = format!("http://127.0.0.1:{}", free_port());
+        let peer = format!("http://127.0.0.1:{peer_port}");
         let client = format!("http://127.0.0.1:{client_port}");
         let log = std::fs::File::create(dir.path().join("etcd.log")).unwrap();
         let child = Command::new(etcd)
@@ -388,6 +396,7 @@ impl RealEtcd {
             .expect("starting real etcd");
         let real = RealEtcd {
             client_port,
+            peer_port,
             dir,
             process: Process { child },
         };
@@ -402,7 +411,8 @@ impl RealEtcd {
         {
             assert!(
                 Instant::now() < deadline,
-                "real etcd did not become healthy"
+                "real etcd did not become healthy:\n{}",
+                real.log()
             );
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -411,6 +421,11 @@ impl RealEtcd {
 
     pub fn endpoint(&self) -> String {
         format!("127.0.0.1:{}", self.client_port)
+    }
+
+    /// What etcd has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("etcd.log")).unwrap_or_default()
     }
 }
 

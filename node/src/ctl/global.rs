@@ -1,129 +1,314 @@
-//! etcdctl's global flags (also read from `ETCDCTL_*` variables) and connecting to endpoints
-//! with the dial and command timeouts, so no command can hang.
+//! etcdctl's global flags (also read from `ETCDCTL_*` variables), the settings a command derives
+//! from them, and the connection to the endpoints. As in etcdctl, every request runs under the
+//! command timeout (5s unless `--command-timeout` says otherwise), connecting included: each
+//! dial gives up after the dial timeout and is retried, so no command can hang on a dead
+//! endpoint, and a server that comes up within the timeout is still reached.
 
 use std::time::Duration;
 
-use clap::Args;
 use tonic::transport::{Channel, Endpoint};
 
-use super::print::Format;
-use super::{CtlError, exit};
+use super::cli::{Flag, Invocation, Kind};
+use super::print::{Format, Printer};
+use super::{CtlError, exit, gotext};
 
-#[derive(Args, Debug, Clone)]
-pub struct GlobalArgs {
-    /// gRPC endpoints
-    #[arg(
-        long,
-        global = true,
-        env = "ETCDCTL_ENDPOINTS",
-        default_value = "127.0.0.1:2379",
-        value_delimiter = ','
-    )]
+pub const ENDPOINTS: Flag = Flag::new("endpoints", Kind::List, "127.0.0.1:2379", "gRPC endpoints");
+pub const DEBUG: Flag = Flag::switch("debug", "enable client-side debug logging");
+pub const WRITE_OUT: Flag = Flag::new(
+    "write-out",
+    Kind::Text,
+    "simple",
+    "set the output format (fields, json, protobuf, simple, table)",
+)
+.short('w');
+pub const HEX: Flag = Flag::switch("hex", "print byte strings as hex encoded strings");
+pub const DIAL_TIMEOUT: Flag = Flag::new(
+    "dial-timeout",
+    Kind::Duration,
+    "2s",
+    "dial timeout for client connections",
+);
+pub const COMMAND_TIMEOUT: Flag = Flag::new(
+    "command-timeout",
+    Kind::Duration,
+    "5s",
+    "timeout for short running command (excluding dial timeout)",
+);
+pub const KEEPALIVE_TIME: Flag = Flag::new(
+    "keepalive-time",
+    Kind::Duration,
+    "2s",
+    "keepalive time for client connections",
+);
+pub const KEEPALIVE_TIMEOUT: Flag = Flag::new(
+    "keepalive-timeout",
+    Kind::Duration,
+    "6s",
+    "keepalive timeout for client connections",
+);
+pub const INSECURE_TRANSPORT: Flag = Flag::new(
+    "insecure-transport",
+    Kind::Bool,
+    "true",
+    "disable transport security for client connections",
+);
+pub const INSECURE_DISCOVERY: Flag = Flag::new(
+    "insecure-discovery",
+    Kind::Bool,
+    "true",
+    "accept insecure SRV records describing cluster endpoints",
+);
+pub const INSECURE_SKIP_TLS_VERIFY: Flag = Flag::switch(
+    "insecure-skip-tls-verify",
+    "skip server certificate verification (CAUTION: this option should be enabled only for testing purposes)",
+);
+pub const CERT: Flag = Flag::new(
+    "cert",
+    Kind::Text,
+    "",
+    "identify secure client using this TLS certificate file",
+);
+pub const KEY: Flag = Flag::new(
+    "key",
+    Kind::Text,
+    "",
+    "identify secure client using this TLS key file",
+);
+pub const CACERT: Flag = Flag::new(
+    "cacert",
+    Kind::Text,
+    "",
+    "verify certificates of TLS-enabled secure servers using this CA bundle",
+);
+pub const USER: Flag = Flag::new(
+    "user",
+    Kind::Text,
+    "",
+    "username[:password] for authentication (prompt if password is not supplied)",
+);
+pub const PASSWORD: Flag = Flag::new(
+    "password",
+    Kind::Text,
+    "",
+    "password for authentication (if this option is used, --user option shouldn't include password)",
+);
+pub const DISCOVERY_SRV: Flag = Flag::new(
+    "discovery-srv",
+    Kind::Text,
+    "",
+    "domain name to query for SRV records describing cluster endpoints",
+)
+.short('d');
+pub const DISCOVERY_SRV_NAME: Flag = Flag::new(
+    "discovery-srv-name",
+    Kind::Text,
+    "",
+    "service name to query when using DNS discovery",
+);
+
+/// The root command's persistent flags, which every command inherits.
+pub const FLAGS: &[Flag] = &[
+    ENDPOINTS,
+    DEBUG,
+    WRITE_OUT,
+    HEX,
+    DIAL_TIMEOUT,
+    COMMAND_TIMEOUT,
+    KEEPALIVE_TIME,
+    KEEPALIVE_TIMEOUT,
+    INSECURE_TRANSPORT,
+    INSECURE_DISCOVERY,
+    INSECURE_SKIP_TLS_VERIFY,
+    CERT,
+    KEY,
+    CACERT,
+    USER,
+    PASSWORD,
+    DISCOVERY_SRV,
+    DISCOVERY_SRV_NAME,
+];
+
+/// What a command takes from the global flags: etcdctl's `clientConfigFromCmd`.
+pub struct Global {
     pub endpoints: Vec<String>,
-    /// set the output format (fields, json, protobuf, simple, table)
-    #[arg(
-        short = 'w',
-        long = "write-out",
-        global = true,
-        env = "ETCDCTL_WRITE_OUT",
-        default_value = "simple"
-    )]
-    pub write_out: Format,
-    /// print byte strings as hex encoded strings
-    #[arg(long, global = true, env = "ETCDCTL_HEX")]
+    pub format: Format,
     pub hex: bool,
-    /// dial timeout for client connections
-    #[arg(long = "dial-timeout", global = true, env = "ETCDCTL_DIAL_TIMEOUT", default_value = "2s", value_parser = humantime::parse_duration)]
-    pub dial_timeout: Duration,
-    /// timeout for short running command (excluding dial timeout)
-    #[arg(long = "command-timeout", global = true, env = "ETCDCTL_COMMAND_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
-    pub command_timeout: Duration,
-    /// keepalive time for client connections
-    #[arg(long = "keepalive-time", global = true, default_value = "2s", value_parser = humantime::parse_duration)]
-    pub keepalive_time: Duration,
-    /// keepalive timeout for client connections
-    #[arg(long = "keepalive-timeout", global = true, default_value = "6s", value_parser = humantime::parse_duration)]
-    pub keepalive_timeout: Duration,
-    /// enable client-side debug logging
-    #[arg(long, global = true)]
-    pub debug: bool,
-    /// verify certificates of TLS-enabled secure servers using this CA bundle
-    #[arg(long, global = true, env = "ETCDCTL_CACERT")]
-    pub cacert: Option<String>,
-    /// identify secure client using this TLS certificate file
-    #[arg(long, global = true, env = "ETCDCTL_CERT")]
-    pub cert: Option<String>,
-    /// identify secure client using this TLS key file
-    #[arg(long, global = true, env = "ETCDCTL_KEY")]
-    pub key: Option<String>,
-    /// disable transport security for client connections
-    #[arg(long = "insecure-transport", global = true, default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
-    pub insecure_transport: bool,
-    /// skip server certificate verification
-    #[arg(long = "insecure-skip-tls-verify", global = true)]
-    pub insecure_skip_tls_verify: bool,
-    /// username[:password] for authentication (prompt if password is not supplied)
-    #[arg(long, global = true, env = "ETCDCTL_USER")]
-    pub user: Option<String>,
-    /// password for authentication (if this option is used, --user option shouldn't include password)
-    #[arg(long, global = true, env = "ETCDCTL_PASSWORD")]
-    pub password: Option<String>,
-    /// domain name to query for SRV records describing cluster endpoints
-    #[arg(short = 'd', long = "discovery-srv", global = true)]
-    pub discovery_srv: Option<String>,
+    tls: bool,
+    user: bool,
+    dial_timeout: Duration,
+    command_timeout: Duration,
+    keepalive_time: Duration,
+    keepalive_timeout: Duration,
 }
 
-impl GlobalArgs {
-    /// Connects to the first endpoint that answers within the dial timeout.
-    pub async fn connect(&self) -> Result<Channel, CtlError> {
-        if self.cacert.is_some() || self.cert.is_some() || self.key.is_some() {
+impl Global {
+    /// Reads the global flags in etcdctl's order: the environment, endpoints, TLS files,
+    /// credentials, then the output format (`unsupported output format`, exit 4).
+    pub fn from(inv: &Invocation) -> Result<Global, CtlError> {
+        if let Some(name) = inv.env_conflict() {
             return Err(CtlError::new(
-                exit::BAD_FEATURE,
-                "TLS client connections are not supported by etcdlab ctl yet; use the real etcdctl",
+                exit::ERROR,
+                format!(
+                    "conflicting environment variable {} is shadowed by corresponding \
+                     command-line flag (either unset environment variable or disable flag)",
+                    gotext::quote(name.as_bytes())
+                ),
             ));
         }
-        if self.user.is_some() {
+        if !inv.text(&DISCOVERY_SRV).is_empty() {
             return Err(CtlError::new(
                 exit::BAD_FEATURE,
-                "authentication is not supported by etcdlab ctl yet",
+                "DNS discovery (--discovery-srv) is not supported by etcdlab ctl; give --endpoints",
             ));
         }
-        for endpoint in &self.endpoints {
-            if let Ok(channel) = self.dial(endpoint).await {
-                return Ok(channel);
+        let endpoints = inv
+            .list(&ENDPOINTS)
+            .iter()
+            .map(|e| e.trim().to_string())
+            .collect();
+        let mut tls = !inv.bool(&INSECURE_TRANSPORT);
+        for file in [&CERT, &KEY, &CACERT] {
+            let path = inv.text(file);
+            if path.is_empty() && inv.changed(file) {
+                return Err(CtlError::bad_args(format!(
+                    "empty string is passed to --{} option",
+                    file.name
+                )));
             }
+            tls |= !path.is_empty();
         }
-        Err(CtlError::new(exit::ERROR, "context deadline exceeded"))
+        let Some(format) = Format::from_name(&inv.text(&WRITE_OUT)) else {
+            return Err(CtlError::new(
+                exit::BAD_FEATURE,
+                "unsupported output format",
+            ));
+        };
+        Ok(Global {
+            endpoints,
+            format,
+            hex: inv.bool(&HEX),
+            tls,
+            user: !inv.text(&USER).is_empty(),
+            dial_timeout: inv.duration(&DIAL_TIMEOUT),
+            command_timeout: inv.duration(&COMMAND_TIMEOUT),
+            keepalive_time: inv.duration(&KEEPALIVE_TIME),
+            keepalive_timeout: inv.duration(&KEEPALIVE_TIMEOUT),
+        })
     }
 
-    /// Dials one endpoint.
-    pub async fn dial(&self, endpoint: &str) -> Result<Channel, CtlError> {
+    pub fn printer(&self) -> Printer {
+        Printer {
+            format: self.format,
+            hex: self.hex,
+            value_only: false,
+        }
+    }
+
+    /// A client of every endpoint (etcdctl's `mustClient`).
+    pub fn client(&self) -> Result<Client<'_>, CtlError> {
+        self.client_of(self.endpoints.clone())
+    }
+
+    /// A client of `endpoints` only.
+    pub fn client_of(&self, endpoints: Vec<String>) -> Result<Client<'_>, CtlError> {
+        if self.tls || endpoints.iter().any(|e| e.starts_with("https://")) {
+            return Err(CtlError::new(
+                exit::BAD_FEATURE,
+                "TLS (--cacert, --cert, --key, https:// endpoints) is not supported by etcdlab ctl yet; \
+                 use plain http endpoints",
+            ));
+        }
+        if self.user {
+            return Err(CtlError::new(
+                exit::BAD_FEATURE,
+                "authentication (--user) is not supported by etcdlab ctl yet",
+            ));
+        }
+        if endpoints.is_empty() {
+            return Err(CtlError::new(
+                exit::BAD_CONNECTION,
+                "etcdclient: no available endpoints",
+            ));
+        }
+        Ok(Client {
+            global: self,
+            endpoints,
+        })
+    }
+}
+
+/// Requests to a set of endpoints, each under the command timeout.
+pub struct Client<'a> {
+    global: &'a Global,
+    endpoints: Vec<String>,
+}
+
+impl Client<'_> {
+    /// Sends one request to whichever endpoint answers first.
+    pub async fn request<T>(
+        &self,
+        call: impl AsyncFnOnce(Channel) -> Result<tonic::Response<T>, tonic::Status>,
+    ) -> Result<T, CtlError> {
+        self.request_within(&self.endpoints, call).await
+    }
+
+    /// Sends one request to `endpoint` itself (status, hash: answers about one member).
+    pub async fn request_to<T>(
+        &self,
+        endpoint: &str,
+        call: impl AsyncFnOnce(Channel) -> Result<tonic::Response<T>, tonic::Status>,
+    ) -> Result<T, CtlError> {
+        self.request_within(&[endpoint.to_string()], call).await
+    }
+
+    async fn request_within<T>(
+        &self,
+        endpoints: &[String],
+        call: impl AsyncFnOnce(Channel) -> Result<tonic::Response<T>, tonic::Status>,
+    ) -> Result<T, CtlError> {
+        let attempt = async {
+            let channel = self.channel(endpoints).await;
+            call(channel)
+                .await
+                .map(tonic::Response::into_inner)
+                .map_err(CtlError::rpc)
+        };
+        tokio::time::timeout(self.global.command_timeout, attempt)
+            .await
+            .unwrap_or_else(|_| Err(CtlError::deadline_exceeded()))
+    }
+
+    /// A connection to the first of `endpoints` to accept one, dialling again (with backoff)
+    /// until the caller's timeout ends the wait.
+    async fn channel(&self, endpoints: &[String]) -> Channel {
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            let dials = endpoints.iter().map(|e| Box::pin(self.dial(e)));
+            if let Ok((channel, _)) = futures::future::select_ok(dials).await {
+                return channel;
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(1));
+        }
+    }
+
+    /// One connection attempt, `host:port` meaning `http://host:port`.
+    async fn dial(&self, endpoint: &str) -> Result<Channel, ()> {
+        let g = self.global;
         let url = if endpoint.contains("://") {
             endpoint.to_string()
         } else {
             format!("http://{endpoint}")
         };
-        if url.starts_with("https://") {
-            return Err(CtlError::new(
-                exit::BAD_FEATURE,
-                "https endpoints are not supported by etcdlab ctl yet",
-            ));
-        }
         let endpoint = Endpoint::from_shared(url)
-            .map_err(|e| {
-                CtlError::new(
-                    exit::BAD_ARGS,
-                    format!("invalid endpoint {endpoint:?}: {e}"),
-                )
-            })?
-            .connect_timeout(self.dial_timeout)
-            .timeout(self.command_timeout)
+            .map_err(drop)?
+            .connect_timeout(g.dial_timeout)
             .tcp_nodelay(true)
-            .http2_keep_alive_interval(self.keepalive_time)
-            .keep_alive_timeout(self.keepalive_timeout);
-        match tokio::time::timeout(self.dial_timeout, endpoint.connect()).await {
+            .http2_keep_alive_interval(g.keepalive_time)
+            .keep_alive_timeout(g.keepalive_timeout);
+        match tokio::time::timeout(g.dial_timeout, endpoint.connect()).await {
             Ok(Ok(channel)) => Ok(channel),
-            _ => Err(CtlError::new(exit::ERROR, "context deadline exceeded")),
+            _ => Err(()),
         }
     }
 }

@@ -1,104 +1,138 @@
-//! `get`, `put`, `del`, `compaction` and `snapshot`: flags turned into etcd requests exactly
-//! as etcdctl builds them (prefix and from-key ranges, sort defaults, the empty-key rules).
+//! `get`, `put`, `del` and `compaction`: arguments and flags turned into etcd requests exactly
+//! as etcdctl builds them (prefix and from-key ranges, sort defaults, the empty-key rules, a
+//! value read from stdin), checked in etcdctl's order so each mistake gets etcdctl's message.
+//! [`txn`](super::txn) reuses the request builders for its op lines.
 
-use clap::Args;
+use std::io::Read;
+
 use etcdlab_core::proto::etcdserverpb::range_request::{SortOrder, SortTarget};
 use etcdlab_core::proto::etcdserverpb::{
     CompactionRequest, DeleteRangeRequest, PutRequest, RangeRequest,
 };
-use std::io::Read;
 
-use super::global::GlobalArgs;
-use super::print::Printer;
-use super::{CtlError, CtlResult, exit};
+use super::cli::{Command, Flag, Invocation, Kind};
+use super::global::Global;
+use super::print::{Format, Report, stdout};
+use super::{CtlError, CtlResult, exit, gotext};
 use crate::rpc::etcdserverpb::kv_client::KvClient;
 
-#[derive(Args, Debug, Clone, Default)]
-pub struct GetArgs {
-    /// key [range_end]
-    pub args: Vec<String>,
-    /// Linearizable(l) or Serializable(s)
-    #[arg(long, default_value = "l")]
-    pub consistency: String,
-    /// Order of results; ASCEND or DESCEND (ASCEND by default)
-    #[arg(long, default_value = "")]
-    pub order: String,
-    /// Sort target; CREATE, KEY, MODIFY, VALUE, or VERSION
-    #[arg(long = "sort-by", default_value = "")]
-    pub sort_by: String,
-    /// Maximum number of results
-    #[arg(long, default_value_t = 0)]
-    pub limit: i64,
-    /// Get keys with matching prefix
-    #[arg(long)]
-    pub prefix: bool,
-    /// Get keys that are greater than or equal to the given key using byte compare
-    #[arg(long = "from-key")]
-    pub from_key: bool,
-    /// Specify the kv revision
-    #[arg(long, default_value_t = 0)]
-    pub rev: i64,
-    /// Get only the keys
-    #[arg(long = "keys-only")]
-    pub keys_only: bool,
-    /// Only write values when using the "simple" output format
-    #[arg(long = "print-value-only")]
-    pub print_value_only: bool,
-}
+const CONSISTENCY: Flag = Flag::new(
+    "consistency",
+    Kind::Text,
+    "l",
+    "Linearizable(l) or Serializable(s)",
+);
+const ORDER: Flag = Flag::new(
+    "order",
+    Kind::Text,
+    "",
+    "Order of results; ASCEND or DESCEND (ASCEND by default)",
+);
+const SORT_BY: Flag = Flag::new(
+    "sort-by",
+    Kind::Text,
+    "",
+    "Sort target; CREATE, KEY, MODIFY, VALUE, or VERSION",
+);
+const LIMIT: Flag = Flag::new("limit", Kind::Int, "0", "Maximum number of results");
+const GET_PREFIX: Flag = Flag::switch("prefix", "Get keys with matching prefix");
+const GET_FROM_KEY: Flag = Flag::switch(
+    "from-key",
+    "Get keys that are greater than or equal to the given key using byte compare",
+);
+const REV: Flag = Flag::new("rev", Kind::Int, "0", "Specify the kv revision");
+const KEYS_ONLY: Flag = Flag::switch("keys-only", "Get only the keys");
+const PRINT_VALUE_ONLY: Flag = Flag::switch(
+    "print-value-only",
+    "Only write values when using the \"simple\" output format",
+);
 
-#[derive(Args, Debug, Clone, Default)]
-pub struct PutArgs {
-    /// key [value] (the value may come from stdin)
-    pub args: Vec<String>,
-    /// lease ID (in hexadecimal) to attach to the key
-    #[arg(long, default_value = "0")]
-    pub lease: String,
-    /// return the previous key-value pair before modification
-    #[arg(long = "prev-kv")]
-    pub prev_kv: bool,
-    /// updates the key using its current value
-    #[arg(long = "ignore-value")]
-    pub ignore_value: bool,
-    /// updates the key using its current lease
-    #[arg(long = "ignore-lease")]
-    pub ignore_lease: bool,
-}
+pub static GET: Command = Command::new(
+    "get [options] <key> [range_end]",
+    "Gets the key or a range of keys",
+)
+.flags(&[
+    CONSISTENCY,
+    ORDER,
+    SORT_BY,
+    LIMIT,
+    GET_PREFIX,
+    GET_FROM_KEY,
+    REV,
+    KEYS_ONLY,
+    PRINT_VALUE_ONLY,
+])
+.run(|inv| Box::pin(get(inv)));
 
-#[derive(Args, Debug, Clone, Default)]
-pub struct DelArgs {
-    /// key [range_end]
-    pub args: Vec<String>,
-    /// delete keys with matching prefix
-    #[arg(long)]
-    pub prefix: bool,
-    /// return deleted key-value pairs
-    #[arg(long = "prev-kv")]
-    pub prev_kv: bool,
-    /// delete keys that are greater than or equal to the given key using byte compare
-    #[arg(long = "from-key")]
-    pub from_key: bool,
-}
+const LEASE: Flag = Flag::new(
+    "lease",
+    Kind::Text,
+    "0",
+    "lease ID (in hexadecimal) to attach to the key",
+);
+const PUT_PREV_KV: Flag = Flag::switch(
+    "prev-kv",
+    "return the previous key-value pair before modification",
+);
+const IGNORE_VALUE: Flag = Flag::switch("ignore-value", "updates the key using its current value");
+const IGNORE_LEASE: Flag = Flag::switch("ignore-lease", "updates the key using its current lease");
 
-#[derive(clap::Subcommand, Debug)]
-pub enum SnapshotCommand {
-    /// Stores an etcd node backend snapshot to a given file
-    Save { file: Vec<String> },
-    /// Gets backend snapshot status of a given file (as `etcdutl snapshot status`)
-    Status { file: std::path::PathBuf },
-    /// Restores a snapshot to a new data directory (as `etcdutl snapshot restore`)
-    Restore(crate::utl::RestoreArgs),
-}
+pub static PUT: Command = Command::new(
+    "put [options] <key> <value> (<value> can also be given from stdin)",
+    "Puts the given key into the store",
+)
+.long(
+    "
+Puts the given key into the store.
 
-#[derive(Args, Debug, Clone)]
-pub struct CompactionArgs {
-    /// revision
-    pub revision: Option<String>,
-    /// 'true' to wait for compaction to physically remove all old revisions
-    #[arg(long)]
-    pub physical: bool,
-}
+When <value> begins with '-', <value> is interpreted as a flag.
+Insert '--' for workaround:
 
-/// The smallest key after every key with `prefix` ("\0" when there is none), as clientv3 computes it.
+$ put <key> -- <value>
+$ put -- <key> <value>
+
+If <value> isn't given as a command line argument and '--ignore-value' is not specified,
+this command tries to read the value from standard input.
+
+If <lease> isn't given as a command line argument and '--ignore-lease' is not specified,
+this command tries to read the value from standard input.
+
+For example,
+$ cat file | put <key>
+will store the content of the file to <key>.
+",
+)
+.flags(&[LEASE, PUT_PREV_KV, IGNORE_VALUE, IGNORE_LEASE])
+.run(|inv| Box::pin(put(inv)));
+
+const DEL_PREFIX: Flag = Flag::switch("prefix", "delete keys with matching prefix");
+const DEL_PREV_KV: Flag = Flag::switch("prev-kv", "return deleted key-value pairs");
+const DEL_FROM_KEY: Flag = Flag::switch(
+    "from-key",
+    "delete keys that are greater than or equal to the given key using byte compare",
+);
+
+pub static DEL: Command = Command::new(
+    "del [options] <key> [range_end]",
+    "Removes the specified key or range of keys [key, range_end)",
+)
+.flags(&[DEL_PREFIX, DEL_PREV_KV, DEL_FROM_KEY])
+.run(|inv| Box::pin(del(inv)));
+
+const PHYSICAL: Flag = Flag::switch(
+    "physical",
+    "'true' to wait for compaction to physically remove all old revisions",
+);
+
+pub static COMPACTION: Command = Command::new(
+    "compaction [options] <revision>",
+    "Compacts the event history in etcd",
+)
+.flags(&[PHYSICAL])
+.run(|inv| Box::pin(compaction(inv)));
+
+/// The smallest key after every key starting with `prefix` (`"\0"` when there is none), as
+/// clientv3's `GetPrefixRangeEnd`.
 pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
     let mut end = prefix.to_vec();
     while let Some(last) = end.pop() {
@@ -110,23 +144,21 @@ pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
     vec![0]
 }
 
-/// The key and range end of a `--prefix` / `--from-key` / explicit-range request.
+/// The key and range end of a key, an explicit range, `--prefix` or `--from-key` (an empty
+/// key with either means the whole key space).
 fn key_range(
     key: &str,
-    range_end: Option<&str>,
+    range_end: Option<&String>,
     prefix: bool,
     from_key: bool,
 ) -> (Vec<u8>, Vec<u8>) {
     let key = key.as_bytes().to_vec();
-    if prefix {
+    if prefix || from_key {
         if key.is_empty() {
             return (vec![0], vec![0]);
         }
-        let end = prefix_end(&key);
+        let end = if prefix { prefix_end(&key) } else { vec![0] };
         return (key, end);
-    }
-    if from_key {
-        return (if key.is_empty() { vec![0] } else { key }, vec![0]);
     }
     (
         key,
@@ -134,48 +166,63 @@ fn key_range(
     )
 }
 
-/// Builds a Range request from get's arguments, as etcdctl's `getGetOp`.
-pub fn range_request(a: &GetArgs) -> Result<RangeRequest, CtlError> {
-    let Some(key) = a.args.first() else {
-        return Err(CtlError::new(
-            exit::BAD_ARGS,
-            "get command needs one argument as key and an optional argument as range_end",
-        ));
-    };
-    if a.prefix && a.from_key {
-        return Err(CtlError::new(
-            exit::BAD_ARGS,
+/// The range a `--prefix`/`--from-key` command covers, refusing both at once or a range end too.
+fn checked_range(
+    inv: &Invocation,
+    prefix: &Flag,
+    from_key: &Flag,
+) -> Result<(bool, bool), CtlError> {
+    let (prefix, from_key) = (inv.bool(prefix), inv.bool(from_key));
+    if prefix && from_key {
+        return Err(CtlError::bad_args(
             "`--prefix` and `--from-key` cannot be set at the same time, choose one",
         ));
     }
-    let serializable = match a.consistency.as_str() {
+    Ok((prefix, from_key))
+}
+
+const TOO_MANY_WITH_RANGE: &str =
+    "too many arguments, only accept one argument when `--prefix` or `--from-key` is set";
+
+/// A Range request from get's arguments, as etcdctl's `getGetOp`.
+pub fn range_request(inv: &Invocation) -> Result<RangeRequest, CtlError> {
+    let Some(key) = inv.args.first() else {
+        return Err(CtlError::bad_args(
+            "get command needs one argument as key and an optional argument as range_end",
+        ));
+    };
+    let (prefix, from_key) = checked_range(inv, &GET_PREFIX, &GET_FROM_KEY)?;
+    let consistency = inv.text(&CONSISTENCY);
+    let serializable = match consistency.as_str() {
         "s" => true,
         "l" => false,
-        other => {
+        _ => {
             return Err(CtlError::new(
                 exit::BAD_FEATURE,
-                format!("unknown consistency flag {other:?}"),
+                format!(
+                    "unknown consistency flag {}",
+                    gotext::quote(consistency.as_bytes())
+                ),
             ));
         }
     };
-    if a.args.len() > 1 && (a.prefix || a.from_key) {
-        return Err(CtlError::new(
-            exit::BAD_ARGS,
-            "too many arguments, only accept one argument when `--prefix` or `--from-key` is set",
-        ));
+    if inv.args.len() > 1 && (prefix || from_key) {
+        return Err(CtlError::bad_args(TOO_MANY_WITH_RANGE));
     }
-    let order = match a.order.to_uppercase().as_str() {
+    let order_text = inv.text(&ORDER);
+    let order = match order_text.to_uppercase().as_str() {
         "ASCEND" => SortOrder::Ascend,
         "DESCEND" => SortOrder::Descend,
         "" => SortOrder::None,
         _ => {
             return Err(CtlError::new(
                 exit::BAD_FEATURE,
-                format!("bad sort order {}", a.order),
+                format!("bad sort order {order_text}"),
             ));
         }
     };
-    let target = match a.sort_by.to_uppercase().as_str() {
+    let target_text = inv.text(&SORT_BY);
+    let target = match target_text.to_uppercase().as_str() {
         "CREATE" => SortTarget::Create,
         "KEY" | "" => SortTarget::Key,
         "MODIFY" => SortTarget::Mod,
@@ -184,251 +231,216 @@ pub fn range_request(a: &GetArgs) -> Result<RangeRequest, CtlError> {
         _ => {
             return Err(CtlError::new(
                 exit::BAD_FEATURE,
-                format!("bad sort target {}", a.sort_by),
+                format!("bad sort target {target_text}"),
             ));
         }
     };
-    // clientv3 sends key-ascending as "no sort": that is the natural order.
+    // clientv3 sends key-ascending as no sort: the server's natural order.
     let order = if target == SortTarget::Key && order == SortOrder::Ascend {
         SortOrder::None
     } else {
         order
     };
-    let (key, range_end) = key_range(key, a.args.get(1).map(String::as_str), a.prefix, a.from_key);
+    let (key, range_end) = key_range(key, inv.args.get(1), prefix, from_key);
     Ok(RangeRequest {
         key,
         range_end,
-        limit: a.limit,
-        revision: a.rev.max(0),
+        limit: inv.int(&LIMIT),
+        revision: inv.int(&REV).max(0),
         sort_order: order as i32,
         sort_target: target as i32,
         serializable,
-        keys_only: a.keys_only,
+        keys_only: inv.bool(&KEYS_ONLY),
         ..Default::default()
     })
 }
 
-/// Builds a Put request from put's arguments (`value` read from stdin when missing).
+/// A Put request from put's arguments, as etcdctl's `getPutOp`; without a value argument the
+/// value is whatever `stdin_value` reads.
 pub fn put_request(
-    a: &PutArgs,
-    stdin_value: impl FnOnce() -> Option<String>,
+    inv: &Invocation,
+    stdin_value: impl FnOnce() -> Option<Vec<u8>>,
 ) -> Result<PutRequest, CtlError> {
-    let (key, value) = match a.args.as_slice() {
-        [key] if a.ignore_value => (key.clone(), String::new()),
-        [key, value] => (key.clone(), value.clone()),
-        [key] => match stdin_value() {
-            Some(v) => (key.clone(), v),
-            None => {
-                return Err(CtlError::new(
-                    exit::BAD_ARGS,
-                    "put command needs 1 argument and input from stdin or 2 arguments",
-                ));
-            }
-        },
-        [] => {
-            return Err(CtlError::new(
-                exit::BAD_ARGS,
-                "put command needs 1 argument and input from stdin or 2 arguments",
-            ));
-        }
-        _ => {
-            return Err(CtlError::new(
-                exit::BAD_ARGS,
-                "put command needs 1 argument and input from stdin or 2 arguments",
-            ));
+    const USAGE: &str = "put command needs 1 argument and input from stdin or 2 arguments";
+    let Some(key) = inv.args.first() else {
+        return Err(CtlError::bad_args(USAGE));
+    };
+    let ignore_value = inv.bool(&IGNORE_VALUE);
+    if ignore_value && inv.args.len() > 1 {
+        return Err(CtlError::bad_args(
+            "put command needs only 1 argument when 'ignore-value' is set",
+        ));
+    }
+    let value = if ignore_value {
+        Vec::new()
+    } else {
+        match inv.args.get(1) {
+            Some(v) => v.clone().into_bytes(),
+            None => stdin_value().ok_or_else(|| CtlError::bad_args(USAGE))?,
         }
     };
-    let lease = i64::from_str_radix(&a.lease, 16).map_err(|e| {
-        CtlError::new(
-            exit::BAD_ARGS,
-            format!("bad lease ID ({e}), expecting ID in Hex"),
-        )
-    })?;
+    let lease = gotext::parse_int(&inv.text(&LEASE), 16)
+        .map_err(|e| CtlError::bad_args(format!("bad lease ID ({e}), expecting ID in Hex")))?;
     Ok(PutRequest {
-        key: key.into_bytes(),
-        value: value.into_bytes(),
+        key: key.clone().into_bytes(),
+        value,
         lease,
-        prev_kv: a.prev_kv,
-        ignore_value: a.ignore_value,
-        ignore_lease: a.ignore_lease,
+        prev_kv: inv.bool(&PUT_PREV_KV),
+        ignore_value,
+        ignore_lease: inv.bool(&IGNORE_LEASE),
     })
 }
 
-/// Builds a DeleteRange request from del's arguments.
-pub fn delete_request(a: &DelArgs) -> Result<DeleteRangeRequest, CtlError> {
-    let Some(key) = a.args.first() else {
-        return Err(CtlError::new(
-            exit::BAD_ARGS,
+/// A DeleteRange request from del's arguments, as etcdctl's `getDelOp`.
+pub fn delete_request(inv: &Invocation) -> Result<DeleteRangeRequest, CtlError> {
+    let (Some(key), 1..=2) = (inv.args.first(), inv.args.len()) else {
+        return Err(CtlError::bad_args(
             "del command needs one argument as key and an optional argument as range_end",
         ));
     };
-    if a.prefix && a.from_key {
-        return Err(CtlError::new(
-            exit::BAD_ARGS,
-            "`--prefix` and `--from-key` cannot be set at the same time, choose one",
-        ));
+    let (prefix, from_key) = checked_range(inv, &DEL_PREFIX, &DEL_FROM_KEY)?;
+    if inv.args.len() > 1 && (prefix || from_key) {
+        return Err(CtlError::bad_args(TOO_MANY_WITH_RANGE));
     }
-    if a.args.len() > 1 && (a.prefix || a.from_key) {
-        return Err(CtlError::new(
-            exit::BAD_ARGS,
-            "too many arguments, only accept one argument when `--prefix` or `--from-key` is set",
-        ));
-    }
-    let (key, range_end) = key_range(key, a.args.get(1).map(String::as_str), a.prefix, a.from_key);
+    let (key, range_end) = key_range(key, inv.args.get(1), prefix, from_key);
     Ok(DeleteRangeRequest {
         key,
         range_end,
-        prev_kv: a.prev_kv,
+        prev_kv: inv.bool(&DEL_PREV_KV),
     })
 }
 
-fn printer(g: &GlobalArgs) -> Printer {
-    Printer {
-        format: g.write_out,
-        hex: g.hex,
-        value_only: false,
+/// All of stdin, if there is any (etcdctl's `argOrStdin`).
+fn read_stdin() -> Option<Vec<u8>> {
+    let mut value = Vec::new();
+    match std::io::stdin().read_to_end(&mut value) {
+        Ok(_) if !value.is_empty() => Some(value),
+        _ => None,
     }
 }
 
-pub async fn get(g: &GlobalArgs, a: GetArgs) -> CtlResult {
-    let req = range_request(&a)?;
-    let mut client = KvClient::new(g.connect().await?);
-    let resp = client.range(req).await.map_err(CtlError::rpc)?.into_inner();
-    let mut p = printer(g);
-    if a.print_value_only {
-        if !p.allows_value_only() {
-            return Err(CtlError::new(
-                exit::BAD_ARGS,
+async fn get(inv: Invocation) -> CtlResult {
+    let request = range_request(&inv)?;
+    let g = Global::from(&inv)?;
+    let response = g
+        .client()?
+        .request(async |channel| KvClient::new(channel).range(request).await)
+        .await?;
+    let mut printer = g.printer();
+    if inv.bool(&PRINT_VALUE_ONLY) {
+        if g.format != Format::Simple {
+            return Err(CtlError::bad_args(
                 "print-value-only is only for `--write-out=simple`",
             ));
         }
-        p.value_only = true;
+        printer.value_only = true;
     }
-    p.get(&resp)
+    printer.print(&Report::Get(&response))
 }
 
-pub async fn put(g: &GlobalArgs, a: PutArgs) -> CtlResult {
-    let req = put_request(&a, || {
-        let mut s = String::new();
-        std::io::stdin()
-            .read_to_string(&mut s)
-            .ok()
-            .filter(|_| !s.is_empty())
-            .map(|_| s)
-    })?;
-    let mut client = KvClient::new(g.connect().await?);
-    let resp = client.put(req).await.map_err(CtlError::rpc)?.into_inner();
-    printer(g).put(&resp)
+async fn put(inv: Invocation) -> CtlResult {
+    let request = put_request(&inv, read_stdin)?;
+    let g = Global::from(&inv)?;
+    let response = g
+        .client()?
+        .request(async |channel| KvClient::new(channel).put(request).await)
+        .await?;
+    g.printer().print(&Report::Put(&response))
 }
 
-pub async fn del(g: &GlobalArgs, a: DelArgs) -> CtlResult {
-    let req = delete_request(&a)?;
-    let mut client = KvClient::new(g.connect().await?);
-    let resp = client
-        .delete_range(req)
-        .await
-        .map_err(CtlError::rpc)?
-        .into_inner();
-    printer(g).del(&resp)
+async fn del(inv: Invocation) -> CtlResult {
+    let request = delete_request(&inv)?;
+    let g = Global::from(&inv)?;
+    let response = g
+        .client()?
+        .request(async |channel| KvClient::new(channel).delete_range(request).await)
+        .await?;
+    g.printer().print(&Report::Del(&response))
 }
 
-pub async fn compaction(g: &GlobalArgs, a: CompactionArgs) -> CtlResult {
-    let Some(rev) = a.revision else {
-        return Err(CtlError::new(
-            exit::BAD_ARGS,
-            "compaction command needs 1 argument",
-        ));
+async fn compaction(inv: Invocation) -> CtlResult {
+    let [revision] = inv.args.as_slice() else {
+        return Err(CtlError::bad_args("compaction command needs 1 argument"));
     };
-    let revision: i64 = rev
-        .parse()
-        .map_err(|e| CtlError::new(exit::ERROR, format!("{e}")))?;
-    let mut client = KvClient::new(g.connect().await?);
-    client
-        .compact(CompactionRequest {
-            revision,
-            physical: a.physical,
+    let revision = gotext::parse_int(revision, 10).map_err(|e| CtlError::new(exit::ERROR, e))?;
+    let physical = inv.bool(&PHYSICAL);
+    let g = Global::from(&inv)?;
+    g.client()?
+        .request(async |channel| {
+            KvClient::new(channel)
+                .compact(CompactionRequest { revision, physical })
+                .await
         })
-        .await
-        .map_err(CtlError::rpc)?;
-    println!("compacted revision {revision}");
+        .await?;
+    stdout(format!("compacted revision {revision}\n").as_bytes());
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ctl::cli::{Outcome, parse};
+
+    fn invocation(words: &[&str]) -> Invocation {
+        static ROOT: Command = Command::new("etcdctl", "").subcommands(&[&GET, &PUT, &DEL]);
+        let words: Vec<String> = words.iter().map(|s| s.to_string()).collect();
+        match parse(&ROOT, &words, &|_| None) {
+            Ok(Outcome::Run(inv)) => inv,
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[test]
     fn ranges_as_clientv3_builds_them() {
         assert_eq!(prefix_end(b"/a"), b"/b");
         assert_eq!(prefix_end(b"a\xff"), b"b");
         assert_eq!(prefix_end(b"\xff\xff"), vec![0]);
-        let get = |args: &[&str], prefix, from_key| {
-            let a = GetArgs {
-                args: args.iter().map(|s| s.to_string()).collect(),
-                prefix,
-                from_key,
-                consistency: "l".into(),
-                ..Default::default()
-            };
-            let r = range_request(&a).unwrap();
+        let range = |words: &[&str]| {
+            let r = range_request(&invocation(words)).unwrap();
             (r.key, r.range_end)
         };
-        assert_eq!(get(&["/"], true, false), (b"/".to_vec(), b"0".to_vec()));
-        assert_eq!(get(&[""], true, false), (vec![0], vec![0]));
-        assert_eq!(get(&[""], false, true), (vec![0], vec![0]));
         assert_eq!(
-            get(&["a", "c"], false, false),
+            range(&["get", "/", "--prefix"]),
+            (b"/".to_vec(), b"0".to_vec())
+        );
+        assert_eq!(range(&["get", "", "--prefix"]), (vec![0], vec![0]));
+        assert_eq!(range(&["get", "", "--from-key"]), (vec![0], vec![0]));
+        assert_eq!(range(&["get", "a", "--from-key"]), (b"a".to_vec(), vec![0]));
+        assert_eq!(
+            range(&["get", "a", "c", "extra"]),
             (b"a".to_vec(), b"c".to_vec())
         );
+        let r = range_request(&invocation(&[
+            "get",
+            "a",
+            "--sort-by=key",
+            "--order=ascend",
+        ]))
+        .unwrap();
+        assert_eq!(r.sort_order, SortOrder::None as i32);
+        let e = range_request(&invocation(&["get", "a", "--consistency=x"])).unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (exit::BAD_FEATURE, "unknown consistency flag \"x\"")
+        );
+        let e = delete_request(&invocation(&["del", "a", "b", "c"])).unwrap_err();
+        assert_eq!(e.code, exit::BAD_ARGS);
     }
-}
 
-pub async fn snapshot(g: &GlobalArgs, command: SnapshotCommand) -> CtlResult {
-    let offline =
-        |c| crate::utl::run_snapshot(c).map_err(|e| CtlError::new(exit::ERROR, format!("{e:#}")));
-    match command {
-        SnapshotCommand::Save { file } => {
-            let [file] = file.as_slice() else {
-                return Err(CtlError::new(
-                    exit::BAD_ARGS,
-                    "snapshot save expects one argument",
-                ));
-            };
-            save_snapshot(g, file).await
-        }
-        SnapshotCommand::Status { file } => offline(crate::utl::SnapshotCommand::Status {
-            file,
-            write_out: g.write_out,
-        }),
-        SnapshotCommand::Restore(args) => offline(crate::utl::SnapshotCommand::Restore(args)),
+    #[test]
+    fn put_takes_its_value_from_arguments_or_stdin() {
+        let p = put_request(&invocation(&["put", "k", "v", "extra"]), || None).unwrap();
+        assert_eq!((p.key, p.value), (b"k".to_vec(), b"v".to_vec()));
+        let p = put_request(&invocation(&["put", "k"]), || {
+            Some(b"from stdin\n".to_vec())
+        })
+        .unwrap();
+        assert_eq!(p.value, b"from stdin\n");
+        let e = put_request(&invocation(&["put", "k", "v", "--lease=zz"]), || None).unwrap_err();
+        assert_eq!(
+            e.message,
+            "bad lease ID (strconv.ParseInt: parsing \"zz\": invalid syntax), expecting ID in Hex"
+        );
+        assert!(put_request(&invocation(&["put", "k"]), || None).is_err());
     }
-}
-
-/// Streams a snapshot into `<file>.part`, then renames it into place.
-async fn save_snapshot(g: &GlobalArgs, file: &str) -> CtlResult {
-    let io = |e: std::io::Error| CtlError::new(exit::ERROR, format!("could not write {file}: {e}"));
-    let channel = g.connect().await?;
-    let mut client = crate::rpc::etcdserverpb::maintenance_client::MaintenanceClient::new(channel);
-    let mut stream = client
-        .snapshot(etcdlab_core::proto::etcdserverpb::SnapshotRequest {})
-        .await
-        .map_err(CtlError::rpc)?
-        .into_inner();
-    let part = format!("{file}.part");
-    let mut out = std::fs::File::create(&part).map_err(io)?;
-    loop {
-        match stream.message().await {
-            Ok(Some(chunk)) => std::io::Write::write_all(&mut out, &chunk.blob).map_err(io)?,
-            Ok(None) => break,
-            Err(status) => {
-                let _ = std::fs::remove_file(&part);
-                return Err(CtlError::rpc(status));
-            }
-        }
-    }
-    out.sync_all().map_err(io)?;
-    std::fs::rename(&part, file).map_err(io)?;
-    println!("Snapshot saved at {file}");
-    Ok(())
 }

@@ -47,28 +47,28 @@ const MAPPING: &[(&str, &str, &str)] = &[
     ("user / role / auth", "user / role / auth", ""),
 ];
 
+/// Prints the v2-to-v3 guide on stderr, the asked command marked, and fails.
 pub fn explain(args: &[OsString]) -> ExitCode {
     let asked = args
         .get(1)
         .map(|a| a.to_string_lossy().into_owned())
         .unwrap_or_default();
-    eprintln!("etcdlab speaks the etcd v3 API only; ETCDCTL_API=2 selects the retired v2 API.");
-    eprintln!("Unset it, or `export ETCDCTL_API=3`, and use the v3 commands:\n");
-    eprintln!("  {:<24} v3 command", "v2 command");
+    let mut text = String::from(
+        "etcdlab speaks the etcd v3 API only; ETCDCTL_API=2 selects the retired v2 API.\n\
+         Unset it (etcdctl 3.4 and later default to v3), or `export ETCDCTL_API=3`, and use the \
+         v3 commands:\n\n",
+    );
+    text.push_str(&format!("  {:<24} v3 command\n", "v2 command"));
     for (v2, v3, note) in MAPPING {
-        let marker = if !asked.is_empty()
-            && v2
-                .split(" / ")
-                .any(|c| c.split_whitespace().next() == Some(asked.as_str()))
-        {
-            "->"
-        } else {
-            "  "
-        };
-        eprintln!("{marker}{v2:<24} {v3}");
+        let is_asked = v2
+            .split(" / ")
+            .any(|c| c.split_whitespace().next() == Some(asked.as_str()));
+        let marker = if is_asked { "->" } else { "  " };
+        text.push_str(&format!("{marker}{v2:<24} {v3}\n"));
         if !note.is_empty() {
-            eprintln!("  {:<24}   ({note})", "");
+            text.push_str(&format!("  {:<24}   ({note})\n", ""));
         }
     }
+    super::print::stderr(&text);
     ExitCode::from(super::exit::BAD_FEATURE)
 }

@@ -1,0 +1,140 @@
+//! The `fields` format: one `"Name" : value` line per struct field, strings quoted as Go's
+//! `%q`, a blank line after each member or endpoint. Membership changes and `move-leader` have
+//! no fields form in etcdctl.
+
+use etcdlab_core::proto::etcdserverpb::response_op::Response;
+use etcdlab_core::proto::etcdserverpb::{
+    DeleteRangeResponse, PutResponse, RangeResponse, ResponseHeader,
+};
+use etcdlab_core::proto::mvccpb::KeyValue;
+
+use super::super::gotext::{quote, string_list};
+use super::{Rendered, Report, alarm_name};
+
+pub(super) fn render(report: &Report) -> Option<Rendered> {
+    let mut out = String::new();
+    match report {
+        Report::Get(r) => get(&mut out, r),
+        Report::Put(r) => put(&mut out, r),
+        Report::Del(r) => del(&mut out, r),
+        Report::Txn(r) => {
+            header(&mut out, r.header.as_ref());
+            line(&mut out, "Succeeded", r.succeeded);
+            for op in &r.responses {
+                match &op.response {
+                    Some(Response::ResponseDeleteRange(d)) => del(&mut out, d),
+                    Some(Response::ResponsePut(p)) => put(&mut out, p),
+                    Some(Response::ResponseRange(g)) => get(&mut out, g),
+                    other => line(&mut out, "Unknown", quote(format!("{other:?}").as_bytes())),
+                }
+            }
+        }
+        Report::MemberList(r) => {
+            header(&mut out, r.header.as_ref());
+            for m in &r.members {
+                line(&mut out, "ID", m.id);
+                line(&mut out, "Name", quote(m.name.as_bytes()));
+                for url in &m.peer_ur_ls {
+                    line(&mut out, "PeerURL", quote(url.as_bytes()));
+                }
+                for url in &m.client_ur_ls {
+                    line(&mut out, "ClientURL", quote(url.as_bytes()));
+                }
+                line(&mut out, "IsLearner", m.is_learner);
+                out.push('\n');
+            }
+        }
+        Report::EndpointHealth(results) => {
+            for h in results.iter() {
+                line(&mut out, "Endpoint", quote(h.endpoint.as_bytes()));
+                line(&mut out, "Health", h.healthy);
+                line(&mut out, "Took", &h.took);
+                line(&mut out, "Error", &h.error);
+                out.push('\n');
+            }
+        }
+        Report::EndpointStatus(statuses) => {
+            for (endpoint, s) in statuses.iter() {
+                header(&mut out, s.header.as_ref());
+                line(&mut out, "Version", quote(s.version.as_bytes()));
+                line(&mut out, "DBSize", s.db_size);
+                line(&mut out, "Leader", s.leader);
+                line(&mut out, "IsLearner", s.is_learner);
+                line(&mut out, "RaftIndex", s.raft_index);
+                line(&mut out, "RaftTerm", s.raft_term);
+                line(&mut out, "RaftAppliedIndex", s.raft_applied_index);
+                line(&mut out, "Errors", string_list(&s.errors));
+                line(&mut out, "Endpoint", quote(endpoint.as_bytes()));
+                out.push('\n');
+            }
+        }
+        Report::EndpointHashKv(hashes) => {
+            for (endpoint, h) in hashes.iter() {
+                header(&mut out, h.header.as_ref());
+                line(&mut out, "Endpoint", quote(endpoint.as_bytes()));
+                line(&mut out, "Hash", h.hash);
+                out.push('\n');
+            }
+        }
+        Report::Alarm(r) => {
+            header(&mut out, r.header.as_ref());
+            for a in &r.alarms {
+                line(&mut out, "MemberID", a.member_id);
+                line(&mut out, "AlarmType", alarm_name(a.alarm));
+                out.push('\n');
+            }
+        }
+        Report::MemberAdd(_)
+        | Report::MemberRemove(..)
+        | Report::MemberUpdate(..)
+        | Report::MemberPromote(..)
+        | Report::MoveLeader { .. } => return None,
+    }
+    Some(Rendered::stdout(out))
+}
+
+/// `"Name" : value`, as Go's `fmt.Println("\"Name\" :", value)`.
+fn line(out: &mut String, name: &str, value: impl std::fmt::Display) {
+    out.push_str(&format!("\"{name}\" : {value}\n"));
+}
+
+fn header(out: &mut String, h: Option<&ResponseHeader>) {
+    let h = h.cloned().unwrap_or_default();
+    line(out, "ClusterID", h.cluster_id);
+    line(out, "MemberID", h.member_id);
+    line(out, "Revision", h.revision);
+    line(out, "RaftTerm", h.raft_term);
+}
+
+fn kv(out: &mut String, prefix: &str, kv: &KeyValue) {
+    line(out, &format!("{prefix}Key"), quote(&kv.key));
+    line(out, &format!("{prefix}CreateRevision"), kv.create_revision);
+    line(out, &format!("{prefix}ModRevision"), kv.mod_revision);
+    line(out, &format!("{prefix}Version"), kv.version);
+    line(out, &format!("{prefix}Value"), quote(&kv.value));
+    line(out, &format!("{prefix}Lease"), kv.lease);
+}
+
+fn get(out: &mut String, r: &RangeResponse) {
+    header(out, r.header.as_ref());
+    for item in &r.kvs {
+        kv(out, "", item);
+    }
+    line(out, "More", r.more);
+    line(out, "Count", r.count);
+}
+
+fn put(out: &mut String, r: &PutResponse) {
+    header(out, r.header.as_ref());
+    if let Some(prev) = &r.prev_kv {
+        kv(out, "Prev", prev);
+    }
+}
+
+fn del(out: &mut String, r: &DeleteRangeResponse) {
+    header(out, r.header.as_ref());
+    line(out, "Deleted", r.deleted);
+    for prev in &r.prev_kvs {
+        kv(out, "Prev", prev);
+    }
+}

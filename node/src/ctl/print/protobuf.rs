@@ -1,0 +1,26 @@
+//! The `protobuf` format: the response message's wire encoding, written raw. The endpoint
+//! lists are not single messages, so etcdctl has no protobuf form for them.
+
+use prost::Message;
+
+use super::{Rendered, Report};
+
+pub(super) fn render(report: &Report) -> Option<Rendered> {
+    let bytes = match report {
+        Report::Get(r) => r.encode_to_vec(),
+        Report::Put(r) => r.encode_to_vec(),
+        Report::Del(r) => r.encode_to_vec(),
+        Report::Txn(r) => r.encode_to_vec(),
+        Report::MemberList(r) => r.encode_to_vec(),
+        Report::MemberAdd(r) => r.encode_to_vec(),
+        Report::MemberRemove(_, r) => r.encode_to_vec(),
+        Report::MemberUpdate(_, r) => r.encode_to_vec(),
+        Report::MemberPromote(_, r) => r.encode_to_vec(),
+        Report::Alarm(r) => r.encode_to_vec(),
+        Report::MoveLeader { response, .. } => response.encode_to_vec(),
+        Report::EndpointHealth(_) | Report::EndpointStatus(_) | Report::EndpointHashKv(_) => {
+            return None;
+        }
+    };
+    Some(Rendered::stdout(bytes))
+}

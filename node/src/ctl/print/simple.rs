@@ -1,0 +1,152 @@
+//! The `simple` format, etcdctl's default: keys and values on their own lines (`--hex`
+//! escapes every byte), `OK` for a put, the deleted count for a del, comma-separated rows for
+//! the member and endpoint lists, and the health lines on stderr.
+
+use etcdlab_core::proto::etcdserverpb::response_op::Response;
+use etcdlab_core::proto::etcdserverpb::{DeleteRangeResponse, PutResponse, RangeResponse};
+use etcdlab_core::proto::mvccpb::KeyValue;
+
+use super::{Rendered, Report, Rows, alarm_name, hashkv_rows, member_rows, status_rows};
+
+pub(super) fn render(report: &Report, hex: bool, value_only: bool) -> Rendered {
+    let kvs = KvText { hex, value_only };
+    let text: String = match report {
+        Report::Get(r) => return Rendered::stdout(kvs.get(r)),
+        Report::Put(r) => return Rendered::stdout(kvs.put(r)),
+        Report::Del(r) => return Rendered::stdout(kvs.del(r)),
+        Report::Txn(r) => {
+            let mut out = if r.succeeded {
+                b"SUCCESS\n".to_vec()
+            } else {
+                b"FAILURE\n".to_vec()
+            };
+            for op in &r.responses {
+                out.push(b'\n');
+                match &op.response {
+                    Some(Response::ResponseRange(g)) => out.extend(kvs.get(g)),
+                    Some(Response::ResponsePut(p)) => out.extend(kvs.put(p)),
+                    Some(Response::ResponseDeleteRange(d)) => out.extend(kvs.del(d)),
+                    other => out.extend(format!("unexpected response {other:?}\n").into_bytes()),
+                }
+            }
+            return Rendered::stdout(out);
+        }
+        Report::MemberList(r) => lines(&member_rows(r)),
+        Report::MemberAdd(r) => format!(
+            "Member {:16x} added to cluster {:16x}\n",
+            r.member.as_ref().map_or(0, |m| m.id),
+            r.header.as_ref().map_or(0, |h| h.cluster_id)
+        ),
+        Report::MemberRemove(id, r) => member_changed(*id, "removed from", r.header.as_ref()),
+        Report::MemberUpdate(id, r) => member_changed(*id, "updated in", r.header.as_ref()),
+        Report::MemberPromote(id, r) => member_changed(*id, "promoted in", r.header.as_ref()),
+        Report::EndpointHealth(results) => {
+            let stderr = results
+                .iter()
+                .map(|h| {
+                    if h.error.is_empty() {
+                        format!(
+                            "{} is healthy: successfully committed proposal: took = {}\n",
+                            h.endpoint, h.took
+                        )
+                    } else {
+                        format!(
+                            "{} is unhealthy: failed to commit proposal: {}\n",
+                            h.endpoint, h.error
+                        )
+                    }
+                })
+                .collect();
+            return Rendered {
+                stdout: Vec::new(),
+                stderr,
+            };
+        }
+        Report::EndpointStatus(statuses) => lines(&status_rows(statuses)),
+        Report::EndpointHashKv(hashes) => lines(&hashkv_rows(hashes)),
+        // Go prints each alarm with `%+v`, which is the message's compact text form.
+        Report::Alarm(r) => r
+            .alarms
+            .iter()
+            .map(|a| {
+                let mut line = String::new();
+                if a.member_id != 0 {
+                    line.push_str(&format!("memberID:{} ", a.member_id));
+                }
+                if a.alarm != 0 {
+                    line.push_str(&format!("alarm:{} ", alarm_name(a.alarm)));
+                }
+                line + "\n"
+            })
+            .collect(),
+        Report::MoveLeader { leader, target, .. } => {
+            format!("Leadership transferred from {leader:x} to {target:x}\n")
+        }
+    };
+    Rendered::stdout(text)
+}
+
+fn member_changed(
+    id: u64,
+    what: &str,
+    header: Option<&etcdlab_core::proto::etcdserverpb::ResponseHeader>,
+) -> String {
+    format!(
+        "Member {id:16x} {what} cluster {:16x}\n",
+        header.map_or(0, |h| h.cluster_id)
+    )
+}
+
+fn lines(rows: &Rows) -> String {
+    rows.rows.iter().map(|r| r.join(", ") + "\n").collect()
+}
+
+/// Key-value results as lines, the bytes as they are (Go prints them unconverted).
+struct KvText {
+    hex: bool,
+    value_only: bool,
+}
+
+impl KvText {
+    fn get(&self, r: &RangeResponse) -> Vec<u8> {
+        r.kvs.iter().flat_map(|kv| self.kv(kv)).collect()
+    }
+
+    fn put(&self, r: &PutResponse) -> Vec<u8> {
+        let mut out = b"OK\n".to_vec();
+        if let Some(kv) = &r.prev_kv {
+            out.extend(self.kv(kv));
+        }
+        out
+    }
+
+    fn del(&self, r: &DeleteRangeResponse) -> Vec<u8> {
+        let mut out = format!("{}\n", r.deleted).into_bytes();
+        for kv in &r.prev_kvs {
+            out.extend(self.kv(kv));
+        }
+        out
+    }
+
+    /// The key and the value on their own lines (`--print-value-only`: the value alone).
+    fn kv(&self, kv: &KeyValue) -> Vec<u8> {
+        let text = |bytes: &[u8]| -> Vec<u8> {
+            if self.hex {
+                bytes
+                    .iter()
+                    .flat_map(|b| format!("\\x{b:02x}").into_bytes())
+                    .collect()
+            } else {
+                bytes.to_vec()
+            }
+        };
+        let mut out = Vec::new();
+        if !self.value_only {
+            out.extend(text(&kv.key));
+            out.push(b'\n');
+        }
+        out.extend(text(&kv.value));
+        out.push(b'\n');
+        out
+    }
+}
