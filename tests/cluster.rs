@@ -63,7 +63,7 @@ fn writes_replicate_and_survive_the_loss_of_the_leader() {
     }
 
     // Hand leadership to a follower on purpose, as `etcdctl move-leader` does.
-    let leader = cluster.leader(Duration::from_secs(10)).expect("a leader");
+    cluster.leader(Duration::from_secs(10)).expect("a leader");
     let status = etcdctl(
         &cluster.endpoints(),
         &args(&["endpoint", "status", "-w", "json"]),

@@ -1,5 +1,6 @@
 //! `etcdlab ctl` where there is no server answer to compare: unreachable endpoints, bad flags,
-//! the `ETCDCTL_API=2` guide, and the binary invoked under the name `etcdctl`.
+//! and the binary invoked under the name `etcdctl`. (The `ETCDCTL_API=2` guide is checked in
+//! `ctl_vs_real_etcdctl.rs`.)
 
 mod support;
 
@@ -41,29 +42,6 @@ fn unknown_flags_and_missing_arguments_are_errors() {
     assert!(
         out.stderr.contains("get command needs one argument"),
         "{}",
-        out.stderr
-    );
-}
-
-#[test]
-fn etcdctl_api_2_explains_the_v3_commands() {
-    let out = ctl(&["backup"], &[("ETCDCTL_API", "2")]);
-    assert_ne!(out.code, 0);
-    for expected in [
-        "snapshot save",
-        "endpoint health",
-        "get <prefix> --prefix --keys-only",
-        "put <key> <value>",
-    ] {
-        assert!(
-            out.stderr.contains(expected),
-            "missing {expected:?} in:\n{}",
-            out.stderr
-        );
-    }
-    assert!(
-        out.stderr.lines().any(|l| l.starts_with("->backup")),
-        "the asked command is marked:\n{}",
         out.stderr
     );
 }
