@@ -9,6 +9,8 @@
 //! - [`mvcc`]: the MVCC key space (revisions, history, ranges, txns, compaction) on redb.
 //! - [`membership`]: member and cluster ids as etcd derives them, and the member table.
 //! - [`alarms`]: NOSPACE/CORRUPT alarms, raised and cleared through Raft.
+//! - [`events`]: the versioned Raft event schema every member reports; [`raft_events`] turns
+//!   raft-rs messages and state into events, [`request_text`] writes entries readably.
 //!
 //! The host (the node crate natively, the simulator in the browser) drives a member with
 //! `tick`, `step`, `propose` and `read_index`, then calls `ready` and carries out what it
@@ -16,15 +18,18 @@
 
 pub mod alarms;
 pub mod error;
+pub mod events;
 pub mod member;
 pub mod membership;
 pub mod mvcc;
 pub mod proto;
+pub mod raft_events;
 pub mod raft_log;
+pub mod request_text;
 pub mod state_snapshot;
 
 pub use error::{CoreError, MembershipError};
 pub use member::{
-    Bootstrap, Member, MemberConfig, MemberStatus, MembershipChange, ReadyOutput, WriteRequest,
-    WriteResponse,
+    Bootstrap, Member, MemberConfig, MemberStatus, MembershipChange, OutgoingMessage, ReadyOutput,
+    WriteRequest, WriteResponse,
 };

@@ -18,13 +18,16 @@ use std::sync::Arc;
 
 use prost::Message as _;
 use protobuf::Message as _;
-use raft::eraftpb::{ConfChange, ConfChangeType, Entry, EntryType, HardState, Message};
+use raft::eraftpb::{
+    ConfChange, ConfChangeType, Entry, EntryType, HardState, Message, MessageType,
+};
 use raft::{RawNode, ReadState, StateRole};
 use redb::{
     Database, Durability, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction,
 };
 
 use crate::error::{CoreError, MembershipError};
+use crate::events::{EventKind, EventLog, RaftEvent, hex_id};
 use crate::membership;
 use crate::mvcc::{MvccError, MvccStore};
 use crate::proto::etcdlab::raft_request::Op;
@@ -133,17 +136,27 @@ pub enum WriteResponse {
     Done,
 }
 
+/// A Raft message to send, with the id that pairs its send and receipt events.
+#[derive(Debug)]
+pub struct OutgoingMessage {
+    /// Unique among this member's messages; the receiver passes it to [`Member::step`].
+    pub msg_id: u64,
+    pub message: Message,
+}
+
 /// Everything the host must act on after a [`Member::ready`].
 #[derive(Debug, Default)]
 pub struct ReadyOutput {
     /// Messages to send to peers, in order.
-    pub messages: Vec<Message>,
+    pub messages: Vec<OutgoingMessage>,
     /// Answers to this member's own proposals: (request id, result).
     pub responses: Vec<(u64, Result<WriteResponse, MvccError>)>,
     /// Confirmed read indexes: serve reads with these contexts once `applied_index` reaches them.
     pub read_states: Vec<ReadState>,
     /// Set when the leader or this member's role changed.
     pub role_changed: Option<(StateRole, u64)>,
+    /// Whether this ready wrote durably (fsync).
+    pub synced: bool,
 }
 
 /// A cheap summary of the member's Raft state for status answers and response headers.
@@ -174,6 +187,12 @@ pub struct Member {
     /// Whether the NOSPACE alarm is raised: writes that add data are refused until disarmed.
     no_space: bool,
     logger: slog::Logger,
+    events: EventLog,
+    next_msg_id: u64,
+    /// Why this member last refused a vote, by candidate, until the refusal is sent.
+    vote_refusals: Vec<(u64, String)>,
+    /// The commit index last reported in a `commit_advanced` event.
+    reported_commit: u64,
 }
 
 impl Member {
@@ -235,7 +254,12 @@ impl Member {
         };
         raft_config.validate()?;
         let raw = RawNode::new(&raft_config, log, logger)?;
+        let reported_commit = raw.raft.raft_log.committed;
         Ok(Member {
+            events: EventLog::new(&config.name, config.id),
+            next_msg_id: 1,
+            vote_refusals: Vec::new(),
+            reported_commit,
             raw,
             mvcc,
             config,
@@ -263,7 +287,44 @@ impl Member {
 
     /// Advances the logical clock by one tick. Returns whether a ready may be pending.
     pub fn tick(&mut self) -> bool {
+        let raft = &self.raw.raft;
+        if self.events.enabled()
+            && raft.state != StateRole::Leader
+            && raft.promotable()
+            && raft.election_elapsed + 1 >= raft.randomized_election_timeout()
+        {
+            let (timeout_ticks, elapsed_ticks) = (
+                raft.randomized_election_timeout() as u64,
+                raft.election_elapsed as u64 + 1,
+            );
+            self.events
+                .record(raft.term, || EventKind::ElectionTimeout {
+                    timeout_ticks,
+                    elapsed_ticks,
+                });
+        }
         self.raw.tick()
+    }
+
+    /// Starts or stops recording events (off by default: recording costs only when asked for).
+    pub fn set_events_enabled(&mut self, enabled: bool) {
+        self.events.set_enabled(enabled);
+    }
+
+    /// Sets the time, in milliseconds, stamped on events from now on (the host's clock).
+    pub fn set_clock(&mut self, now_ms: u64) {
+        self.events.set_now(now_ms);
+    }
+
+    /// Records an event the host observed (start, stop, an injected fault).
+    pub fn record_event(&mut self, kind: EventKind) {
+        let term = self.raw.raft.term;
+        self.events.record(term, || kind);
+    }
+
+    /// The events recorded since the last call, oldest first.
+    pub fn take_events(&mut self) -> Vec<RaftEvent> {
+        self.events.take()
     }
 
     /// Campaigns for leadership now (the lab's "make it time out").
@@ -271,9 +332,28 @@ impl Member {
         Ok(self.raw.campaign()?)
     }
 
-    /// Feeds a message from a peer. Messages from members no longer in the cluster are dropped.
-    pub fn step(&mut self, msg: Message) -> Result<(), CoreError> {
-        match self.raw.step(msg) {
+    /// Feeds a message from a peer, sent as the sender's `msg_id`. Messages from members no
+    /// longer in the cluster are dropped.
+    pub fn step(&mut self, msg: Message, msg_id: u64) -> Result<(), CoreError> {
+        let vote_request = matches!(
+            msg.get_msg_type(),
+            MessageType::MsgRequestVote | MessageType::MsgRequestPreVote
+        )
+        .then(|| (msg.from, msg.index, msg.log_term, msg.term));
+        if self.events.enabled() {
+            let term = self.raw.raft.term;
+            self.events
+                .record(term, || crate::raft_events::received(&msg, msg_id));
+        }
+        let stepped = self.raw.step(msg);
+        if let Some(request) = vote_request
+            && self.events.enabled()
+        {
+            let refusal = crate::raft_events::vote_refusal(&self.raw.raft, request);
+            self.vote_refusals.retain(|(c, _)| *c != request.0);
+            self.vote_refusals.push((request.0, refusal));
+        }
+        match stepped {
             Ok(()) | Err(raft::Error::StepPeerNotFound) | Err(raft::Error::StepLocalMsg) => Ok(()),
             Err(e) => Err(e.into()),
         }
@@ -282,11 +362,28 @@ impl Member {
     /// Proposes a client write; its answer comes back from a later [`Member::ready`] under
     /// `request_id`. A follower forwards the proposal to the leader.
     pub fn propose(&mut self, op: WriteRequest, request_id: u64) -> Result<(), CoreError> {
-        self.propose_request(RaftRequest {
+        if self.events.enabled() {
+            let term = self.raw.raft.term;
+            self.events.record(term, || EventKind::ClientRequest {
+                request_id,
+                request: crate::request_text::describe(&op),
+            });
+        }
+        let proposed = self.propose_request(RaftRequest {
             origin: self.config.id,
             id: request_id,
             op: Some(op),
-        })
+        });
+        if let Err(e) = &proposed {
+            self.record_response(request_id, e.to_string());
+        }
+        proposed
+    }
+
+    fn record_response(&mut self, request_id: u64, result: String) {
+        let term = self.raw.raft.term;
+        self.events
+            .record(term, || EventKind::ClientResponse { request_id, result });
     }
 
     fn propose_request(&mut self, request: RaftRequest) -> Result<(), CoreError> {
@@ -438,11 +535,17 @@ impl Member {
         }
         let mut rd = self.raw.ready();
         // Messages in `messages` may leave before persistence (the leader's appends).
-        out.messages = rd.take_messages();
+        let early = rd.take_messages();
+        out.messages = self.outgoing(early);
         if let Some(ss) = rd.ss() {
             out.role_changed = Some((ss.raft_state, ss.leader_id));
+            self.record_role();
         }
         out.read_states = rd.take_read_states();
+        for rs in &out.read_states {
+            let (term, index) = (self.raw.raft.term, rs.index);
+            self.events.record(term, || EventKind::ReadIndex { index });
+        }
 
         let mut txn = self.database().begin_write()?;
         let durable = rd.must_sync() || !rd.entries().is_empty() || rd.hs().is_some();
@@ -455,6 +558,7 @@ impl Member {
         }
         let committed = rd.take_committed_entries();
         self.apply(&txn, committed, &mut out)?;
+        out.synced = durable;
         txn.set_durability(if durable {
             Durability::Immediate
         } else {
@@ -462,14 +566,19 @@ impl Member {
         })
         .map_err(|e| CoreError::Storage(e.to_string()))?;
         txn.commit()?;
-        out.messages.extend(rd.take_persisted_messages());
+        let persisted = rd.take_persisted_messages();
+        let persisted = self.outgoing(persisted);
+        out.messages.extend(persisted);
 
         let mut light = self.raw.advance(rd);
         let txn = self.database().begin_write()?;
         if let Some(commit) = light.commit_index() {
             self.raw.mut_store().set_commit(&txn, commit)?;
         }
-        out.messages.extend(light.take_messages());
+        self.record_commit();
+        let light_messages = light.take_messages();
+        let light_messages = self.outgoing(light_messages);
+        out.messages.extend(light_messages);
         self.apply(&txn, light.take_committed_entries(), &mut out)?;
         self.compact_log_if_due(&txn)?;
         txn.commit()?;
@@ -479,6 +588,62 @@ impl Member {
             self.publish_if_due();
         }
         Ok(out)
+    }
+
+    /// Gives each message its id and records its send.
+    fn outgoing(&mut self, messages: Vec<Message>) -> Vec<OutgoingMessage> {
+        let term = self.raw.raft.term;
+        messages
+            .into_iter()
+            .map(|message| {
+                let msg_id = self.next_msg_id;
+                self.next_msg_id += 1;
+                if self.events.enabled() {
+                    let refusal = matches!(
+                        message.get_msg_type(),
+                        MessageType::MsgRequestVoteResponse
+                            | MessageType::MsgRequestPreVoteResponse
+                    )
+                    .then(|| self.take_vote_refusal(message.to))
+                    .flatten();
+                    self.events
+                        .record(term, || crate::raft_events::sent(&message, msg_id, refusal));
+                }
+                OutgoingMessage { msg_id, message }
+            })
+            .collect()
+    }
+
+    fn take_vote_refusal(&mut self, candidate: u64) -> Option<String> {
+        let at = self
+            .vote_refusals
+            .iter()
+            .position(|(c, _)| *c == candidate)?;
+        Some(self.vote_refusals.swap_remove(at).1)
+    }
+
+    fn record_role(&mut self) {
+        let raft = &self.raw.raft;
+        let (role, leader, timeout) = (
+            crate::raft_events::role(raft),
+            hex_id(raft.leader_id),
+            raft.randomized_election_timeout() as u64,
+        );
+        self.events.record(raft.term, || EventKind::RoleChanged {
+            role,
+            leader,
+            election_timeout_ticks: timeout,
+        });
+    }
+
+    fn record_commit(&mut self) {
+        let commit = self.raw.raft.raft_log.committed;
+        if commit > self.reported_commit {
+            self.reported_commit = commit;
+            let term = self.raw.raft.term;
+            self.events
+                .record(term, || EventKind::CommitAdvanced { commit });
+        }
     }
 
     /// Once a leader is known, propose this member's attributes; a new leader also records
@@ -530,6 +695,11 @@ impl Member {
         self.mvcc = MvccStore::open(txn)?;
         self.cluster_version_set = txn.open_table(CLUSTER_VERSION)?.get("version")?.is_some();
         self.no_space = crate::alarms::no_space(txn)?;
+        let (term, index, snapshot_term) = (self.raw.raft.term, meta.index, meta.term);
+        self.events.record(term, || EventKind::SnapshotApplied {
+            index,
+            snapshot_term,
+        });
         slog::info!(self.logger, "applied a snapshot from the leader"; "index" => meta.index, "term" => meta.term);
         Ok(())
     }
@@ -559,12 +729,15 @@ impl Member {
         };
         for entry in entries {
             match entry.get_entry_type() {
-                EntryType::EntryNormal if entry.data.is_empty() => {}
+                EntryType::EntryNormal if entry.data.is_empty() => {
+                    self.record_applied(&entry, || "empty entry (a new leader's first)".into());
+                }
                 EntryType::EntryNormal => self.apply_request(txn, &entry, out)?,
                 EntryType::EntryConfChange => {
                     let cc = ConfChange::parse_from_bytes(&entry.data).map_err(|e| {
                         CoreError::Corrupt(format!("conf change at {}: {e}", entry.index))
                     })?;
+                    self.record_applied(&entry, || conf_change_text(&cc));
                     self.apply_conf_change(txn, &cc, out)?;
                 }
                 EntryType::EntryConfChangeV2 => {
@@ -588,6 +761,10 @@ impl Member {
     ) -> Result<(), CoreError> {
         let request = RaftRequest::decode(&entry.data[..])
             .map_err(|e| CoreError::Corrupt(format!("raft entry {}: {e}", entry.index)))?;
+        self.record_applied(entry, || match &request.op {
+            Some(op) => crate::request_text::describe(op),
+            None => "nothing".into(),
+        });
         let result = match request.op {
             None => Ok(WriteResponse::Done),
             Some(Op::Put(_)) if self.no_space => Err(MvccError::NoSpace),
@@ -645,9 +822,25 @@ impl Member {
             return Err(CoreError::Storage(e.clone()));
         }
         if request.origin == self.config.id && request.id != 0 {
+            if self.events.enabled() {
+                let text = match &result {
+                    Ok(_) => "ok".to_string(),
+                    Err(e) => e.to_string(),
+                };
+                self.record_response(request.id, text);
+            }
             out.responses.push((request.id, result));
         }
         Ok(())
+    }
+
+    fn record_applied(&mut self, entry: &Entry, request: impl FnOnce() -> String) {
+        let (term, index, entry_term) = (self.raw.raft.term, entry.index, entry.term);
+        self.events.record(term, || EventKind::EntryApplied {
+            index,
+            entry_term,
+            request: request(),
+        });
     }
 
     fn apply_conf_change(
@@ -661,6 +854,13 @@ impl Member {
         match self.raw.apply_conf_change(cc) {
             Ok(cs) => {
                 self.raw.mut_store().set_conf_state(txn, &cs)?;
+                let term = self.raw.raft.term;
+                self.events.record(term, || EventKind::ConfChangeApplied {
+                    change: change_type_name(cc.get_change_type()).into(),
+                    member: hex_id(cc.node_id),
+                    voters: cs.voters.iter().map(|id| hex_id(*id)).collect(),
+                    learners: cs.learners.iter().map(|id| hex_id(*id)).collect(),
+                });
                 match (cc.get_change_type(), &context.member) {
                     (ConfChangeType::RemoveNode, _) => membership::remove(txn, cc.node_id)?,
                     (_, Some(info)) => {
@@ -715,6 +915,22 @@ fn txn_writes(txn: &crate::proto::etcdserverpb::TxnRequest) -> bool {
             Some(Request::RequestTxn(t)) => txn_writes(t),
             _ => false,
         })
+}
+
+fn change_type_name(kind: ConfChangeType) -> &'static str {
+    match kind {
+        ConfChangeType::AddNode => "add_node",
+        ConfChangeType::AddLearnerNode => "add_learner_node",
+        ConfChangeType::RemoveNode => "remove_node",
+    }
+}
+
+fn conf_change_text(cc: &ConfChange) -> String {
+    format!(
+        "conf change {} {}",
+        change_type_name(cc.get_change_type()),
+        hex_id(cc.node_id)
+    )
 }
 
 fn internal(op: Op) -> RaftRequest {

@@ -135,6 +135,10 @@ pub struct EtcdFlags {
     /// member rejoins (on by default, as in etcd 3.5; `--pre-vote=false` for etcd 3.4's behaviour).
     #[arg(long = "pre-vote", env = "ETCD_PRE_VOTE", default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub pre_vote: bool,
+    /// Accept injected faults (partitions, message loss and delay, pause, slow disk) on
+    /// `POST /debug/faults` of the client URL: for labs and tests, never for production.
+    #[arg(long = "experimental-fault-injection", env = "ETCD_EXPERIMENTAL_FAULT_INJECTION", default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub experimental_fault_injection: bool,
     /// Path to the client server TLS cert file.
     #[arg(long = "cert-file", env = "ETCD_CERT_FILE")]
     pub cert_file: Option<PathBuf>,
@@ -190,6 +194,7 @@ pub struct ServerConfig {
     pub max_request_bytes: usize,
     pub pre_vote: bool,
     pub snapshot_count: u64,
+    pub fault_injection: bool,
     /// Backend size beyond which writes raise NOSPACE (None: no quota).
     pub quota_backend_bytes: Option<u64>,
 }
@@ -297,6 +302,7 @@ impl EtcdFlags {
             max_request_bytes: self.max_request_bytes as usize,
             pre_vote: self.pre_vote,
             snapshot_count: self.snapshot_count,
+            fault_injection: self.experimental_fault_injection,
             quota_backend_bytes: match self.quota_backend_bytes {
                 q if q < 0 => None,
                 0 => Some(DEFAULT_QUOTA_BYTES),

@@ -7,25 +7,32 @@
 //!
 //! Linearizable reads: requests that arrive together share one ReadIndex round; each waits
 //! until the member has applied up to the confirmed index, then reads its own redb snapshot.
+//!
+//! Events: while anyone subscribes to [`MemberHandle::subscribe`], the member records Raft
+//! events and the loop publishes them after each ready (a broadcast channel: a subscriber
+//! that falls behind loses events and is told so, the loop never waits for it). Injected
+//! faults ([`super::faults`]) are carried out here, on outgoing messages and on the loop itself.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use etcdlab_core::events::{EventKind, RaftEvent};
 use etcdlab_core::membership;
 use etcdlab_core::mvcc::MvccError;
 use etcdlab_core::proto::etcdserverpb::{Member as MemberInfo, MemberListResponse, ResponseHeader};
 use etcdlab_core::{
-    CoreError, Member, MemberStatus, MembershipChange, MembershipError, WriteRequest, WriteResponse,
+    CoreError, Member, MemberStatus, MembershipChange, MembershipError, OutgoingMessage,
+    WriteRequest, WriteResponse,
 };
 use prost::Message as _;
-use raft::eraftpb::Message;
 use redb::{Database, ReadableDatabase};
-use tokio::sync::oneshot;
+use tokio::sync::{broadcast, oneshot};
 
-use super::peer::{PeerSender, SendOutcome};
+use super::faults::{FaultChange, Faults, Verdict};
+use super::peer::{Envelope, PeerSender, SendOutcome};
 
 /// Why a request to the member failed.
 #[derive(Debug, thiserror::Error)]
@@ -55,11 +62,23 @@ enum Command {
         reply: oneshot::Sender<Result<WriteResponse, MemberError>>,
     },
     /// A message from a peer.
-    Step(Message),
+    Step(Envelope),
     /// Hand leadership to this member.
     TransferLeader(u64),
+    /// Start an election now (the lab's "make it time out").
+    Campaign,
+    /// Change the injected faults (or none, to ask); answers with the faults in force.
+    Faults {
+        change: Option<FaultChange>,
+        reply: oneshot::Sender<serde_json::Value>,
+    },
     Shutdown,
 }
+
+/// Events waiting for subscribers; a subscriber this far behind is dropped.
+pub const EVENT_BUFFER: usize = 16 * 1024;
+/// Peer messages held while the member is paused; later ones are dropped (Raft resends).
+const HELD_MESSAGES: usize = 10_000;
 
 /// A cloneable way into the member loop for request handlers.
 #[derive(Clone)]
@@ -68,6 +87,7 @@ pub struct MemberHandle {
     status: Arc<Mutex<MemberStatus>>,
     db: Arc<Database>,
     request_timeout: Duration,
+    events: broadcast::Sender<Arc<RaftEvent>>,
 }
 
 impl MemberHandle {
@@ -101,8 +121,29 @@ impl MemberHandle {
     }
 
     /// Hands a peer's Raft message to the member.
-    pub fn step(&self, msg: Message) {
-        let _ = self.commands.send(Command::Step(msg));
+    pub fn step(&self, envelope: Envelope) {
+        let _ = self.commands.send(Command::Step(envelope));
+    }
+
+    /// Makes the member campaign for leadership now.
+    pub fn campaign(&self) {
+        let _ = self.commands.send(Command::Campaign);
+    }
+
+    /// Changes the injected faults (`None`: no change) and returns those in force.
+    pub async fn change_faults(
+        &self,
+        change: Option<FaultChange>,
+    ) -> Result<serde_json::Value, MemberError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Faults { change, reply })?;
+        self.wait(answer).await
+    }
+
+    /// Follows this member's Raft events from now on (recording starts with the first
+    /// subscriber and stops after the last).
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<RaftEvent>> {
+        self.events.subscribe()
     }
 
     /// The cluster's members as this member has applied them, ordered by id.
@@ -169,15 +210,17 @@ pub fn spawn(
 ) -> (MemberHandle, thread::JoinHandle<Result<(), CoreError>>) {
     let (commands, inbox) = mpsc::channel();
     let status = Arc::new(Mutex::new(member.status()));
+    let (events, _) = broadcast::channel(EVENT_BUFFER);
     let handle = MemberHandle {
         commands,
         status: status.clone(),
         db: member.database().clone(),
         request_timeout,
+        events: events.clone(),
     };
     let thread = thread::Builder::new()
         .name("raft-member".into())
-        .spawn(move || MemberLoop::new(member, peers, status).run(inbox, tick))
+        .spawn(move || MemberLoop::new(member, peers, status, events).run(inbox, tick))
         .expect("spawning the member thread");
     (handle, thread)
 }
@@ -206,10 +249,19 @@ struct MemberLoop {
     reads_in_flight: HashMap<u64, ReadRound>,
     /// Confirmed read points waiting for the apply to catch up: (index, waiters).
     reads_confirmed: Vec<(u64, ReadWaiters)>,
+    events: broadcast::Sender<Arc<RaftEvent>>,
+    faults: Faults,
+    /// Commands that arrived while paused, carried out on resume.
+    held: VecDeque<Command>,
 }
 
 impl MemberLoop {
-    fn new(member: Member, peers: PeerSender, status: Arc<Mutex<MemberStatus>>) -> Self {
+    fn new(
+        member: Member,
+        peers: PeerSender,
+        status: Arc<Mutex<MemberStatus>>,
+        events: broadcast::Sender<Arc<RaftEvent>>,
+    ) -> Self {
         MemberLoop {
             member,
             peers,
@@ -219,12 +271,32 @@ impl MemberLoop {
             unsent_reads: Vec::new(),
             reads_in_flight: HashMap::new(),
             reads_confirmed: Vec::new(),
+            events,
+            faults: Faults::default(),
+            held: VecDeque::new(),
         }
     }
 
     fn run(mut self, inbox: Receiver<Command>, tick: Duration) -> Result<(), CoreError> {
+        let result = self.run_until_stopped(inbox, tick);
+        let reason = match &result {
+            Ok(()) => "stopped".to_string(),
+            Err(e) => format!("failed: {e}"),
+        };
+        self.member
+            .record_event(EventKind::MemberStopped { reason });
+        self.publish_events();
+        result
+    }
+
+    fn run_until_stopped(
+        &mut self,
+        inbox: Receiver<Command>,
+        tick: Duration,
+    ) -> Result<(), CoreError> {
         let mut next_tick = Instant::now() + tick;
         loop {
+            self.follow_subscribers();
             let wait = next_tick.saturating_duration_since(Instant::now());
             match inbox.recv_timeout(wait) {
                 Ok(command) => {
@@ -241,6 +313,11 @@ impl MemberLoop {
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return Ok(()),
             }
+            if self.faults.paused {
+                next_tick = Instant::now() + tick;
+                self.publish_events();
+                continue;
+            }
             if Instant::now() >= next_tick {
                 self.member.tick();
                 next_tick += tick;
@@ -252,11 +329,42 @@ impl MemberLoop {
             }
             self.start_read_round();
             self.process_ready()?;
+            self.publish_events();
+        }
+    }
+
+    /// Records events while anyone listens, stamped with the wall clock.
+    fn follow_subscribers(&mut self) {
+        let listening = self.events.receiver_count() > 0;
+        self.member.set_events_enabled(listening);
+        if listening {
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0);
+            self.member.set_clock(now_ms);
+        }
+    }
+
+    fn publish_events(&mut self) {
+        for event in self.member.take_events() {
+            // No subscriber left: the event has nowhere to go.
+            let _ = self.events.send(Arc::new(event));
         }
     }
 
     /// Takes one command; returns false on shutdown.
     fn handle(&mut self, command: Command) -> bool {
+        if self.faults.paused {
+            match command {
+                Command::Shutdown | Command::Faults { .. } => {}
+                Command::Step(_) if self.held.len() >= HELD_MESSAGES => return true,
+                held => {
+                    self.held.push_back(held);
+                    return true;
+                }
+            }
+        }
         match command {
             Command::Propose { op, reply } => {
                 let id = self.next_id();
@@ -269,12 +377,34 @@ impl MemberLoop {
                 self.track(id, proposed, reply);
             }
             Command::ReadIndex { reply } => self.unsent_reads.push(reply),
-            Command::Step(msg) => {
-                if let Err(e) = self.member.step(msg) {
+            Command::Step(Envelope { msg_id, message }) => {
+                if let Err(e) = self.member.step(message, msg_id) {
                     tracing::debug!("dropped a peer message: {e}");
                 }
             }
             Command::TransferLeader(target) => self.member.transfer_leader(target),
+            Command::Campaign => {
+                if let Err(e) = self.member.campaign() {
+                    tracing::debug!("cannot campaign: {e}");
+                }
+            }
+            Command::Faults { change, reply } => {
+                let resumed = change == Some(FaultChange::Resume) && self.faults.paused;
+                if let Some(change) = change {
+                    self.member.record_event(EventKind::FaultChanged {
+                        description: describe_change(&change),
+                    });
+                    self.faults.apply(change);
+                }
+                let _ = reply.send(self.faults.describe());
+                if resumed {
+                    for command in std::mem::take(&mut self.held) {
+                        if !self.handle(command) {
+                            return false;
+                        }
+                    }
+                }
+            }
             Command::Shutdown => return false,
         }
         true
@@ -339,6 +469,9 @@ impl MemberLoop {
 
     fn process_ready(&mut self) -> Result<(), CoreError> {
         let out = self.member.ready()?;
+        if out.synced && !self.faults.disk_delay.is_zero() {
+            thread::sleep(self.faults.disk_delay);
+        }
         for (id, result) in out.responses {
             if let Some(reply) = self.proposals.remove(&id) {
                 let _ = reply.send(result.map_err(MemberError::from));
@@ -371,8 +504,8 @@ impl MemberLoop {
 
     /// Sends messages to their peers, learning peer addresses from the member table when a
     /// message goes to a member not seen before.
-    fn send_to_peers(&mut self, messages: Vec<Message>) -> Result<(), CoreError> {
-        if messages.iter().any(|m| !self.peers.known(m.to)) {
+    fn send_to_peers(&mut self, messages: Vec<OutgoingMessage>) -> Result<(), CoreError> {
+        if messages.iter().any(|m| !self.peers.known(m.message.to)) {
             let txn = self.member.database().begin_read()?;
             for info in membership::list(&txn)? {
                 if info.id != self.member.id()
@@ -382,10 +515,35 @@ impl MemberLoop {
                 }
             }
         }
-        for msg in messages {
-            let to = msg.to;
-            let is_snapshot = msg.get_msg_type() == raft::eraftpb::MessageType::MsgSnapshot;
-            let delivered = matches!(self.peers.send(msg), SendOutcome::Queued);
+        let me = self.member.id();
+        for OutgoingMessage { msg_id, message } in messages {
+            let to = message.to;
+            let envelope = Envelope { msg_id, message };
+            if self.faults.affects_messages() {
+                match self.faults.verdict(me, to) {
+                    Verdict::Send => {}
+                    Verdict::Drop(reason) => {
+                        self.member.record_event(EventKind::MessageDropped {
+                            msg_id,
+                            to: format!("{to:x}"),
+                            reason: reason.into(),
+                        });
+                        continue;
+                    }
+                    Verdict::Delay(delay) => {
+                        self.member.record_event(EventKind::MessageDelayed {
+                            msg_id,
+                            to: format!("{to:x}"),
+                            delay_ms: delay.as_millis() as u64,
+                        });
+                        self.peers.send_later(envelope, delay);
+                        continue;
+                    }
+                }
+            }
+            let is_snapshot =
+                envelope.message.get_msg_type() == raft::eraftpb::MessageType::MsgSnapshot;
+            let delivered = matches!(self.peers.send(envelope), SendOutcome::Queued);
             if !delivered {
                 self.member.report_unreachable(to);
             }
@@ -403,5 +561,30 @@ impl MemberLoop {
             round.waiters.retain(|w| !w.is_closed());
             !round.waiters.is_empty()
         });
+    }
+}
+
+fn describe_change(change: &FaultChange) -> String {
+    match change {
+        FaultChange::Partition(groups) => format!(
+            "partition {}",
+            groups
+                .iter()
+                .map(|g| g
+                    .iter()
+                    .map(|id| format!("{id:x}"))
+                    .collect::<Vec<_>>()
+                    .join(" "))
+                .collect::<Vec<_>>()
+                .join(" / ")
+        ),
+        FaultChange::Heal => "heal".into(),
+        FaultChange::Link { to, fault } => format!(
+            "link to {to:x}: loss {} delay {} ms",
+            fault.loss, fault.delay_ms
+        ),
+        FaultChange::Pause => "pause".into(),
+        FaultChange::Resume => "resume".into(),
+        FaultChange::DiskDelay(d) => format!("disk delay {} ms", d.as_millis()),
     }
 }

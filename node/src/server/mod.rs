@@ -8,7 +8,9 @@
 pub mod cluster;
 pub mod config;
 pub mod data_dir;
+pub mod debug_http;
 pub mod errors;
+pub mod faults;
 pub mod kv;
 pub mod maintenance;
 pub mod member_loop;
@@ -110,38 +112,43 @@ async fn run(config: ServerConfig) -> anyhow::Result<()> {
     for listener in listeners {
         tracing::info!(address = %listener.local_addr()?, "serving client requests");
         let limit = config.max_request_bytes + GRPC_OVERHEAD_BYTES;
-        let router = tonic::transport::Server::builder()
-            .add_service(
-                KvServer::new(kv::KvService::new(
-                    handle.clone(),
-                    config.max_request_bytes,
-                    config
-                        .quota_backend_bytes
-                        .map(|q| (q, data_dir::db_path(&config.data_dir))),
-                ))
+        let routes = tonic::service::Routes::new(
+            KvServer::new(kv::KvService::new(
+                handle.clone(),
+                config.max_request_bytes,
+                config
+                    .quota_backend_bytes
+                    .map(|q| (q, data_dir::db_path(&config.data_dir))),
+            ))
+            .max_decoding_message_size(limit),
+        )
+        .add_service(
+            MaintenanceServer::new(maintenance::MaintenanceService::new(
+                handle.clone(),
+                data_dir::db_path(&config.data_dir),
+                config.tick * config.election_ticks as u32 * 2,
+            ))
+            .max_decoding_message_size(limit),
+        )
+        .add_service(
+            ClusterServer::new(cluster::ClusterService::new(handle.clone()))
                 .max_decoding_message_size(limit),
-            )
-            .add_service(
-                MaintenanceServer::new(maintenance::MaintenanceService::new(
-                    handle.clone(),
-                    data_dir::db_path(&config.data_dir),
-                    config.tick * config.election_ticks as u32 * 2,
-                ))
-                .max_decoding_message_size(limit),
-            )
-            .add_service(
-                ClusterServer::new(cluster::ClusterService::new(handle.clone()))
-                    .max_decoding_message_size(limit),
-            );
+        );
+        // gRPC (HTTP/2) and the debug endpoints (HTTP/1.1, WebSocket) share the port.
+        let app = routes
+            .into_axum_router()
+            .merge(debug_http::router(handle.clone(), config.fault_injection));
         let mut stop = stop_rx.clone();
-        let incoming =
-            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-        servers.push(tokio::spawn(router.serve_with_incoming_shutdown(
-            incoming,
-            async move {
-                let _ = stop.wait_for(|s| *s).await;
-            },
-        )));
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        servers.push(tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await
+        }));
     }
 
     let member_failed = tokio::task::spawn_blocking(move || member_thread.join());

@@ -1,6 +1,8 @@
 //! Peer transport: Raft messages between members over plain TCP on `--listen-peer-urls`.
 //!
-//! Frames are a 4-byte big-endian length followed by one protobuf-encoded `eraftpb::Message`.
+//! Frames are a 4-byte big-endian length, then the envelope: the sender's 8-byte message id
+//! (which pairs the send and receipt events of the message) and one protobuf-encoded
+//! `eraftpb::Message`.
 //! Each peer has one sender task with a bounded queue: when a peer is slow or down, messages
 //! beyond the queue are dropped and Raft is told the peer is unreachable (Raft retransmits), so
 //! a dead peer never blocks the member loop. Connections are re-established with a capped
@@ -40,8 +42,14 @@ const HELLO_REFUSED: u8 = 0;
 pub struct PeerSender {
     runtime: tokio::runtime::Handle,
     cluster_id: u64,
-    peers: HashMap<u64, mpsc::Sender<Message>>,
+    peers: HashMap<u64, mpsc::Sender<Envelope>>,
     urls: HashMap<u64, String>,
+}
+
+/// A Raft message with the sender's id for it.
+pub struct Envelope {
+    pub msg_id: u64,
+    pub message: Message,
 }
 
 /// What happened to a message handed to [`PeerSender::send`].
@@ -82,10 +90,21 @@ impl PeerSender {
         self.peers.contains_key(&id)
     }
 
-    pub fn send(&self, msg: Message) -> SendOutcome {
-        match self.peers.get(&msg.to) {
-            Some(queue) if queue.try_send(msg).is_ok() => SendOutcome::Queued,
+    pub fn send(&self, envelope: Envelope) -> SendOutcome {
+        match self.peers.get(&envelope.message.to) {
+            Some(queue) if queue.try_send(envelope).is_ok() => SendOutcome::Queued,
             _ => SendOutcome::Unreachable,
+        }
+    }
+
+    /// Sends `envelope` after `delay` (an injected fault), unless the peer's queue is full then.
+    pub fn send_later(&self, envelope: Envelope, delay: Duration) {
+        if let Some(queue) = self.peers.get(&envelope.message.to) {
+            let queue = queue.clone();
+            self.runtime.spawn(async move {
+                tokio::time::sleep(delay).await;
+                let _ = queue.try_send(envelope);
+            });
         }
     }
 }
@@ -100,9 +119,9 @@ fn host_port(url: &str) -> Option<String> {
 }
 
 /// Delivers one peer's queue over a connection, reconnecting with backoff after failures.
-async fn run_sender(id: u64, addr: String, cluster_id: u64, mut queue: mpsc::Receiver<Message>) {
+async fn run_sender(id: u64, addr: String, cluster_id: u64, mut queue: mpsc::Receiver<Envelope>) {
     let mut backoff = Duration::from_millis(50);
-    let mut pending: Option<Message> = None;
+    let mut pending: Option<Envelope> = None;
     loop {
         let connect = async {
             let mut stream = TcpStream::connect(&addr).await?;
@@ -171,11 +190,18 @@ async fn hello(stream: &mut TcpStream, cluster_id: u64) -> std::io::Result<bool>
     Ok(answer[0] == HELLO_ACCEPTED)
 }
 
-async fn write_frame(writer: &mut BufWriter<TcpStream>, msg: &Message) -> std::io::Result<()> {
-    let bytes = msg.write_to_bytes().map_err(std::io::Error::other)?;
+async fn write_frame(
+    writer: &mut BufWriter<TcpStream>,
+    envelope: &Envelope,
+) -> std::io::Result<()> {
+    let bytes = envelope
+        .message
+        .write_to_bytes()
+        .map_err(std::io::Error::other)?;
     writer
-        .write_all(&(bytes.len() as u32).to_be_bytes())
+        .write_all(&(bytes.len() as u32 + 8).to_be_bytes())
         .await?;
+    writer.write_all(&envelope.msg_id.to_be_bytes()).await?;
     writer.write_all(&bytes).await
 }
 
@@ -205,7 +231,7 @@ pub async fn fetch_members(peer_url: &str) -> anyhow::Result<MemberListResponse>
 pub async fn serve(
     listener: TcpListener,
     cluster_id: u64,
-    deliver: impl Fn(Message) + Clone + Send + Sync + 'static,
+    deliver: impl Fn(Envelope) + Clone + Send + Sync + 'static,
     members: impl Fn() -> Vec<u8> + Clone + Send + Sync + 'static,
 ) {
     loop {
@@ -231,7 +257,7 @@ async fn read_frames(
     mut stream: TcpStream,
     from: SocketAddr,
     cluster_id: u64,
-    deliver: impl Fn(Message),
+    deliver: impl Fn(Envelope),
     members: impl Fn() -> Vec<u8>,
 ) -> std::io::Result<()> {
     let _ = stream.set_nodelay(true);
@@ -264,14 +290,16 @@ async fn read_frames(
     loop {
         stream.read_exact(&mut len).await?;
         let n = u32::from_be_bytes(len) as usize;
-        if n > MAX_FRAME {
+        if !(8..=MAX_FRAME).contains(&n) {
             tracing::warn!(%from, "dropping a peer connection that sent a {n}-byte frame");
             return Ok(());
         }
         buf.resize(n, 0);
         stream.read_exact(&mut buf).await?;
-        match Message::parse_from_bytes(&buf) {
-            Ok(msg) => deliver(msg),
+        let (id, body) = buf.split_at(8);
+        let msg_id = u64::from_be_bytes(id.try_into().expect("eight bytes"));
+        match Message::parse_from_bytes(body) {
+            Ok(message) => deliver(Envelope { msg_id, message }),
             Err(e) => {
                 tracing::warn!(%from, "dropping a peer connection that sent an undecodable frame: {e}");
                 return Ok(());

@@ -1,0 +1,262 @@
+//! The member's HTTP debug endpoints, served on the client URLs beside gRPC:
+//!
+//! - `GET /debug/raft/events`: this member's Raft events from now on, one JSON object each
+//!   (the schema of `etcdlab_core::events`). A WebSocket upgrade gets one text message per
+//!   event; a plain GET (e.g. `curl ...?format=jsonl`) gets newline-delimited JSON. A
+//!   subscriber that falls [`EVENT_BUFFER`](super::member_loop::EVENT_BUFFER) events behind gets one last
+//!   `{"notice":"lagged","dropped":N}` and is disconnected: consensus never waits for it.
+//! - `POST /debug/faults`: injects or clears a fault (only with
+//!   `--experimental-fault-injection`); the body is exactly one of `{"partition":[["m1"],
+//!   ["m2","m3"]]}`, `{"heal":true}`, `{"link":{"to":"m2","drop":0.3,"delay_ms":50}}`,
+//!   `{"pause":true}`, `{"resume":true}`, `{"disk_delay_ms":20}`, `{"campaign":true}`, or `{}`
+//!   to read the faults in force. Members are named by `--name` or hex id. The answer is the
+//!   faults in force, or a 400/403 with the reason.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::extract::ws::{
+    Message, WebSocket, WebSocketUpgrade, rejection::WebSocketUpgradeRejection,
+};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use etcdlab_core::events::RaftEvent;
+use serde_json::{Value, json};
+use tokio::sync::broadcast::{self, error::RecvError};
+
+use super::faults::{FaultChange, LinkFault};
+use super::member_loop::MemberHandle;
+
+#[derive(Clone)]
+struct DebugState {
+    member: MemberHandle,
+    fault_injection: bool,
+}
+
+pub fn router(member: MemberHandle, fault_injection: bool) -> Router {
+    Router::new()
+        .route("/debug/raft/events", get(events))
+        .route("/debug/faults", post(faults))
+        .with_state(DebugState {
+            member,
+            fault_injection,
+        })
+}
+
+async fn events(
+    State(state): State<DebugState>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let receiver = state.member.subscribe();
+    match upgrade {
+        Ok(ws) => ws.on_upgrade(move |socket| stream_to_socket(socket, receiver)),
+        Err(_) => jsonl_response(receiver),
+    }
+}
+
+/// The next line for a subscriber: an event, or the notice that ends a lagging stream.
+async fn next_line(receiver: &mut broadcast::Receiver<Arc<RaftEvent>>) -> Option<(String, bool)> {
+    match receiver.recv().await {
+        Ok(event) => serde_json::to_string(&*event)
+            .ok()
+            .map(|line| (line, false)),
+        Err(RecvError::Lagged(dropped)) => Some((
+            json!({"notice": "lagged", "dropped": dropped}).to_string(),
+            true,
+        )),
+        Err(RecvError::Closed) => None,
+    }
+}
+
+fn jsonl_response(receiver: broadcast::Receiver<Arc<RaftEvent>>) -> Response {
+    let lines = futures::stream::unfold((receiver, false), |(mut receiver, ended)| async move {
+        if ended {
+            return None;
+        }
+        let (mut line, last) = next_line(&mut receiver).await?;
+        line.push('\n');
+        Some((Ok::<_, std::convert::Infallible>(line), (receiver, last)))
+    });
+    Response::builder()
+        .header("content-type", "application/x-ndjson")
+        .header("cache-control", "no-cache")
+        .body(Body::from_stream(lines))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+async fn stream_to_socket(
+    mut socket: WebSocket,
+    mut receiver: broadcast::Receiver<Arc<RaftEvent>>,
+) {
+    while let Some((line, last)) = next_line(&mut receiver).await {
+        if socket.send(Message::Text(line.into())).await.is_err() {
+            return;
+        }
+        if last {
+            break;
+        }
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(1), socket.send(Message::Close(None))).await;
+}
+
+async fn faults(State(state): State<DebugState>, body: String) -> Response {
+    if !state.fault_injection {
+        return refusal(
+            StatusCode::FORBIDDEN,
+            "fault injection is off: start the member with --experimental-fault-injection".into(),
+        );
+    }
+    let change = match serde_json::from_str::<Value>(&body)
+        .map_err(|e| format!("the body is not JSON: {e}"))
+        .and_then(|v| parse_change(&v, &state.member))
+    {
+        Ok(change) => change,
+        Err(reason) => return refusal(StatusCode::BAD_REQUEST, reason),
+    };
+    let answer = match change {
+        Request::Campaign => {
+            state.member.campaign();
+            state.member.change_faults(None).await
+        }
+        Request::Change(change) => state.member.change_faults(change).await,
+    };
+    match answer {
+        Ok(faults) => Json(faults).into_response(),
+        Err(e) => refusal(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    }
+}
+
+fn refusal(status: StatusCode, reason: String) -> Response {
+    (status, Json(json!({ "error": reason }))).into_response()
+}
+
+enum Request {
+    /// A fault change, or `None` to read the faults in force.
+    Change(Option<FaultChange>),
+    Campaign,
+}
+
+/// Reads one fault request, resolving member names to ids.
+fn parse_change(body: &Value, member: &MemberHandle) -> Result<Request, String> {
+    let object = body
+        .as_object()
+        .ok_or("the body must be a JSON object such as {\"heal\":true}")?;
+    if object.is_empty() {
+        return Ok(Request::Change(None));
+    }
+    if object.len() != 1 {
+        return Err(format!(
+            "give exactly one fault per request, not {}",
+            object.keys().cloned().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    let (key, value) = object.iter().next().expect("one entry");
+    let flag = |what: &str| match value {
+        Value::Bool(true) => Ok(()),
+        _ => Err(format!("\"{what}\" takes true")),
+    };
+    let change = match key.as_str() {
+        "partition" => {
+            let groups = value.as_array().ok_or(
+                "\"partition\" takes a list of member groups, e.g. [[\"m1\"],[\"m2\",\"m3\"]]",
+            )?;
+            let mut ids = Vec::new();
+            for group in groups {
+                let names = group
+                    .as_array()
+                    .ok_or("each partition group is a list of member names")?;
+                ids.push(
+                    names
+                        .iter()
+                        .map(|n| resolve(n, member))
+                        .collect::<Result<Vec<_>, _>>()?,
+                );
+            }
+            FaultChange::Partition(ids)
+        }
+        "heal" => {
+            flag("heal")?;
+            FaultChange::Heal
+        }
+        "pause" => {
+            flag("pause")?;
+            FaultChange::Pause
+        }
+        "resume" => {
+            flag("resume")?;
+            FaultChange::Resume
+        }
+        "campaign" => {
+            flag("campaign")?;
+            return Ok(Request::Campaign);
+        }
+        "disk_delay_ms" => {
+            let ms = value
+                .as_u64()
+                .filter(|ms| *ms <= 60_000)
+                .ok_or("\"disk_delay_ms\" takes milliseconds, 0 to 60000")?;
+            FaultChange::DiskDelay(Duration::from_millis(ms))
+        }
+        "link" => parse_link(value, member)?,
+        other => {
+            return Err(format!(
+                "unknown fault \"{other}\": use partition, heal, link, pause, resume, disk_delay_ms or campaign"
+            ));
+        }
+    };
+    Ok(Request::Change(Some(change)))
+}
+
+fn parse_link(value: &Value, member: &MemberHandle) -> Result<FaultChange, String> {
+    let link = value
+        .as_object()
+        .ok_or("\"link\" takes {\"to\":\"m2\",\"drop\":0.3,\"delay_ms\":50}")?;
+    for key in link.keys() {
+        if !["from", "to", "drop", "delay_ms"].contains(&key.as_str()) {
+            return Err(format!("unknown link field \"{key}\""));
+        }
+    }
+    if let Some(from) = link.get("from")
+        && resolve(from, member)? != member.status().id
+    {
+        return Err("a link fault is set on the member it leaves from (\"from\")".into());
+    }
+    let to = resolve(link.get("to").ok_or("\"link\" needs \"to\"")?, member)?;
+    if to == member.status().id {
+        return Err("a link goes to another member, not to this one".into());
+    }
+    let loss = match link.get("drop") {
+        None => 0.0,
+        Some(v) => v
+            .as_f64()
+            .filter(|r| (0.0..=1.0).contains(r))
+            .ok_or("\"drop\" is a rate from 0 to 1")?,
+    };
+    let delay_ms = match link.get("delay_ms") {
+        None => 0,
+        Some(v) => v
+            .as_u64()
+            .filter(|ms| *ms <= 60_000)
+            .ok_or("\"delay_ms\" takes milliseconds, 0 to 60000")?,
+    };
+    Ok(FaultChange::Link {
+        to,
+        fault: LinkFault { loss, delay_ms },
+    })
+}
+
+/// A member's id from its name or hex id.
+fn resolve(name: &Value, member: &MemberHandle) -> Result<u64, String> {
+    let name = name.as_str().ok_or("members are named by strings")?;
+    let members = member.members().map_err(|e| e.to_string())?;
+    members
+        .iter()
+        .find(|m| m.name == name || format!("{:x}", m.id) == name)
+        .map(|m| m.id)
+        .ok_or_else(|| format!("no member named \"{name}\" in this cluster"))
+}

@@ -1,0 +1,170 @@
+//! Raft entries and client requests in readable form, for events and timelines:
+//! `put key1=value1`, `del key1..key9`, `txn if mod(k)=0 then put k=v else get k`,
+//! `conf change add_node 8e9e05c52164694d`. Long keys and values are cut with `…` so one entry
+//! stays one line.
+
+use crate::proto::etcdlab::raft_request::Op;
+use crate::proto::etcdserverpb::compare::{CompareResult, CompareTarget, TargetUnion};
+use crate::proto::etcdserverpb::request_op::Request;
+use crate::proto::etcdserverpb::{AlarmType, Compare, RequestOp, TxnRequest};
+
+/// Characters of a key or value shown before it is cut.
+const MAX_SHOWN: usize = 40;
+
+/// A client write or internal request as one readable line.
+pub fn describe(op: &Op) -> String {
+    match op {
+        Op::Put(r) => format!("put {}={}", shown(&r.key), shown(&r.value)),
+        Op::DeleteRange(r) => format!("del {}", key_range(&r.key, &r.range_end)),
+        Op::Range(r) => format!("get {}", key_range(&r.key, &r.range_end)),
+        Op::Txn(t) => describe_txn(t),
+        Op::Compaction(c) => format!("compact {}", c.revision),
+        Op::MemberAttributes(a) => {
+            format!("publish member {} ({})", a.name, a.client_urls.join(","))
+        }
+        Op::MemberPeerUrls(u) => format!(
+            "member update {:x} peer urls {}",
+            u.member_id,
+            u.peer_urls.join(",")
+        ),
+        Op::ClusterVersion(v) => format!("cluster version {}", v.version),
+        Op::Alarm(a) => {
+            let action = match a.action {
+                0 => "get",
+                1 => "activate",
+                _ => "deactivate",
+            };
+            let alarm = AlarmType::try_from(a.alarm)
+                .map(|t| t.as_str_name().to_string())
+                .unwrap_or_else(|_| a.alarm.to_string());
+            format!("alarm {action} {alarm} on {:x}", a.member_id)
+        }
+    }
+}
+
+fn describe_txn(t: &TxnRequest) -> String {
+    let compares: Vec<String> = t.compare.iter().map(describe_compare).collect();
+    let ops = |ops: &[RequestOp]| -> String {
+        if ops.is_empty() {
+            return "nothing".into();
+        }
+        ops.iter().map(describe_op).collect::<Vec<_>>().join("; ")
+    };
+    let mut text = format!("txn if {} then {}", compares.join(" and "), ops(&t.success));
+    if !t.failure.is_empty() {
+        text.push_str(&format!(" else {}", ops(&t.failure)));
+    }
+    text
+}
+
+fn describe_compare(c: &Compare) -> String {
+    let target = match CompareTarget::try_from(c.target).unwrap_or(CompareTarget::Version) {
+        CompareTarget::Version => "ver",
+        CompareTarget::Create => "create",
+        CompareTarget::Mod => "mod",
+        CompareTarget::Value => "val",
+        CompareTarget::Lease => "lease",
+    };
+    let op = match CompareResult::try_from(c.result).unwrap_or(CompareResult::Equal) {
+        CompareResult::Equal => "=",
+        CompareResult::Greater => ">",
+        CompareResult::Less => "<",
+        CompareResult::NotEqual => "!=",
+    };
+    let value = match &c.target_union {
+        Some(TargetUnion::Version(v))
+        | Some(TargetUnion::CreateRevision(v))
+        | Some(TargetUnion::ModRevision(v))
+        | Some(TargetUnion::Lease(v)) => v.to_string(),
+        Some(TargetUnion::Value(v)) => format!("\"{}\"", shown(v)),
+        None => "0".into(),
+    };
+    format!("{target}({}){op}{value}", key_range(&c.key, &c.range_end))
+}
+
+fn describe_op(op: &RequestOp) -> String {
+    match &op.request {
+        Some(Request::RequestPut(r)) => format!("put {}={}", shown(&r.key), shown(&r.value)),
+        Some(Request::RequestRange(r)) => format!("get {}", key_range(&r.key, &r.range_end)),
+        Some(Request::RequestDeleteRange(r)) => {
+            format!("del {}", key_range(&r.key, &r.range_end))
+        }
+        Some(Request::RequestTxn(t)) => format!("({})", describe_txn(t)),
+        None => "nothing".into(),
+    }
+}
+
+fn key_range(key: &[u8], end: &[u8]) -> String {
+    match end {
+        [] => shown(key),
+        [0] => format!("{}..", shown(key)),
+        _ => format!("{}..{}", shown(key), shown(end)),
+    }
+}
+
+/// Bytes as text: UTF-8 where it is, `\xNN` elsewhere, cut after [`MAX_SHOWN`] characters.
+fn shown(bytes: &[u8]) -> String {
+    let text: String = bytes.escape_ascii().to_string();
+    let text = if std::str::from_utf8(bytes).is_ok() {
+        String::from_utf8_lossy(bytes).into_owned()
+    } else {
+        text
+    };
+    if text.chars().count() > MAX_SHOWN {
+        let cut: String = text.chars().take(MAX_SHOWN).collect();
+        format!("{cut}…")
+    } else {
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::etcdserverpb::{PutRequest, RangeRequest};
+
+    #[test]
+    fn puts_and_txns_read_like_commands() {
+        let put = PutRequest {
+            key: b"key1".to_vec(),
+            value: b"value1".to_vec(),
+            ..Default::default()
+        };
+        assert_eq!(describe(&Op::Put(put.clone())), "put key1=value1");
+        let txn = TxnRequest {
+            compare: vec![Compare {
+                key: b"k".to_vec(),
+                result: CompareResult::Equal as i32,
+                target: CompareTarget::Mod as i32,
+                target_union: Some(TargetUnion::ModRevision(0)),
+                ..Default::default()
+            }],
+            success: vec![RequestOp {
+                request: Some(Request::RequestPut(put)),
+            }],
+            failure: vec![RequestOp {
+                request: Some(Request::RequestRange(RangeRequest {
+                    key: b"a".to_vec(),
+                    range_end: vec![0],
+                    ..Default::default()
+                })),
+            }],
+        };
+        assert_eq!(
+            describe(&Op::Txn(txn)),
+            "txn if mod(k)=0 then put key1=value1 else get a.."
+        );
+    }
+
+    #[test]
+    fn binary_and_long_values_stay_one_short_line() {
+        let put = PutRequest {
+            key: vec![0xff, b'a'],
+            value: vec![b'x'; 100],
+            ..Default::default()
+        };
+        let text = describe(&Op::Put(put));
+        assert!(text.starts_with("put \\xffa="), "{text}");
+        assert!(text.ends_with('…') && text.chars().count() < 60, "{text}");
+    }
+}
