@@ -9,6 +9,7 @@
 //! - [`utl`]: `etcdlab utl` — snapshot status and restore, over the file format of [`snapshot`].
 //! - [`bench`]: `etcdlab bench` — put/range/txn load with latency percentiles.
 //! - [`lab`]: `etcdlab lab` — a local cluster of member processes, its control API and page.
+//! - [`events_cli`]: `etcdlab events` — Raft events of a lab or of members as a terminal timeline.
 //!
 //! How a write moves: `ctl put` → gRPC `KV.Put` ([`server::kv`]) → the member loop
 //! ([`server::member_loop`]) proposes it to Raft → the core persists, replicates, commits and
@@ -19,6 +20,7 @@
 
 mod bench;
 mod ctl;
+mod events_cli;
 mod lab;
 mod rpc;
 mod server;
@@ -38,6 +40,7 @@ Usage:
   etcdlab ctl  [etcdctl args]   etcdctl v3 client (see `etcdlab ctl --help`)
   etcdlab utl  snapshot status|restore   offline snapshot tools (etcdutl syntax)
   etcdlab lab  [--size 3]       a local cluster to learn and break (see `etcdlab lab --help`)
+  etcdlab events [--lab URL]    Raft events as a timeline (see `etcdlab events --help`)
   etcdlab bench put|range|txn   load for etcd v3 endpoints, ours or real etcd
   etcdlab version               print the version
 
@@ -55,7 +58,7 @@ fn main() -> ExitCode {
         _ => {
             args.remove(0);
             match args.first().map(|a| a.to_string_lossy().into_owned()) {
-                Some(sub) if matches!(sub.as_str(), "etcd" | "ctl" | "utl" | "lab" | "bench") => {
+                Some(sub) if matches!(sub.as_str(), "etcd" | "ctl" | "utl" | "lab" | "bench" | "events") => {
                     sub
                 }
                 Some(sub) if sub == "version" || sub == "--version" => {
@@ -83,6 +86,7 @@ fn main() -> ExitCode {
         "etcdctl" | "ctl" => ctl::main(args),
         "lab" => lab::main(args),
         "bench" => bench::main(args),
+        "events" => events_cli::main(args),
         _ => utl::main(args),
     }
 }

@@ -1,27 +1,51 @@
-//! The lab's HTTP face: `GET /api/cluster` (JSON: the members and the client endpoints),
-//! `POST /api/members/{name}/kill`, `/restart`, `/pause` and `/resume`, and a status page at `/` that shows the
-//! same and refreshes itself (the Yew visualizer replaces it with its issue).
+//! The lab's HTTP face, JSON over HTTP on `--ui-addr`:
+//!
+//! - `GET /api/cluster`: every member's name, id, URLs, pid, state (`up|down|paused`), role,
+//!   term, leader, commit and applied index;
+//! - `GET /api/events`: all members' Raft events merged in arrival order, each with a lab-wide
+//!   `cursor` — a WebSocket (one text message per event), or newline-delimited JSON with
+//!   `?format=jsonl`; `?since=<cursor>` resumes after that cursor from the history, then goes
+//!   live; `&follow=false` answers the history only and ends (handy for curl and tests);
+//! - `POST /api/faults` with exactly one of `{"kill":"m1"}`, `{"restart":"m1"}`,
+//!   `{"pause":"m1"}`, `{"resume":"m1"}`, `{"partition":[["m1"],["m2","m3"]]}`,
+//!   `{"heal":true}`, `{"link":{"from":"m1","to":"m2","drop":0.3,"delay_ms":50}}`;
+//! - `POST /api/kv` `{"op":"put|get|delete","key":"k","value":"v"}` through gRPC;
+//! - `POST /api/freeze` / `POST /api/thaw`: pause / resume every member;
+//! - `POST /api/members/{name}/kill|restart|pause|resume`: the older spelling of the faults;
+//! - `GET /`: a status page that refreshes itself (the Yew visualizer replaces it).
+//!
+//! Answers are `{"ok":true,...}`, or `{"ok":false,"error":"<reason>"}` with 400 for a
+//! malformed request or an unknown member and 409 when the cluster cannot carry it out.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::body::Body;
+use axum::extract::ws::{
+    Message, WebSocket, WebSocketUpgrade, rejection::WebSocketUpgradeRejection,
+};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use serde_json::json;
+use serde_json::{Value, json};
 
-use super::members::LabMembers;
+use super::events::Subscription;
+use super::members::{LabMembers, Refusal, kv};
 
 pub fn router(lab: Arc<LabMembers>) -> Router {
     Router::new()
         .route("/", get(page))
         .route("/api/cluster", get(cluster))
-        .route("/api/members/{name}/kill", post(kill))
-        .route("/api/members/{name}/restart", post(restart))
-        .route("/api/members/{name}/pause", post(pause))
-        .route("/api/members/{name}/resume", post(resume))
+        .route("/api/events", get(events))
+        .route("/api/faults", post(faults))
+        .route("/api/kv", post(kv_request))
+        .route("/api/freeze", post(freeze))
+        .route("/api/thaw", post(thaw))
+        .route("/api/members/{name}/{verb}", post(member_verb))
         .with_state(lab)
 }
 
@@ -30,33 +54,167 @@ async fn cluster(State(lab): State<Arc<LabMembers>>) -> impl IntoResponse {
     Json(json!({ "members": members, "endpoints": lab.client_endpoints().join(",") }))
 }
 
-async fn kill(State(lab): State<Arc<LabMembers>>, Path(name): Path<String>) -> impl IntoResponse {
-    answer(lab.kill(&name))
-}
-
-async fn restart(
+async fn events(
     State(lab): State<Arc<LabMembers>>,
-    Path(name): Path<String>,
-) -> impl IntoResponse {
-    answer(lab.start(&name))
-}
-
-async fn pause(State(lab): State<Arc<LabMembers>>, Path(name): Path<String>) -> impl IntoResponse {
-    answer(lab.pause(&name, true))
-}
-
-async fn resume(State(lab): State<Arc<LabMembers>>, Path(name): Path<String>) -> impl IntoResponse {
-    answer(lab.pause(&name, false))
-}
-
-fn answer(result: anyhow::Result<()>) -> (StatusCode, Json<serde_json::Value>) {
-    match result {
-        Ok(()) => (StatusCode::OK, Json(json!({ "ok": true }))),
-        Err(e) => (
-            StatusCode::CONFLICT,
-            Json(json!({ "ok": false, "error": e.to_string() })),
-        ),
+    Query(query): Query<HashMap<String, String>>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let since = match query.get("since").map(|s| s.parse::<u64>()) {
+        None => None,
+        Some(Ok(since)) => Some(since),
+        Some(Err(_)) => {
+            return refusal(Refusal::BadRequest(
+                "\"since\" takes a cursor (a whole number)".into(),
+            ));
+        }
+    };
+    if query.get("follow").map(String::as_str) == Some("false") {
+        let body: String = lab
+            .events
+            .history_after(since.unwrap_or(0))
+            .iter()
+            .map(|(_, text)| format!("{text}\n"))
+            .collect();
+        return ([("content-type", "application/x-ndjson")], body).into_response();
     }
+    let subscription = lab.events.subscribe(since);
+    match upgrade {
+        Ok(ws) => ws.on_upgrade(move |socket| stream_to_socket(socket, subscription)),
+        Err(_) => {
+            let lines = futures::stream::unfold(subscription, |mut sub| async move {
+                let line = sub.next().await?;
+                Some((Ok::<_, std::convert::Infallible>(format!("{line}\n")), sub))
+            });
+            Response::builder()
+                .header("content-type", "application/x-ndjson")
+                .header("cache-control", "no-cache")
+                .body(Body::from_stream(lines))
+                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+        }
+    }
+}
+
+async fn stream_to_socket(mut socket: WebSocket, mut subscription: Subscription) {
+    while let Some(line) = subscription.next().await {
+        if socket
+            .send(Message::Text(line.to_string().into()))
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(1), socket.send(Message::Close(None))).await;
+}
+
+async fn faults(State(lab): State<Arc<LabMembers>>, body: String) -> Response {
+    let request = match serde_json::from_str::<Value>(&body) {
+        Ok(Value::Object(object)) if object.len() == 1 => object,
+        Ok(Value::Object(object)) => {
+            return refusal(Refusal::BadRequest(format!(
+                "give exactly one fault per request, not {}",
+                if object.is_empty() {
+                    "none".to_string()
+                } else {
+                    object.keys().cloned().collect::<Vec<_>>().join(", ")
+                }
+            )));
+        }
+        Ok(_) => {
+            return refusal(Refusal::BadRequest(
+                "the body must be a JSON object such as {\"kill\":\"m1\"}".into(),
+            ));
+        }
+        Err(e) => return refusal(Refusal::BadRequest(format!("the body is not JSON: {e}"))),
+    };
+    let (key, value) = request.into_iter().next().expect("one entry");
+    let member = || {
+        value.as_str().map(str::to_string).ok_or_else(|| {
+            Refusal::BadRequest(format!(
+                "\"{key}\" takes a member name, e.g. {{\"{key}\":\"m1\"}}"
+            ))
+        })
+    };
+    let result: Result<Value, Refusal> = match key.as_str() {
+        "kill" => async { lab.kill(&member()?).map(|()| json!({})) }.await,
+        "restart" => async { lab.start(&member()?).map(|()| json!({})) }.await,
+        "pause" => async { lab.pause(&member()?, true).await.map(|()| json!({})) }.await,
+        "resume" => async { lab.pause(&member()?, false).await.map(|()| json!({})) }.await,
+        "partition" => lab
+            .set_partition(Some(value.clone()))
+            .await
+            .map(|members| json!({ "applied_on": members })),
+        "heal" if value == Value::Bool(true) => lab
+            .set_partition(None)
+            .await
+            .map(|members| json!({ "applied_on": members })),
+        "heal" => Err(Refusal::BadRequest("\"heal\" takes true".into())),
+        "link" => lab
+            .link(&value)
+            .await
+            .map(|faults| json!({ "faults": faults })),
+        other => Err(Refusal::BadRequest(format!(
+            "unknown fault \"{other}\": use kill, restart, pause, resume, partition, heal or link"
+        ))),
+    };
+    answer(result)
+}
+
+async fn member_verb(
+    State(lab): State<Arc<LabMembers>>,
+    Path((name, verb)): Path<(String, String)>,
+) -> Response {
+    let result = match verb.as_str() {
+        "kill" => lab.kill(&name),
+        "restart" => lab.start(&name),
+        "pause" => lab.pause(&name, true).await,
+        "resume" => lab.pause(&name, false).await,
+        other => Err(Refusal::BadRequest(format!(
+            "unknown action \"{other}\": use kill, restart, pause or resume"
+        ))),
+    };
+    answer(result.map(|()| json!({})))
+}
+
+async fn kv_request(State(lab): State<Arc<LabMembers>>, body: String) -> Response {
+    let request = match serde_json::from_str::<Value>(&body) {
+        Ok(request) => request,
+        Err(e) => return refusal(Refusal::BadRequest(format!("the body is not JSON: {e}"))),
+    };
+    let targets = lab.kv_targets().await;
+    answer(kv(&targets, &request).await)
+}
+
+async fn freeze(State(lab): State<Arc<LabMembers>>) -> Response {
+    answer(lab.pause_all(true).await.map(|m| json!({ "paused": m })))
+}
+
+async fn thaw(State(lab): State<Arc<LabMembers>>) -> Response {
+    answer(lab.pause_all(false).await.map(|m| json!({ "resumed": m })))
+}
+
+fn answer(result: Result<Value, Refusal>) -> Response {
+    match result {
+        Ok(mut value) => {
+            if let Some(object) = value.as_object_mut() {
+                object.insert("ok".into(), Value::Bool(true));
+            }
+            (StatusCode::OK, Json(value)).into_response()
+        }
+        Err(e) => refusal(e),
+    }
+}
+
+fn refusal(refusal: Refusal) -> Response {
+    let status = match refusal {
+        Refusal::BadRequest(_) => StatusCode::BAD_REQUEST,
+        Refusal::Conflict(_) => StatusCode::CONFLICT,
+    };
+    (
+        status,
+        Json(json!({ "ok": false, "error": refusal.to_string() })),
+    )
+        .into_response()
 }
 
 /// A plain page listing the members; it reloads every second.
@@ -65,14 +223,16 @@ async fn page(State(lab): State<Arc<LabMembers>>) -> Html<String> {
     let rows: String = members
         .iter()
         .map(|m| {
+            let role = m.role.clone().unwrap_or_else(|| m.state.clone());
             format!(
-                "<tr data-node=\"{name}\" data-role=\"{role}\"><td>{name}</td><td>{id}</td><td class=\"{role}\">{role}</td>\
+                "<tr data-node=\"{name}\" data-role=\"{role}\" data-state=\"{state}\"><td>{name}</td><td>{id}</td>\
+                 <td class=\"{role}\">{role}</td><td>{state}</td>\
                  <td>{term}</td><td>{index}</td><td>{applied}</td><td>{ep}</td></tr>",
                 name = m.name,
                 id = m.id,
-                role = m.role,
+                state = m.state,
                 term = m.term,
-                index = m.raft_index,
+                index = m.commit_index,
                 applied = m.applied_index,
                 ep = m.endpoint
             )
@@ -84,10 +244,11 @@ async fn page(State(lab): State<Arc<LabMembers>>) -> Html<String> {
          <meta http-equiv=\"refresh\" content=\"1\">\
          <style>body{{font-family:sans-serif;margin:2em}}td,th{{padding:.3em 1em;text-align:left}}\
          .leader{{color:#b45309;font-weight:bold}}.down{{color:#9ca3af}}</style></head><body>\
-         <h1>etcdlab</h1><table><tr><th>member</th><th>id</th><th>role</th><th>term</th><th>raft index</th>\
-         <th>applied</th><th>endpoint</th></tr>{rows}</table>\
+         <h1>etcdlab</h1><table><tr><th>member</th><th>id</th><th>role</th><th>state</th><th>term</th>\
+         <th>commit</th><th>applied</th><th>endpoint</th></tr>{rows}</table>\
          <p>Try: <code>etcdctl --endpoints {endpoints} put key1 value1</code></p>\
-         <p>Kill or restart a member: <code>curl -X POST http://&lt;this address&gt;/api/members/m1/kill</code></p>\
+         <p>Break it: <code>etcdlab lab kill m1</code>, <code>etcdlab lab partition m1 / m2 m3</code>, \
+         <code>etcdlab lab freeze</code>; watch it: <code>etcdlab events</code></p>\
          </body></html>"
     ))
 }

@@ -1,29 +1,46 @@
-//! The lab's member processes: this binary run as `etcd` once per member, on fixed loopback
-//! ports, with its data and log under the lab's data dir. Members can be killed (SIGKILL, as a
-//! crash) and restarted on the same data; they die with the lab.
+//! The lab's member processes: this binary run as `etcd --experimental-fault-injection` once
+//! per member, on loopback ports chosen by [`super::ports`], with its data and log under the
+//! lab's data dir. Members can be killed (SIGKILL, as a crash) and restarted on the same data,
+//! paused and resumed (the member's own `/debug/faults` pause: it stops ticking and
+//! processing but keeps streaming events), partitioned and healed; they die with the lab.
+//!
+//! The lab follows every member's `/debug/raft/events` into its [`EventHub`], reconnecting
+//! with backoff when a member restarts, and adds `member_started` / `member_stopped` events
+//! of its own (marked `"source":"lab"`, `seq` 0) when it starts, kills or loses a process.
 
 use std::fs;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
+use etcdlab_core::events::{EventKind, RaftEvent, SCHEMA_VERSION, hex_id};
 use etcdlab_core::proto::etcdserverpb::StatusRequest;
 use serde::Serialize;
+use serde_json::{Value, json};
 
 use super::LabFlags;
+use super::events::EventHub;
+use super::http;
 use crate::rpc::etcdserverpb::maintenance_client::MaintenanceClient;
+
+/// The `--initial-cluster-token` of every lab.
+pub const TOKEN: &str = "etcdlab";
 
 struct LabMember {
     name: String,
+    id: u64,
     client_port: u16,
     peer_port: u16,
     data_dir: PathBuf,
     log: PathBuf,
     process: Option<Child>,
     paused: bool,
+    /// The last role and term this member reported in a `role_changed` event.
+    reported_role: Option<(String, u64)>,
+    last_term: u64,
 }
 
 impl LabMember {
@@ -34,53 +51,97 @@ impl LabMember {
     fn peer_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.peer_port)
     }
+
+    fn client_addr(&self) -> String {
+        format!("127.0.0.1:{}", self.client_port)
+    }
+
+    fn running(&mut self) -> bool {
+        self.process
+            .as_mut()
+            .is_some_and(|p| matches!(p.try_wait(), Ok(None)))
+    }
 }
 
-/// What the lab reports about one member.
+/// What the lab reports about one member (`GET /api/cluster`).
 #[derive(Serialize, Clone, Debug)]
 pub struct MemberView {
     pub name: String,
-    /// Member id in hex, as etcdctl prints it ("" while unknown).
+    /// Member id in hex, as etcdctl prints it.
     pub id: String,
-    /// leader, follower, paused, or down (process stopped or not answering).
-    pub role: String,
+    pub client_urls: Vec<String>,
+    pub peer_urls: Vec<String>,
+    pub pid: Option<u32>,
+    /// `up`, `down` (no process) or `paused`.
+    pub state: String,
+    /// leader, follower, candidate, pre_candidate or learner; null when down or unknown.
+    pub role: Option<String>,
+    pub term: u64,
+    /// The leader's id in hex, null when none is known.
+    pub leader: Option<String>,
+    pub commit_index: u64,
+    pub applied_index: u64,
+    // Shorthands kept for the status page and scripts.
     pub running: bool,
     pub paused: bool,
-    pub pid: Option<u32>,
     pub client_url: String,
     pub peer_url: String,
+    /// `127.0.0.1:port`, ready for `etcdctl --endpoints`.
     pub endpoint: String,
-    pub term: u64,
     pub raft_index: u64,
-    pub applied_index: u64,
-    pub leader_id: String,
     pub db_size: i64,
+}
+
+/// Why a fault request was refused: the request is wrong (400) or the cluster is not in a
+/// state to carry it out (409).
+#[derive(Debug)]
+pub enum Refusal {
+    BadRequest(String),
+    Conflict(String),
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::BadRequest(s) | Refusal::Conflict(s) => f.write_str(s),
+        }
+    }
 }
 
 pub struct LabMembers {
     members: Mutex<Vec<LabMember>>,
     binary: PathBuf,
     initial_cluster: String,
-    timing: [String; 4],
+    heartbeat_ms: u64,
+    election_ms: u64,
+    /// The partition in force (`[["m1"],["m2","m3"]]`), re-applied to restarted members.
+    partition: Mutex<Option<Value>>,
+    pub events: EventHub,
 }
 
 impl LabMembers {
-    pub fn new(flags: &LabFlags) -> anyhow::Result<LabMembers> {
+    /// The lab's members on `ports` (client, peer) each.
+    pub fn new(flags: &LabFlags, ports: &[(u16, u16)]) -> anyhow::Result<LabMembers> {
         let data_dir = flags.data_dir.clone().context("the lab's data dir")?;
         fs::create_dir_all(&data_dir)
             .with_context(|| format!("cannot create the lab's data dir {}", data_dir.display()))?;
-        let members: Vec<LabMember> = (0..flags.size)
-            .map(|i| {
-                let client_port = flags.base_port + 10000 * i;
+        let members: Vec<LabMember> = ports
+            .iter()
+            .enumerate()
+            .map(|(i, &(client_port, peer_port))| {
                 let name = format!("m{}", i + 1);
+                let peer_url = format!("http://127.0.0.1:{peer_port}");
                 LabMember {
+                    id: etcdlab_core::membership::member_id(&[peer_url], TOKEN, None),
                     data_dir: data_dir.join(&name),
                     log: data_dir.join(format!("{name}.log")),
                     name,
                     client_port,
-                    peer_port: client_port + 1,
+                    peer_port,
                     process: None,
                     paused: false,
+                    reported_role: None,
+                    last_term: 0,
                 }
             })
             .collect();
@@ -93,12 +154,10 @@ impl LabMembers {
             members: Mutex::new(members),
             binary: std::env::current_exe().context("finding this binary")?,
             initial_cluster,
-            timing: [
-                "--heartbeat-interval".into(),
-                flags.heartbeat_interval.to_string(),
-                "--election-timeout".into(),
-                flags.election_timeout.to_string(),
-            ],
+            heartbeat_ms: flags.heartbeat_interval,
+            election_ms: flags.election_timeout,
+            partition: Mutex::new(None),
+            events: EventHub::default(),
         })
     }
 
@@ -107,119 +166,298 @@ impl LabMembers {
     }
 
     pub fn client_endpoints(&self) -> Vec<String> {
-        self.lock()
-            .iter()
-            .map(|m| format!("127.0.0.1:{}", m.client_port))
-            .collect()
+        self.lock().iter().map(LabMember::client_addr).collect()
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.lock().iter().map(|m| m.name.clone()).collect()
+    }
+
+    /// Checks that `name` is a member of this lab.
+    pub fn known(&self, name: &str) -> Result<(), Refusal> {
+        if self.lock().iter().any(|m| m.name == name) {
+            Ok(())
+        } else {
+            Err(Refusal::BadRequest(format!(
+                "no member named \"{name}\" (members: {})",
+                self.names().join(", ")
+            )))
+        }
+    }
+
+    /// Records an event of the lab's own about member `index`.
+    fn lab_event(&self, member: &LabMember, kind: EventKind) {
+        let event = RaftEvent {
+            v: SCHEMA_VERSION,
+            seq: 0,
+            ts_ms: now_ms(),
+            node: member.name.clone(),
+            id: hex_id(member.id),
+            term: member.last_term,
+            kind,
+        };
+        if let Ok(Value::Object(mut object)) = serde_json::to_value(&event) {
+            object.insert("source".into(), Value::from("lab"));
+            self.events.push(object);
+        }
     }
 
     pub fn start_all(&self) -> anyhow::Result<()> {
-        let names: Vec<String> = self.lock().iter().map(|m| m.name.clone()).collect();
-        for name in names {
-            self.start(&name)?;
+        for name in self.names() {
+            self.start(&name).map_err(|e| anyhow::anyhow!("{e}"))?;
         }
         Ok(())
     }
 
     /// Starts (or restarts) a stopped member on its data dir.
-    pub fn start(&self, name: &str) -> anyhow::Result<()> {
+    pub fn start(&self, name: &str) -> Result<(), Refusal> {
+        self.known(name)?;
         let mut members = self.lock();
-        let Some(m) = members.iter_mut().find(|m| m.name == name) else {
-            bail!("no member named {name:?}")
-        };
-        if m.process
-            .as_mut()
-            .is_some_and(|p| matches!(p.try_wait(), Ok(None)))
-        {
-            bail!("{name} is already running");
+        let m = members
+            .iter_mut()
+            .find(|m| m.name == name)
+            .expect("known member");
+        if m.running() {
+            return Err(Refusal::Conflict(format!("{name} is already running")));
         }
-        let log = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&m.log)?;
-        let mut command = Command::new(&self.binary);
-        command
-            .args(["etcd", "--name", &m.name, "--data-dir"])
-            .arg(&m.data_dir)
-            .args([
-                "--listen-client-urls",
-                &m.client_url(),
-                "--advertise-client-urls",
-                &m.client_url(),
-            ])
-            .args([
-                "--listen-peer-urls",
-                &m.peer_url(),
-                "--initial-advertise-peer-urls",
-                &m.peer_url(),
-            ])
-            .args([
-                "--initial-cluster",
-                &self.initial_cluster,
-                "--initial-cluster-token",
-                "etcdlab",
-            ])
-            .args(&self.timing)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log);
-        // SAFETY: prctl is async-signal-safe; it makes the member die if the lab dies.
-        unsafe {
-            command.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
-        m.process = Some(
+        let spawn = || -> anyhow::Result<Child> {
+            let log = fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&m.log)?;
+            let mut command = Command::new(&self.binary);
             command
-                .spawn()
-                .with_context(|| format!("starting member {name}"))?,
-        );
+                .args(["etcd", "--name", &m.name, "--data-dir"])
+                .arg(&m.data_dir)
+                .args(["--listen-client-urls", &m.client_url()])
+                .args(["--advertise-client-urls", &m.client_url()])
+                .args(["--listen-peer-urls", &m.peer_url()])
+                .args(["--initial-advertise-peer-urls", &m.peer_url()])
+                .args(["--initial-cluster", &self.initial_cluster])
+                .args(["--initial-cluster-token", TOKEN])
+                .args(["--heartbeat-interval", &self.heartbeat_ms.to_string()])
+                .args(["--election-timeout", &self.election_ms.to_string()])
+                .arg("--experimental-fault-injection")
+                .stdin(Stdio::null())
+                .stdout(log.try_clone()?)
+                .stderr(log);
+            // SAFETY: prctl is async-signal-safe; it makes the member die if the lab dies.
+            unsafe {
+                command.pre_exec(|| {
+                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                    Ok(())
+                });
+            }
+            Ok(command.spawn()?)
+        };
+        let child = spawn().map_err(|e| Refusal::Conflict(format!("starting {name}: {e}")))?;
+        m.process = Some(child);
+        m.paused = false;
+        m.reported_role = None;
+        let tick_ms = self.heartbeat_ms;
+        let started = EventKind::MemberStarted {
+            tick_ms,
+            election_ticks: self.election_ms / tick_ms.max(1),
+            heartbeat_ticks: 1,
+        };
+        let member = &*m;
+        self.lab_event(member, started);
         Ok(())
     }
 
     /// Kills a member with SIGKILL: a crash, with no chance to flush anything.
-    pub fn kill(&self, name: &str) -> anyhow::Result<()> {
+    pub fn kill(&self, name: &str) -> Result<(), Refusal> {
+        self.known(name)?;
         let mut members = self.lock();
-        let Some(m) = members.iter_mut().find(|m| m.name == name) else {
-            bail!("no member named {name:?}")
-        };
-        let Some(mut child) = m.process.take() else {
-            bail!("{name} is not running")
-        };
-        let _ = child.kill();
-        let _ = child.wait();
+        let m = members
+            .iter_mut()
+            .find(|m| m.name == name)
+            .expect("known member");
+        if !m.running() {
+            return Err(Refusal::Conflict(format!("{name} is not running")));
+        }
+        if let Some(mut child) = m.process.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        m.paused = false;
+        m.reported_role = None;
+        let member = &*m;
+        self.lab_event(
+            member,
+            EventKind::MemberStopped {
+                reason: "killed (SIGKILL)".into(),
+            },
+        );
         Ok(())
     }
 
-    /// Freezes (SIGSTOP) or thaws (SIGCONT) a running member: a paused member keeps its
-    /// process and sockets but neither ticks nor answers, like a stalled machine.
-    pub fn pause(&self, name: &str, paused: bool) -> anyhow::Result<()> {
+    /// Notices members whose process ended on its own (a crash, a refused start).
+    fn reap(&self) {
         let mut members = self.lock();
-        let Some(m) = members.iter_mut().find(|m| m.name == name) else {
-            bail!("no member named {name:?}")
-        };
-        let Some(child) = m.process.as_mut() else {
-            bail!("{name} is not running")
-        };
-        if !matches!(child.try_wait(), Ok(None)) {
-            bail!("{name} is not running");
+        for m in members.iter_mut() {
+            let Some(child) = m.process.as_mut() else {
+                continue;
+            };
+            if let Ok(Some(status)) = child.try_wait() {
+                m.process = None;
+                m.paused = false;
+                m.reported_role = None;
+                let member = &*m;
+                self.lab_event(
+                    member,
+                    EventKind::MemberStopped {
+                        reason: format!("exited ({status})"),
+                    },
+                );
+            }
         }
-        let signal = if paused { libc::SIGSTOP } else { libc::SIGCONT };
-        // SAFETY: plain kill(2) on our own child.
-        if unsafe { libc::kill(child.id() as i32, signal) } != 0 {
-            bail!("cannot signal {name}: {}", std::io::Error::last_os_error());
+    }
+
+    /// The client address of a running member.
+    fn running_addr(&self, name: &str) -> Result<String, Refusal> {
+        self.known(name)?;
+        let mut members = self.lock();
+        let m = members
+            .iter_mut()
+            .find(|m| m.name == name)
+            .expect("known member");
+        if !m.running() {
+            return Err(Refusal::Conflict(format!("{name} is not running")));
         }
-        m.paused = paused;
+        Ok(m.client_addr())
+    }
+
+    /// Sends one fault to a member's `/debug/faults`; a 400 from it is the caller's mistake.
+    async fn send_fault(&self, name: &str, body: &Value) -> Result<Value, Refusal> {
+        let addr = self.running_addr(name)?;
+        let answer = http::request(
+            &addr,
+            "POST",
+            "/debug/faults",
+            Some(&body.to_string()),
+            Duration::from_secs(5),
+        )
+        .await
+        .map_err(|e| Refusal::Conflict(format!("{name}: {e:#}")))?;
+        let parsed: Value = serde_json::from_str(&answer.1).unwrap_or(Value::Null);
+        let reason = || {
+            format!(
+                "{name}: {}",
+                parsed["error"].as_str().unwrap_or(answer.1.trim())
+            )
+        };
+        match answer.0 {
+            200 => Ok(parsed),
+            400 => Err(Refusal::BadRequest(reason())),
+            _ => Err(Refusal::Conflict(reason())),
+        }
+    }
+
+    /// Pauses or resumes a running member (it stops ticking and processing, and keeps
+    /// streaming events).
+    pub async fn pause(&self, name: &str, paused: bool) -> Result<(), Refusal> {
+        let body = if paused {
+            json!({"pause": true})
+        } else {
+            json!({"resume": true})
+        };
+        self.send_fault(name, &body).await?;
+        if let Some(m) = self.lock().iter_mut().find(|m| m.name == name) {
+            m.paused = paused;
+        }
         Ok(())
+    }
+
+    /// Pauses or resumes every running member at once.
+    pub async fn pause_all(&self, paused: bool) -> Result<Vec<String>, Refusal> {
+        let names: Vec<String> = self
+            .lock()
+            .iter_mut()
+            .filter_map(|m| m.running().then(|| m.name.clone()))
+            .collect();
+        let results = futures::future::join_all(names.iter().map(|n| self.pause(n, paused))).await;
+        results.into_iter().collect::<Result<Vec<()>, _>>()?;
+        Ok(names)
+    }
+
+    /// Sets (`Some`) or heals (`None`) a partition on every running member; restarted
+    /// members get it when the lab reconnects to them.
+    pub async fn set_partition(&self, groups: Option<Value>) -> Result<Vec<String>, Refusal> {
+        if let Some(groups) = &groups {
+            let list = groups.as_array().ok_or_else(|| {
+                Refusal::BadRequest(
+                    "\"partition\" takes a list of member groups, e.g. [[\"m1\"],[\"m2\",\"m3\"]]"
+                        .into(),
+                )
+            })?;
+            for group in list {
+                let names = group.as_array().ok_or_else(|| {
+                    Refusal::BadRequest("each partition group is a list of member names".into())
+                })?;
+                for name in names {
+                    let name = name.as_str().ok_or_else(|| {
+                        Refusal::BadRequest("members are named by strings".into())
+                    })?;
+                    self.known(name)?;
+                }
+            }
+        }
+        *self.partition.lock().unwrap_or_else(|p| p.into_inner()) = groups.clone();
+        let body = match groups {
+            Some(groups) => json!({ "partition": groups }),
+            None => json!({ "heal": true }),
+        };
+        let names: Vec<String> = self
+            .lock()
+            .iter_mut()
+            .filter_map(|m| m.running().then(|| m.name.clone()))
+            .collect();
+        let results =
+            futures::future::join_all(names.iter().map(|n| self.send_fault(n, &body))).await;
+        results.into_iter().collect::<Result<Vec<_>, _>>()?;
+        Ok(names)
+    }
+
+    /// Sets a link fault on its `from` member.
+    pub async fn link(&self, link: &Value) -> Result<Value, Refusal> {
+        let object = link.as_object().ok_or_else(|| {
+            Refusal::BadRequest(
+                "\"link\" takes {\"from\":\"m1\",\"to\":\"m2\",\"drop\":0.3,\"delay_ms\":50}"
+                    .into(),
+            )
+        })?;
+        let from = object
+            .get("from")
+            .and_then(Value::as_str)
+            .ok_or_else(|| Refusal::BadRequest("\"link\" needs \"from\" (a member name)".into()))?
+            .to_string();
+        let to = object
+            .get("to")
+            .and_then(Value::as_str)
+            .ok_or_else(|| Refusal::BadRequest("\"link\" needs \"to\" (a member name)".into()))?;
+        self.known(&from)?;
+        self.known(to)?;
+        self.send_fault(&from, &json!({ "link": link })).await
+    }
+
+    /// Re-applies the partition in force to a member the lab (re)connected to.
+    async fn reapply_partition(&self, name: &str) {
+        let partition = self
+            .partition
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(groups) = partition {
+            let _ = self.send_fault(name, &json!({ "partition": groups })).await;
+        }
     }
 
     pub fn stop_all(&self) {
         for m in self.lock().iter_mut() {
             if let Some(mut child) = m.process.take() {
-                // SAFETY: plain kill(2) on our own child (woken first if paused).
+                // SAFETY: plain kill(2) on our own child.
                 unsafe {
-                    libc::kill(child.id() as i32, libc::SIGCONT);
                     libc::kill(child.id() as i32, libc::SIGTERM);
                 }
                 let _ = child.wait();
@@ -227,72 +465,167 @@ impl LabMembers {
         }
     }
 
+    /// Takes one line of member `name`'s event stream into the lab's stream, noting roles.
+    fn take_member_line(&self, name: &str, line: &str) {
+        let Ok(Value::Object(mut event)) = serde_json::from_str::<Value>(line) else {
+            return;
+        };
+        if event.contains_key("notice") {
+            event.insert("node".into(), Value::from(name));
+        } else if let Some(m) = self.lock().iter_mut().find(|m| m.name == name) {
+            if let Some(term) = event.get("term").and_then(Value::as_u64) {
+                m.last_term = term;
+            }
+            if event.get("kind").and_then(Value::as_str) == Some("role_changed")
+                && let Some(role) = event.get("role").and_then(Value::as_str)
+            {
+                m.reported_role = Some((role.to_string(), m.last_term));
+            }
+        }
+        self.events.push(event);
+    }
+
+    /// Follows member `name`'s event stream for as long as the lab runs, reconnecting with
+    /// backoff while the member is down or restarting.
+    pub async fn follow(self: Arc<Self>, name: String) {
+        const FIRST: Duration = Duration::from_millis(20);
+        let mut backoff = FIRST;
+        loop {
+            let addr = self.running_addr(&name).ok();
+            if let Some(addr) = addr
+                && let Ok(mut stream) =
+                    http::open_lines(&addr, "/debug/raft/events?format=jsonl").await
+            {
+                backoff = FIRST;
+                let lab = self.clone();
+                let member = name.clone();
+                tokio::spawn(async move { lab.reapply_partition(&member).await });
+                while let Ok(Some(line)) = stream.next_line().await {
+                    if !line.is_empty() {
+                        self.take_member_line(&name, &line);
+                    }
+                }
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_millis(500));
+        }
+    }
+
+    /// Watches the member processes for exits the lab did not cause.
+    pub async fn supervise(self: Arc<Self>) {
+        loop {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            self.reap();
+        }
+    }
+
+    /// Client addresses of the running members, the last known leader first.
+    pub async fn kv_targets(&self) -> Vec<String> {
+        let views = self.views().await;
+        let mut up: Vec<&MemberView> = views.iter().filter(|v| v.state == "up").collect();
+        up.sort_by_key(|v| v.role.as_deref() != Some("leader"));
+        up.iter().map(|v| v.endpoint.clone()).collect()
+    }
+
     /// Every member's view, asking the running ones for their Raft status.
     pub async fn views(&self) -> Vec<MemberView> {
-        let snapshot: Vec<(String, String, String, Option<u32>, bool)> = self
+        struct Known {
+            name: String,
+            id: u64,
+            client_url: String,
+            peer_url: String,
+            pid: Option<u32>,
+            paused: bool,
+            reported_role: Option<(String, u64)>,
+            last_term: u64,
+        }
+        let snapshot: Vec<Known> = self
             .lock()
             .iter_mut()
             .map(|m| {
-                let running = m
-                    .process
-                    .as_mut()
-                    .is_some_and(|p| matches!(p.try_wait(), Ok(None)));
-                let pid = if running {
-                    m.process.as_ref().map(Child::id)
-                } else {
-                    None
-                };
-                (m.name.clone(), m.client_url(), m.peer_url(), pid, m.paused)
+                let running = m.running();
+                Known {
+                    name: m.name.clone(),
+                    id: m.id,
+                    client_url: m.client_url(),
+                    peer_url: m.peer_url(),
+                    pid: if running {
+                        m.process.as_ref().map(Child::id)
+                    } else {
+                        None
+                    },
+                    paused: m.paused && running,
+                    reported_role: m.reported_role.clone(),
+                    last_term: m.last_term,
+                }
             })
             .collect();
-        let queries =
-            snapshot
-                .into_iter()
-                .map(|(name, client_url, peer_url, pid, paused)| async move {
-                    let status = match pid {
-                        Some(_) if !paused => status_of(&client_url).await,
-                        _ => None,
-                    };
-                    let endpoint = client_url.trim_start_matches("http://").to_string();
-                    let mut view = MemberView {
-                        name,
-                        id: String::new(),
-                        role: if paused { "paused" } else { "down" }.into(),
-                        running: pid.is_some(),
-                        paused,
-                        pid,
-                        client_url,
-                        peer_url,
-                        endpoint,
-                        term: 0,
-                        raft_index: 0,
-                        applied_index: 0,
-                        leader_id: String::new(),
-                        db_size: 0,
-                    };
-                    if let Some(s) = status {
-                        let id = s.header.map(|h| h.member_id).unwrap_or_default();
-                        view.id = format!("{id:x}");
-                        view.role = if s.leader == id && id != 0 {
-                            "leader"
-                        } else {
-                            "follower"
-                        }
-                        .into();
-                        view.term = s.raft_term;
-                        view.raft_index = s.raft_index;
-                        view.applied_index = s.raft_applied_index;
-                        view.leader_id = if s.leader == 0 {
-                            String::new()
-                        } else {
-                            format!("{:x}", s.leader)
-                        };
-                        view.db_size = s.db_size;
+        let queries = snapshot.into_iter().map(|k| async move {
+            let status = match k.pid {
+                Some(_) => status_of(&k.client_url).await,
+                None => None,
+            };
+            let state = match (k.pid, k.paused) {
+                (None, _) => "down",
+                (Some(_), true) => "paused",
+                (Some(_), false) => "up",
+            };
+            let mut view = MemberView {
+                name: k.name,
+                id: hex_id(k.id),
+                client_urls: vec![k.client_url.clone()],
+                peer_urls: vec![k.peer_url.clone()],
+                pid: k.pid,
+                state: state.into(),
+                role: None,
+                term: k.last_term,
+                leader: None,
+                commit_index: 0,
+                applied_index: 0,
+                running: k.pid.is_some(),
+                paused: k.paused,
+                endpoint: k.client_url.trim_start_matches("http://").to_string(),
+                client_url: k.client_url,
+                peer_url: k.peer_url,
+                raft_index: 0,
+                db_size: 0,
+            };
+            if let Some(s) = status {
+                let id = s.header.map(|h| h.member_id).unwrap_or(k.id);
+                view.id = hex_id(id);
+                view.term = s.raft_term;
+                view.commit_index = s.raft_index;
+                view.raft_index = s.raft_index;
+                view.applied_index = s.raft_applied_index;
+                view.leader = (s.leader != 0).then(|| hex_id(s.leader));
+                view.db_size = s.db_size;
+                // Status knows leader or not; the events tell candidates and learners apart.
+                let reported = k
+                    .reported_role
+                    .filter(|(_, term)| *term >= s.raft_term)
+                    .map(|(role, _)| role);
+                view.role = Some(if s.leader == id && id != 0 {
+                    "leader".to_string()
+                } else if s.is_learner {
+                    "learner".to_string()
+                } else {
+                    match reported.as_deref() {
+                        Some(r @ ("candidate" | "pre_candidate" | "learner")) => r.to_string(),
+                        _ => "follower".to_string(),
                     }
-                    view
                 });
+            }
+            view
+        });
         futures::future::join_all(queries).await
     }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 async fn status_of(client_url: &str) -> Option<etcdlab_core::proto::etcdserverpb::StatusResponse> {
@@ -305,4 +638,104 @@ async fn status_of(client_url: &str) -> Option<etcdlab_core::proto::etcdserverpb
     let answer =
         tokio::time::timeout(Duration::from_millis(500), client.status(StatusRequest {})).await;
     Some(answer.ok()?.ok()?.into_inner())
+}
+
+/// Runs one KV request (`{"op":"put|get|delete","key","value"}`) against the first of
+/// `targets` (client addresses) that answers; the answer as JSON.
+pub async fn kv(targets: &[String], request: &Value) -> Result<Value, Refusal> {
+    use crate::rpc::etcdserverpb::kv_client::KvClient;
+    use etcdlab_core::proto::etcdserverpb::{DeleteRangeRequest, PutRequest, RangeRequest};
+    let object = request.as_object().ok_or_else(|| {
+        Refusal::BadRequest("the body must be {\"op\":\"put|get|delete\",\"key\":..}".into())
+    })?;
+    let op = object.get("op").and_then(Value::as_str).unwrap_or("");
+    let key = object
+        .get("key")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Refusal::BadRequest("\"key\" (a string) is required".into()))?
+        .to_string();
+    let value = object.get("value").and_then(Value::as_str).unwrap_or("");
+    if !matches!(op, "put" | "get" | "delete") {
+        return Err(Refusal::BadRequest(format!(
+            "\"op\" must be put, get or delete, not {op:?}"
+        )));
+    }
+    if op == "put" && object.get("value").and_then(Value::as_str).is_none() {
+        return Err(Refusal::BadRequest(
+            "a put needs \"value\" (a string)".into(),
+        ));
+    }
+    let mut last_error = "no member is running".to_string();
+    for target in targets {
+        let endpoint = match tonic::transport::Endpoint::from_shared(format!("http://{target}")) {
+            Ok(e) => e
+                .connect_timeout(Duration::from_millis(500))
+                .timeout(Duration::from_secs(3)),
+            Err(e) => {
+                last_error = e.to_string();
+                continue;
+            }
+        };
+        let channel = match endpoint.connect().await {
+            Ok(c) => c,
+            Err(e) => {
+                last_error = format!("{target}: {e}");
+                continue;
+            }
+        };
+        let mut client = KvClient::new(channel);
+        let answer = match op {
+            "put" => client
+                .put(PutRequest {
+                    key: key.clone().into_bytes(),
+                    value: value.as_bytes().to_vec(),
+                    ..Default::default()
+                })
+                .await
+                .map(|r| {
+                    let r = r.into_inner();
+                    json!({"op": "put", "key": key, "value": value, "member": target,
+                           "revision": r.header.map(|h| h.revision).unwrap_or(0)})
+                }),
+            "get" => client
+                .range(RangeRequest {
+                    key: key.clone().into_bytes(),
+                    ..Default::default()
+                })
+                .await
+                .map(|r| {
+                    let r = r.into_inner();
+                    let found = r.kvs.first();
+                    json!({"op": "get", "key": key, "found": found.is_some(), "member": target,
+                           "value": found.map(|kv| String::from_utf8_lossy(&kv.value).into_owned()),
+                           "revision": r.header.map(|h| h.revision).unwrap_or(0)})
+                }),
+            _ => client
+                .delete_range(DeleteRangeRequest {
+                    key: key.clone().into_bytes(),
+                    ..Default::default()
+                })
+                .await
+                .map(|r| {
+                    let r = r.into_inner();
+                    json!({"op": "delete", "key": key, "deleted": r.deleted, "member": target,
+                           "revision": r.header.map(|h| h.revision).unwrap_or(0)})
+                }),
+        };
+        match answer {
+            Ok(answer) => return Ok(answer),
+            Err(status)
+                if matches!(
+                    status.code(),
+                    tonic::Code::InvalidArgument
+                        | tonic::Code::ResourceExhausted
+                        | tonic::Code::OutOfRange
+                ) =>
+            {
+                return Err(Refusal::BadRequest(status.message().to_string()));
+            }
+            Err(status) => last_error = format!("{target}: {}", status.message()),
+        }
+    }
+    Err(Refusal::Conflict(last_error))
 }

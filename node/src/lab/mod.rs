@@ -1,22 +1,31 @@
 //! `etcdlab lab`: one command starts a local cluster of real members (child processes of this
-//! binary running `etcd`), watches them, and serves the lab's control API and page.
+//! binary running `etcd --experimental-fault-injection`), follows their Raft events, and serves
+//! the lab's control API and page.
 //!
-//! [`members`] starts, kills, restarts, pauses and resumes the member processes; [`api`]
-//! serves `GET /api/cluster` (each member's role, term, indexes and URLs, as JSON) and
-//! `POST /api/members/{name}/kill|restart|pause|resume`, plus a small status page at `/`.
-//! `etcdlab lab kill|restart|pause|resume <member>` sends those from another terminal.
+//! [`ports`] picks the members' ports (the documented defaults when free); [`members`] starts,
+//! kills, restarts, pauses, partitions and heals the members and follows their event streams
+//! into the merged, cursor-numbered stream of [`events`]; [`api`] serves `GET /api/cluster`,
+//! `GET /api/events`, `POST /api/faults`, `/api/kv`, `/api/freeze`, `/api/thaw` and a status
+//! page at `/`. `etcdlab lab kill|restart|pause|resume|partition|heal|freeze|thaw` sends the
+//! same from another terminal through [`http`], the small HTTP/1.1 client that `etcdlab
+//! events` uses too.
 
 mod api;
+mod events;
+pub mod http;
 mod members;
+mod ports;
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
+use serde_json::{Value, json};
 
 use self::members::LabMembers;
 
@@ -37,7 +46,8 @@ pub struct LabFlags {
     /// Address of the lab's page and control API.
     #[arg(long = "ui-addr", default_value = DEFAULT_UI_ADDR)]
     pub ui_addr: SocketAddr,
-    /// Client port of the first member; member N listens on base + 10000·(N-1), its peer port one above.
+    /// Client port of the first member; member N listens on base + 10000·(N-1), its peer port
+    /// one above (free ports instead where those are taken).
     #[arg(long = "base-port", default_value_t = 2379)]
     pub base_port: u16,
     /// Heartbeat interval in milliseconds (etcd's --heartbeat-interval).
@@ -46,6 +56,9 @@ pub struct LabFlags {
     /// Election timeout in milliseconds (etcd's --election-timeout).
     #[arg(long = "election-timeout", default_value_t = 1000)]
     pub election_timeout: u64,
+    /// Timings a human can follow: 1000 ms heartbeats, 5000 ms election timeout.
+    #[arg(long, conflicts_with_all = ["heartbeat_interval", "election_timeout"])]
+    pub slow: bool,
     /// Act on a running lab (at --ui-addr) instead of starting one.
     #[command(subcommand)]
     pub action: Option<LabAction>,
@@ -58,58 +71,123 @@ pub enum LabAction {
     Kill { member: String },
     /// Restart a killed member on its data
     Restart { member: String },
-    /// Freeze a member (SIGSTOP): it keeps its process but stops ticking and answering
+    /// Pause a member: it keeps its process but stops ticking and processing
     Pause { member: String },
-    /// Thaw a paused member
+    /// Resume a paused member
     Resume { member: String },
+    /// Cut the cluster into groups: `etcdlab lab partition m1 / m2 m3`
+    Partition {
+        /// Member names, groups separated by a `/` argument
+        #[arg(required = true, num_args = 1..)]
+        groups: Vec<String>,
+    },
+    /// Remove the partition and every link fault
+    Heal,
+    /// Pause every member: no events, no term change, until thaw
+    Freeze,
+    /// Resume every member
+    Thaw,
 }
 
 pub fn main(args: Vec<OsString>) -> ExitCode {
-    let flags = match crate::tool::parse::<LabFlags>(args) {
+    let mut flags = match crate::tool::parse::<LabFlags>(args) {
         Ok(flags) => flags,
         Err(code) => return code,
     };
+    if flags.slow {
+        flags.heartbeat_interval = 1000;
+        flags.election_timeout = 5000;
+    }
     match flags.action.clone() {
         Some(action) => crate::tool::run("etcdlab lab", act(flags.ui_addr, action)),
         None => crate::tool::run("etcdlab lab", run(flags)),
     }
 }
 
-/// Sends one action to the running lab's API and prints its answer.
+/// `etcdlab lab partition m1 / m2 m3` → `[["m1"],["m2","m3"]]`.
+fn partition_groups(args: &[String]) -> Vec<Vec<String>> {
+    let mut groups = vec![Vec::new()];
+    for arg in args {
+        for (i, part) in arg.split('/').enumerate() {
+            if i > 0 {
+                groups.push(Vec::new());
+            }
+            if !part.trim().is_empty() {
+                groups
+                    .last_mut()
+                    .expect("one group")
+                    .push(part.trim().to_string());
+            }
+        }
+    }
+    groups.retain(|g| !g.is_empty());
+    groups
+}
+
+/// Sends one action to the running lab's API and prints what was done.
 async fn act(ui_addr: SocketAddr, action: LabAction) -> anyhow::Result<()> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let (verb, member) = match &action {
-        LabAction::Kill { member } => ("kill", member),
-        LabAction::Restart { member } => ("restart", member),
-        LabAction::Pause { member } => ("pause", member),
-        LabAction::Resume { member } => ("resume", member),
+    let (path, body, done) = match &action {
+        LabAction::Kill { member } => (
+            "/api/faults",
+            json!({"kill": member}),
+            format!("{member}: killed"),
+        ),
+        LabAction::Restart { member } => (
+            "/api/faults",
+            json!({"restart": member}),
+            format!("{member}: restarted"),
+        ),
+        LabAction::Pause { member } => (
+            "/api/faults",
+            json!({"pause": member}),
+            format!("{member}: paused"),
+        ),
+        LabAction::Resume { member } => (
+            "/api/faults",
+            json!({"resume": member}),
+            format!("{member}: resumed"),
+        ),
+        LabAction::Partition { groups } => {
+            let groups = partition_groups(groups);
+            let text = groups
+                .iter()
+                .map(|g| g.join(" "))
+                .collect::<Vec<_>>()
+                .join(" / ");
+            (
+                "/api/faults",
+                json!({ "partition": groups }),
+                format!("partitioned: {text}"),
+            )
+        }
+        LabAction::Heal => ("/api/faults", json!({"heal": true}), "healed".to_string()),
+        LabAction::Freeze => (
+            "/api/freeze",
+            json!({}),
+            "frozen: every member paused".to_string(),
+        ),
+        LabAction::Thaw => (
+            "/api/thaw",
+            json!({}),
+            "thawed: every member resumed".to_string(),
+        ),
     };
-    let exchange = async {
-        let mut stream = tokio::net::TcpStream::connect(ui_addr).await?;
-        let request = format!(
-            "POST /api/members/{member}/{verb} HTTP/1.1\r\nHost: {ui_addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-        );
-        stream.write_all(request.as_bytes()).await?;
-        let mut response = String::new();
-        stream.read_to_string(&mut response).await?;
-        anyhow::Ok(response)
-    };
-    let response = tokio::time::timeout(std::time::Duration::from_secs(10), exchange)
-        .await
-        .map_err(|_| anyhow::anyhow!("the lab at {ui_addr} did not answer"))?
-        .with_context(|| {
-            format!("no lab is running at {ui_addr} (start one with `etcdlab lab`)")
-        })?;
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b)
-        .unwrap_or_default();
-    let answer: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
-    if answer["ok"] == true {
-        println!("{member}: {verb} done");
+    let addr = ui_addr.to_string();
+    let (_, answer) = http::request(
+        &addr,
+        "POST",
+        path,
+        Some(&body.to_string()),
+        Duration::from_secs(15),
+    )
+    .await
+    .with_context(|| format!("no lab is running at {ui_addr} (start one with `etcdlab lab`)"))?;
+    let parsed: Value = serde_json::from_str(&answer).unwrap_or_default();
+    if parsed["ok"] == true {
+        println!("{done}");
         Ok(())
     } else {
-        anyhow::bail!("{}", answer["error"].as_str().unwrap_or(body))
+        anyhow::bail!("{}", parsed["error"].as_str().unwrap_or(answer.trim()))
     }
 }
 
@@ -130,32 +208,34 @@ async fn run(mut flags: LabFlags) -> anyhow::Result<()> {
     if flags.data_dir.is_none() {
         flags.data_dir = Some(default_data_dir()?);
     }
-    if u32::from(flags.base_port) + 10000 * (u32::from(flags.size) - 1) + 1 > u32::from(u16::MAX) {
-        anyhow::bail!(
-            "--base-port {} leaves no room for {} members",
-            flags.base_port,
-            flags.size
-        );
-    }
-    let lab = Arc::new(LabMembers::new(&flags)?);
+    let data_dir = flags.data_dir.clone().expect("set above");
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("cannot create the lab's data dir {}", data_dir.display()))?;
     let listener = tokio::net::TcpListener::bind(flags.ui_addr)
         .await
         .with_context(|| format!("cannot listen on --ui-addr {}", flags.ui_addr))?;
+    let ports = ports::choose(&data_dir, flags.size, flags.base_port)?;
+    let lab = Arc::new(LabMembers::new(&flags, &ports)?);
     lab.start_all()?;
+    for name in lab.names() {
+        tokio::spawn(lab.clone().follow(name));
+    }
+    tokio::spawn(lab.clone().supervise());
     let endpoints = lab.client_endpoints().join(",");
     println!(
-        "etcdlab lab: {} members starting (data in {}), page and API on http://{}\n\n  \
+        "etcdlab lab: {} members starting (data in {}), page and API on http://{}\n\
+         timing: heartbeat {} ms, election timeout {} ms{}\n\n  \
          etcdctl --endpoints {endpoints} put key1 value1\n  \
-         etcdctl --endpoints {endpoints} endpoint status -w table\n\n\
+         etcdctl --endpoints {endpoints} endpoint status -w table\n  \
+         etcdlab events --lab http://{}\n\n\
          (etcdctl is the real one or `etcdlab ctl`). Ctrl-C stops the lab.",
         flags.size,
-        flags
-            .data_dir
-            .as_deref()
-            .map(Path::display)
-            .map(|d| d.to_string())
-            .unwrap_or_default(),
-        flags.ui_addr
+        Path::new(&data_dir).display(),
+        flags.ui_addr,
+        flags.heartbeat_interval,
+        flags.election_timeout,
+        if flags.slow { " (--slow)" } else { "" },
+        flags.ui_addr,
     );
     let app = api::router(lab.clone());
     let server =
@@ -163,4 +243,20 @@ async fn run(mut flags: LabFlags) -> anyhow::Result<()> {
     let served = server.await;
     lab.stop_all();
     served.context("serving the lab API")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::partition_groups;
+
+    #[test]
+    fn partition_arguments_split_on_slashes() {
+        let args: Vec<String> = ["m1", "/", "m2", "m3"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(partition_groups(&args), vec![vec!["m1"], vec!["m2", "m3"]]);
+        let args: Vec<String> = ["m1/m2", "m3"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(partition_groups(&args), vec![vec!["m1"], vec!["m2", "m3"]]);
+    }
 }
