@@ -499,3 +499,174 @@ pub fn http(method: &str, addr: &str, path: &str) -> std::io::Result<(u16, Strin
         .unwrap_or_default();
     Ok((status, body))
 }
+
+/// An HTTP/1.1 request with a body on loopback: (status code, body). Bodies are read to the
+/// connection's end, so only for answers of known length.
+pub fn http_with_body(
+    method: &str,
+    addr: &str,
+    path: &str,
+    body: &str,
+) -> std::io::Result<(u16, String)> {
+    use std::io::Read;
+    let mut stream = std::net::TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(20)))?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+/// A client port `p` such that `p`, `p+1`, `p+10000`, ... (one pair per member) are free now,
+/// different for every call in this process.
+pub fn free_lab_base(size: u16) -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static CALLS: AtomicU32 = AtomicU32::new(0);
+    let free = |p: u32| TcpListener::bind(("127.0.0.1", p as u16)).is_ok();
+    let limit = 65535 - 10000 * u32::from(size.max(1) - 1) - 1;
+    let mut p = (std::process::id() % 2000) * 6 + CALLS.fetch_add(1, Ordering::Relaxed) * 300;
+    for _ in 0..5000 {
+        let base = 10000 + p % (limit - 10000);
+        if (0..u32::from(size)).all(|i| free(base + 10000 * i) && free(base + 10000 * i + 1)) {
+            return base as u16;
+        }
+        p += 2;
+    }
+    panic!("no free ports for a lab of {size}")
+}
+
+/// An `etcdlab lab` in a temporary data dir on free ports, stopped on drop.
+pub struct Lab {
+    pub addr: String,
+    pub dir: tempfile::TempDir,
+    pub process: Process,
+}
+
+impl Lab {
+    /// Starts `size` members with `extra` lab flags and waits until one leads and the lab
+    /// follows every member's event stream.
+    pub fn start(size: u16, extra: &[&str]) -> Lab {
+        let dir = tempfile::tempdir().unwrap();
+        let addr = format!("127.0.0.1:{}", free_port());
+        let child = Command::new(etcdlab_bin())
+            .args(["lab", "--size", &size.to_string(), "--ui-addr", &addr])
+            .args(["--data-dir", &dir.path().to_string_lossy()])
+            .args(["--base-port", &free_lab_base(size).to_string()])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting etcdlab lab");
+        let lab = Lab {
+            addr,
+            dir,
+            process: Process { child },
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let members = lab.members();
+            let leaders = members.iter().filter(|m| m["role"] == "leader").count();
+            let streaming = members.iter().all(|m| {
+                let name = m["name"].as_str().unwrap_or("");
+                lab.events(0)
+                    .iter()
+                    .any(|e| e["node"] == name && e["seq"].as_u64() > Some(0))
+            });
+            if members.len() == usize::from(size) && leaders == 1 && streaming {
+                return lab;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the lab did not come up: {members:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// `GET /api/cluster`'s members (empty while the lab does not answer).
+    pub fn members(&self) -> Vec<serde_json::Value> {
+        let Ok((200, body)) = http("GET", &self.addr, "/api/cluster") else {
+            return Vec::new();
+        };
+        let parsed: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        parsed["members"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The member called `name` in `/api/cluster`.
+    pub fn member(&self, name: &str) -> serde_json::Value {
+        self.members()
+            .into_iter()
+            .find(|m| m["name"] == name)
+            .unwrap_or_default()
+    }
+
+    /// The lab's remembered events after `since` (`/api/events?since=..&follow=false`).
+    pub fn events(&self, since: u64) -> Vec<serde_json::Value> {
+        let path = format!("/api/events?format=jsonl&since={since}&follow=false");
+        let Ok((200, body)) = http("GET", &self.addr, &path) else {
+            return Vec::new();
+        };
+        body.lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// The cursor of the newest event the lab has.
+    pub fn last_cursor(&self) -> u64 {
+        self.events(0)
+            .last()
+            .and_then(|e| e["cursor"].as_u64())
+            .unwrap_or(0)
+    }
+
+    /// POSTs `body` to `path` of the lab's API: (status, parsed answer).
+    pub fn post(&self, path: &str, body: &str) -> (u16, serde_json::Value) {
+        let (status, text) = http_with_body("POST", &self.addr, path, body).unwrap();
+        (status, serde_json::from_str(&text).unwrap_or_default())
+    }
+
+    /// Waits until `check` holds for the events after `since`; returns them.
+    pub fn wait_events(
+        &self,
+        since: u64,
+        timeout: Duration,
+        what: &str,
+        check: impl Fn(&[serde_json::Value]) -> bool,
+    ) -> Vec<serde_json::Value> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let events = self.events(since);
+            if check(&events) {
+                return events;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {what} in {timeout:?}; events:\n{}",
+                events
+                    .iter()
+                    .rev()
+                    .take(200)
+                    .rev()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
