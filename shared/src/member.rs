@@ -537,6 +537,7 @@ impl Member {
         // Messages in `messages` may leave before persistence (the leader's appends).
         let early = rd.take_messages();
         out.messages = self.outgoing(early);
+        self.record_commit();
         if let Some(ss) = rd.ss() {
             out.role_changed = Some((ss.raft_state, ss.leader_id));
             self.record_role();

@@ -227,9 +227,6 @@ fn parse_link(value: &Value, member: &MemberHandle) -> Result<FaultChange, Strin
         return Err("a link fault is set on the member it leaves from (\"from\")".into());
     }
     let to = resolve(link.get("to").ok_or("\"link\" needs \"to\"")?, member)?;
-    if to == member.status().id {
-        return Err("a link goes to another member, not to this one".into());
-    }
     let loss = match link.get("drop") {
         None => 0.0,
         Some(v) => v
@@ -244,6 +241,9 @@ fn parse_link(value: &Value, member: &MemberHandle) -> Result<FaultChange, Strin
             .filter(|ms| *ms <= 60_000)
             .ok_or("\"delay_ms\" takes milliseconds, 0 to 60000")?,
     };
+    if to == member.status().id {
+        return Err("a link goes to another member, not to this one".into());
+    }
     Ok(FaultChange::Link {
         to,
         fault: LinkFault { loss, delay_ms },
