@@ -551,6 +551,27 @@ fn a_partitioned_leader_loses_its_uncommitted_write() {
     );
     assert_eq!(kept.stdout, "OK\n", "{}", kept.stderr);
 
+    // Restarted while partitioned, the old leader is put back behind the partition.
+    let (status, answer) = lab.post("/api/faults", &json!({"kill": old_leader}).to_string());
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = lab.post("/api/faults", &json!({"restart": old_leader}).to_string());
+    assert_eq!(status, 200, "{answer}");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let faults = support::http_with_body("POST", &old_endpoint, "/debug/faults", "{}")
+            .ok()
+            .and_then(|(_, body)| serde_json::from_str::<Value>(&body).ok())
+            .unwrap_or_default();
+        if faults["partition"].as_array().is_some_and(|p| p.len() == 2) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the restarted member is not partitioned: {faults}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
     let healed_at = lab.last_cursor();
     let (status, answer) = lab.post("/api/faults", r#"{"heal":true}"#);
     assert_eq!(status, 200, "{answer}");

@@ -4,9 +4,10 @@
 //! paused and resumed (the member's own `/debug/faults` pause: it stops ticking and
 //! processing but keeps streaming events), partitioned and healed; they die with the lab.
 //!
-//! The lab follows every member's `/debug/raft/events` into its [`EventHub`], reconnecting
-//! with backoff when a member restarts, and adds `member_started` / `member_stopped` events
-//! of its own (marked `"source":"lab"`, `seq` 0) when it starts, kills or loses a process.
+//! The lab follows every member's `/debug/raft/events` into its [`EventHub`], reconnecting as
+//! soon as a restarted member answers (what it did before that is not recorded), and adds
+//! `member_started` / `member_stopped` events of its own (marked `"source":"lab"`, `seq` 0)
+//! when it starts, kills or loses a process.
 
 use std::fs;
 use std::os::unix::process::CommandExt;
@@ -116,6 +117,8 @@ pub struct LabMembers {
     election_ms: u64,
     /// The partition in force (`[["m1"],["m2","m3"]]`), re-applied to restarted members.
     partition: Mutex<Option<Value>>,
+    /// Woken on every (re)start, so the stream followers reconnect at once.
+    started: tokio::sync::Notify,
     pub events: EventHub,
 }
 
@@ -157,6 +160,7 @@ impl LabMembers {
             heartbeat_ms: flags.heartbeat_interval,
             election_ms: flags.election_timeout,
             partition: Mutex::new(None),
+            started: tokio::sync::Notify::new(),
             events: EventHub::default(),
         })
     }
@@ -262,6 +266,7 @@ impl LabMembers {
         };
         let member = &*m;
         self.lab_event(member, started);
+        self.started.notify_waiters();
         Ok(())
     }
 
@@ -453,15 +458,28 @@ impl LabMembers {
         }
     }
 
-    pub fn stop_all(&self) {
-        for m in self.lock().iter_mut() {
-            if let Some(mut child) = m.process.take() {
+    /// Stops every member: SIGTERM to all at once, SIGKILL for any still running after
+    /// `grace`.
+    pub fn stop_all(&self, grace: Duration) {
+        let mut members = self.lock();
+        for m in members.iter_mut() {
+            if let Some(child) = m.process.as_ref() {
                 // SAFETY: plain kill(2) on our own child.
                 unsafe {
                     libc::kill(child.id() as i32, libc::SIGTERM);
                 }
-                let _ = child.wait();
             }
+        }
+        let deadline = std::time::Instant::now() + grace;
+        for m in members.iter_mut() {
+            let Some(mut child) = m.process.take() else {
+                continue;
+            };
+            while matches!(child.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
         }
     }
 
@@ -485,18 +503,20 @@ impl LabMembers {
         self.events.push(event);
     }
 
-    /// Follows member `name`'s event stream for as long as the lab runs, reconnecting with
-    /// backoff while the member is down or restarting.
+    /// Follows member `name`'s event stream for as long as the lab runs: retried every
+    /// 50 ms while the process runs (it may still be starting), and at once when it is
+    /// (re)started after being down.
     pub async fn follow(self: Arc<Self>, name: String) {
-        const FIRST: Duration = Duration::from_millis(20);
-        let mut backoff = FIRST;
         loop {
-            let addr = self.running_addr(&name).ok();
-            if let Some(addr) = addr
-                && let Ok(mut stream) =
-                    http::open_lines(&addr, "/debug/raft/events?format=jsonl").await
+            let Ok(addr) = self.running_addr(&name) else {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    _ = self.started.notified() => {}
+                }
+                continue;
+            };
+            if let Ok(mut stream) = http::open_lines(&addr, "/debug/raft/events?format=jsonl").await
             {
-                backoff = FIRST;
                 let lab = self.clone();
                 let member = name.clone();
                 tokio::spawn(async move { lab.reapply_partition(&member).await });
@@ -506,8 +526,7 @@ impl LabMembers {
                     }
                 }
             }
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_millis(500));
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 

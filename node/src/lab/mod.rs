@@ -217,10 +217,12 @@ async fn run(mut flags: LabFlags) -> anyhow::Result<()> {
     let ports = ports::choose(&data_dir, flags.size, flags.base_port)?;
     let lab = Arc::new(LabMembers::new(&flags, &ports)?);
     lab.start_all()?;
-    for name in lab.names() {
-        tokio::spawn(lab.clone().follow(name));
-    }
-    tokio::spawn(lab.clone().supervise());
+    let mut tasks: Vec<tokio::task::JoinHandle<()>> = lab
+        .names()
+        .into_iter()
+        .map(|name| tokio::spawn(lab.clone().follow(name)))
+        .collect();
+    tasks.push(tokio::spawn(lab.clone().supervise()));
     let endpoints = lab.client_endpoints().join(",");
     println!(
         "etcdlab lab: {} members starting (data in {}), page and API on http://{}\n\
@@ -241,7 +243,14 @@ async fn run(mut flags: LabFlags) -> anyhow::Result<()> {
     let server =
         axum::serve(listener, app).with_graceful_shutdown(crate::server::shutdown_signal());
     let served = server.await;
-    lab.stop_all();
+    // Close the event streams first: a member finishes its graceful stop sooner without them.
+    for task in &tasks {
+        task.abort();
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+    lab.stop_all(Duration::from_secs(10));
     served.context("serving the lab API")
 }
 
