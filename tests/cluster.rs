@@ -43,6 +43,49 @@ fn assert_same_history_everywhere(cluster: &OurCluster, expected: usize) {
         "members disagree: {}",
         hashes.stdout
     );
+    // Maintenance.Hash covers the whole replicated state (members too): equal once every
+    // member has applied the same entries.
+    let endpoints: Vec<String> = cluster.endpoints().split(',').map(String::from).collect();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let hashes: Vec<u32> = endpoints.iter().map(|ep| state_hash(ep)).collect();
+        if hashes.iter().all(|h| *h == hashes[0]) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "Hash differs: {hashes:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The `Maintenance.Hash` of the member at `endpoint` (no etcdctl command calls it).
+fn state_hash(endpoint: &str) -> u32 {
+    use etcdlab_core::proto::etcdserverpb::{HashRequest, HashResponse};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let channel = tonic::transport::Channel::from_shared(format!("http://{endpoint}"))
+            .unwrap()
+            .connect_timeout(Duration::from_secs(3))
+            .timeout(Duration::from_secs(5))
+            .connect()
+            .await
+            .expect("connect");
+        let mut grpc = tonic::client::Grpc::new(channel);
+        grpc.ready().await.expect("ready");
+        let response: tonic::Response<HashResponse> = grpc
+            .unary(
+                tonic::Request::new(HashRequest {}),
+                tonic::codegen::http::uri::PathAndQuery::from_static(
+                    "/etcdserverpb.Maintenance/Hash",
+                ),
+                tonic_prost::ProstCodec::default(),
+            )
+            .await
+            .expect("Hash");
+        response.into_inner().hash
+    })
 }
 
 #[test]

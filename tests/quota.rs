@@ -1,6 +1,7 @@
 //! `--quota-backend-bytes`: a write past the quota raises the NOSPACE alarm through Raft; then
 //! reads and deletes still work, writes are refused with etcd's error, and `alarm disarm`
-//! clears it (the next write past the quota raises it again).
+//! clears it (the next write past the quota raises it again). Deleting, compacting and
+//! defragmenting recover the space, as etcd documents.
 
 mod support;
 
@@ -58,4 +59,57 @@ fn writes_past_the_quota_raise_nospace_and_only_reads_and_deletes_work() {
         "disarm prints the alarms it cleared"
     );
     assert_eq!(etcdctl(&ep, &args(&["alarm", "list"]), None).stdout, "");
+}
+
+/// The recovery etcd documents for NOSPACE: delete, compact the history, defragment the file,
+/// disarm; the file shrinks and writes work again.
+#[test]
+fn compact_defragment_and_disarm_recover_from_nospace() {
+    let member = OurMember::start_single_with(
+        "defrag",
+        &["--quota-backend-bytes", "600000", "--snapshot-count", "5"],
+    );
+    let ep = member.endpoint();
+    let value = "x".repeat(50_000);
+    let filled =
+        (0..100).any(|i| etcdctl(&ep, &args(&["put", &format!("big{i}"), &value]), None).code != 0);
+    assert!(filled, "the quota was never reached");
+    let db_size = || {
+        let out = etcdctl(&ep, &args(&["endpoint", "status", "-w", "json"]), None);
+        let status: serde_json::Value = serde_json::from_str(&out.stdout).expect("status JSON");
+        (
+            status[0]["Status"]["dbSize"].as_i64().expect("dbSize"),
+            status[0]["Status"]["header"]["revision"]
+                .as_i64()
+                .expect("revision"),
+        )
+    };
+    assert_ne!(
+        etcdctl(&ep, &args(&["del", "big", "--prefix"]), None).stdout,
+        "0\n"
+    );
+    let (full, revision) = db_size();
+    let compact = etcdctl(&ep, &args(&["compact", &revision.to_string()]), None);
+    assert_eq!(compact.stdout, format!("compacted revision {revision}\n"));
+    let defrag = etcdctl(&ep, &args(&["defrag"]), None);
+    assert_eq!(
+        defrag.stdout,
+        format!("Finished defragmenting etcd member[{ep}]\n"),
+        "{}",
+        defrag.stderr
+    );
+    let (after, _) = db_size();
+    assert!(
+        after < full / 2,
+        "defragmenting shrinks the file: {full} -> {after}"
+    );
+    assert!(etcdctl(&ep, &args(&["alarm", "disarm"]), None).code == 0);
+    assert_eq!(
+        etcdctl(&ep, &args(&["put", "small", "1"]), None).stdout,
+        "OK\n"
+    );
+    assert_eq!(
+        etcdctl(&ep, &args(&["get", "small", "--print-value-only"]), None).stdout,
+        "1\n"
+    );
 }

@@ -58,7 +58,12 @@ fn main() -> ExitCode {
         _ => {
             args.remove(0);
             match args.first().map(|a| a.to_string_lossy().into_owned()) {
-                Some(sub) if matches!(sub.as_str(), "etcd" | "ctl" | "utl" | "lab" | "bench" | "events") => {
+                Some(sub)
+                    if matches!(
+                        sub.as_str(),
+                        "etcd" | "ctl" | "utl" | "lab" | "bench" | "events"
+                    ) =>
+                {
                     sub
                 }
                 Some(sub) if sub == "version" || sub == "--version" => {

@@ -285,6 +285,29 @@ impl Member {
         self.raw.store().database()
     }
 
+    /// Defragments the database file (redb compaction), giving free pages back to the file
+    /// system. Needs the only handle to the database: the host withdraws its own first, and
+    /// gets [`CoreError::Busy`] while anything else (a snapshot stream) still holds one.
+    pub fn defragment(&mut self) -> Result<(), CoreError> {
+        let db = self
+            .raw
+            .mut_store()
+            .database_mut()
+            .ok_or_else(|| CoreError::Busy("another task holds the database".into()))?;
+        // Each pass may free more pages; three is plenty and bounds the time spent.
+        for _ in 0..3 {
+            match db.compact() {
+                Ok(true) => continue,
+                Ok(false) => break,
+                Err(redb::CompactionError::TransactionInProgress) => {
+                    return Err(CoreError::Busy("a read transaction is open".into()));
+                }
+                Err(e) => return Err(CoreError::Storage(e.to_string())),
+            }
+        }
+        Ok(())
+    }
+
     /// Advances the logical clock by one tick. Returns whether a ready may be pending.
     pub fn tick(&mut self) -> bool {
         let raft = &self.raw.raft;

@@ -82,6 +82,11 @@ impl RaftLog {
         &self.db
     }
 
+    /// The database itself, if this log holds the only handle to it (for compaction).
+    pub fn database_mut(&mut self) -> Option<&mut Database> {
+        Arc::get_mut(&mut self.db)
+    }
+
     pub fn hard_state(&self) -> &HardState {
         &self.hard_state
     }

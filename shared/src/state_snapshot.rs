@@ -79,6 +79,24 @@ pub fn encode(txn: &redb::ReadTransaction) -> Result<Vec<u8>, CoreError> {
     Ok(StateSnapshot { tables }.encode_to_vec())
 }
 
+/// A CRC-32C over every replicated table's name and rows, in key order: equal on members
+/// that have applied the same entries (etcd's `Hash`, over our tables).
+pub fn hash(txn: &redb::ReadTransaction) -> Result<u32, CoreError> {
+    let crc = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
+    let mut digest = crc.digest();
+    for table in tables() {
+        let dump = table.dump(txn)?;
+        digest.update(dump.name.as_bytes());
+        for row in &dump.rows {
+            digest.update(&(row.key.len() as u64).to_be_bytes());
+            digest.update(&row.key);
+            digest.update(&(row.value.len() as u64).to_be_bytes());
+            digest.update(&row.value);
+        }
+    }
+    Ok(digest.finalize())
+}
+
 /// Replaces the replicated state in `txn` with the snapshot's.
 pub fn apply(txn: &WriteTransaction, data: &[u8]) -> Result<(), CoreError> {
     let snapshot = StateSnapshot::decode(data)
@@ -95,4 +113,44 @@ pub fn apply(txn: &WriteTransaction, data: &[u8]) -> Result<(), CoreError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use redb::{Database, backends::InMemoryBackend};
+
+    use crate::mvcc::MvccStore;
+    use crate::proto::etcdserverpb::PutRequest;
+
+    fn database_with(values: &[&str]) -> Database {
+        let db = Database::builder()
+            .create_with_backend(InMemoryBackend::new())
+            .unwrap();
+        let txn = db.begin_write().unwrap();
+        let mut mvcc = MvccStore::open(&txn).unwrap();
+        crate::membership::create_table(&txn).unwrap();
+        for (i, value) in values.iter().enumerate() {
+            let put = PutRequest {
+                key: format!("k{i}").into_bytes(),
+                value: value.as_bytes().to_vec(),
+                ..Default::default()
+            };
+            mvcc.put(&txn, &put).unwrap();
+        }
+        txn.commit().unwrap();
+        db
+    }
+
+    fn hash_of(db: &Database) -> u32 {
+        use redb::ReadableDatabase;
+        super::hash(&db.begin_read().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn equal_states_hash_equal_and_any_difference_changes_the_hash() {
+        let a = hash_of(&database_with(&["1", "2"]));
+        assert_eq!(a, hash_of(&database_with(&["1", "2"])));
+        assert_ne!(a, hash_of(&database_with(&["1", "3"])));
+        assert_ne!(a, hash_of(&database_with(&["1"])));
+    }
 }

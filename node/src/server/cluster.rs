@@ -71,7 +71,7 @@ impl Cluster for ClusterService {
         &self,
         _: Request<MemberListRequest>,
     ) -> Result<Response<MemberListResponse>, Status> {
-        let members = self.member.members().map_err(errors::storage)?;
+        let members = self.member.members().map_err(errors::member)?;
         Ok(Response::new(MemberListResponse {
             header: Some(self.member.header(0)),
             members,

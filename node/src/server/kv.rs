@@ -77,7 +77,8 @@ impl KvService {
 
 /// Serves a range on a fresh read snapshot, with this member's header.
 pub fn read_range(member: &MemberHandle, req: &RangeRequest) -> Result<RangeResponse, Status> {
-    let txn = member.database().begin_read().map_err(errors::storage)?;
+    let db = member.database().map_err(errors::member)?;
+    let txn = db.begin_read().map_err(errors::storage)?;
     let mut resp = MvccStore::range(&txn, req).map_err(|e| errors::mvcc(&e))?;
     let revision = resp.header.map(|h| h.revision).unwrap_or_default();
     resp.header = Some(member.header(revision));

@@ -1,5 +1,5 @@
-//! `etcdserverpb.Maintenance`: Status, Alarm, HashKV, Snapshot and MoveLeader;
-//! Defragment and Hash answer `Unimplemented` until their work lands.
+//! `etcdserverpb.Maintenance`: Status, Alarm, Defragment, Hash, HashKV, Snapshot and
+//! MoveLeader.
 
 use std::path::PathBuf;
 
@@ -46,10 +46,6 @@ impl MaintenanceService {
     }
 }
 
-fn not_yet(what: &str) -> Status {
-    Status::unimplemented(format!("etcdlab: {what} is not supported yet"))
-}
-
 #[tonic::async_trait]
 impl Maintenance for MaintenanceService {
     /// Alarms go through Raft, listing included, as in etcd.
@@ -82,11 +78,8 @@ impl Maintenance for MaintenanceService {
         if s.leader_id == 0 {
             errors.push("etcdserver: no leader".to_string());
         }
-        let txn = self
-            .member
-            .database()
-            .begin_read()
-            .map_err(errors::storage)?;
+        let db = self.member.database().map_err(errors::member)?;
+        let txn = db.begin_read().map_err(errors::storage)?;
         errors.extend(
             alarms::active(&txn)
                 .map_err(errors::storage)?
@@ -107,26 +100,35 @@ impl Maintenance for MaintenanceService {
         }))
     }
 
+    /// Compacts this member's database file; the member pauses meanwhile, as etcd's does.
     async fn defragment(
         &self,
         _: Request<DefragmentRequest>,
     ) -> Result<Response<DefragmentResponse>, Status> {
-        Err(not_yet("defragment"))
+        self.member.defragment().await.map_err(errors::member)?;
+        Ok(Response::new(DefragmentResponse {
+            header: Some(self.member.header(self.member.status().revision)),
+        }))
     }
 
+    /// A CRC-32C of every replicated table (key space, members, cluster version, alarms):
+    /// equal on members that have applied the same entries.
     async fn hash(&self, _: Request<HashRequest>) -> Result<Response<HashResponse>, Status> {
-        Err(not_yet("Hash (use HashKV)"))
+        let db = self.member.database().map_err(errors::member)?;
+        let txn = db.begin_read().map_err(errors::storage)?;
+        let hash = etcdlab_core::state_snapshot::hash(&txn).map_err(errors::storage)?;
+        Ok(Response::new(HashResponse {
+            header: Some(self.member.header(self.member.status().revision)),
+            hash,
+        }))
     }
 
     async fn hash_kv(
         &self,
         request: Request<HashKvRequest>,
     ) -> Result<Response<HashKvResponse>, Status> {
-        let txn = self
-            .member
-            .database()
-            .begin_read()
-            .map_err(errors::storage)?;
+        let db = self.member.database().map_err(errors::member)?;
+        let txn = db.begin_read().map_err(errors::storage)?;
         let (hash, compact_revision, revision) =
             MvccStore::hash_kv(&txn, request.into_inner().revision)
                 .map_err(|e| errors::mvcc(&e))?;
@@ -145,7 +147,7 @@ impl Maintenance for MaintenanceService {
         &self,
         _: Request<SnapshotRequest>,
     ) -> Result<Response<Self::SnapshotStream>, Status> {
-        let db = self.member.database().clone();
+        let db = self.member.database().map_err(errors::member)?;
         let dir = self.db_path.parent().map(PathBuf::from).unwrap_or_default();
         let bytes = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<u8>> {
             let nanos = std::time::SystemTime::now()
@@ -187,7 +189,7 @@ impl Maintenance for MaintenanceService {
         if status.leader_id != status.id {
             return Err(Status::failed_precondition("etcdserver: not leader"));
         }
-        let members = self.member.members().map_err(errors::storage)?;
+        let members = self.member.members().map_err(errors::member)?;
         if !members.iter().any(|m| m.id == target && !m.is_learner) {
             return Err(Status::failed_precondition(
                 "etcdserver: bad leader transferee",

@@ -8,6 +8,10 @@
 //! Linearizable reads: requests that arrive together share one ReadIndex round; each waits
 //! until the member has applied up to the confirmed index, then reads its own redb snapshot.
 //!
+//! Defragmentation needs the member's only handle to its database: the loop withdraws the
+//! handle it lends to request handlers (who answer "defragmenting" meanwhile), compacts,
+//! and lends it again.
+//!
 //! Events: while anyone subscribes to [`MemberHandle::subscribe`], the member records Raft
 //! events and the loop publishes them after each ready (a broadcast channel: a subscriber
 //! that falls behind loses events and is told so, the loop never waits for it). Injected
@@ -15,7 +19,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -47,7 +51,17 @@ pub enum MemberError {
     Stopped,
     #[error(transparent)]
     Membership(#[from] MembershipError),
+    #[error("etcdserver: the member is defragmenting its database, try again")]
+    Defragmenting,
+    #[error("etcdserver: {0}")]
+    Storage(String),
 }
+
+/// The database as the loop lends it to request handlers; empty while it defragments.
+type DatabaseSlot = Arc<RwLock<Option<Arc<Database>>>>;
+
+/// How long a defragmentation waits for other holders of the database (a snapshot stream).
+const DEFRAGMENT_WAIT: Duration = Duration::from_secs(2);
 
 enum Command {
     Propose {
@@ -65,6 +79,9 @@ enum Command {
     Step(Envelope),
     /// Hand leadership to this member.
     TransferLeader(u64),
+    Defragment {
+        reply: oneshot::Sender<Result<(), MemberError>>,
+    },
     /// Start an election now (the lab's "make it time out").
     Campaign,
     /// Change the injected faults (or none, to ask); answers with the faults in force.
@@ -85,7 +102,7 @@ const HELD_MESSAGES: usize = 10_000;
 pub struct MemberHandle {
     commands: Sender<Command>,
     status: Arc<Mutex<MemberStatus>>,
-    db: Arc<Database>,
+    db: DatabaseSlot,
     request_timeout: Duration,
     events: broadcast::Sender<Arc<RaftEvent>>,
 }
@@ -125,6 +142,13 @@ impl MemberHandle {
         let _ = self.commands.send(Command::Step(envelope));
     }
 
+    /// Compacts the member's database file (etcd's defragment); the member pauses meanwhile.
+    pub async fn defragment(&self) -> Result<(), MemberError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Defragment { reply })?;
+        self.wait(answer).await?
+    }
+
     /// Makes the member campaign for leadership now.
     pub fn campaign(&self) {
         let _ = self.commands.send(Command::Campaign);
@@ -147,8 +171,12 @@ impl MemberHandle {
     }
 
     /// The cluster's members as this member has applied them, ordered by id.
-    pub fn members(&self) -> Result<Vec<MemberInfo>, CoreError> {
-        membership::list(&self.db.begin_read()?)
+    pub fn members(&self) -> Result<Vec<MemberInfo>, MemberError> {
+        let db = self.database()?;
+        let txn = db
+            .begin_read()
+            .map_err(|e| MemberError::Storage(e.to_string()))?;
+        membership::list(&txn).map_err(|e| MemberError::Storage(e.to_string()))
     }
 
     /// The member list with this member's header, encoded, for joining members.
@@ -176,8 +204,13 @@ impl MemberHandle {
         }
     }
 
-    pub fn database(&self) -> &Arc<Database> {
-        &self.db
+    /// The member's database, for reads (unavailable while it is being defragmented).
+    pub fn database(&self) -> Result<Arc<Database>, MemberError> {
+        self.db
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or(MemberError::Defragmenting)
     }
 
     /// Asks the loop to stop after the current ready.
@@ -211,16 +244,17 @@ pub fn spawn(
     let (commands, inbox) = mpsc::channel();
     let status = Arc::new(Mutex::new(member.status()));
     let (events, _) = broadcast::channel(EVENT_BUFFER);
+    let db: DatabaseSlot = Arc::new(RwLock::new(Some(member.database().clone())));
     let handle = MemberHandle {
         commands,
         status: status.clone(),
-        db: member.database().clone(),
+        db: db.clone(),
         request_timeout,
         events: events.clone(),
     };
     let thread = thread::Builder::new()
         .name("raft-member".into())
-        .spawn(move || MemberLoop::new(member, peers, status, events).run(inbox, tick))
+        .spawn(move || MemberLoop::new(member, peers, status, events, db).run(inbox, tick))
         .expect("spawning the member thread");
     (handle, thread)
 }
@@ -253,6 +287,7 @@ struct MemberLoop {
     faults: Faults,
     /// Commands that arrived while paused, carried out on resume.
     held: VecDeque<Command>,
+    db: DatabaseSlot,
 }
 
 impl MemberLoop {
@@ -261,6 +296,7 @@ impl MemberLoop {
         peers: PeerSender,
         status: Arc<Mutex<MemberStatus>>,
         events: broadcast::Sender<Arc<RaftEvent>>,
+        db: DatabaseSlot,
     ) -> Self {
         MemberLoop {
             member,
@@ -274,6 +310,7 @@ impl MemberLoop {
             events,
             faults: Faults::default(),
             held: VecDeque::new(),
+            db,
         }
     }
 
@@ -383,6 +420,9 @@ impl MemberLoop {
                 }
             }
             Command::TransferLeader(target) => self.member.transfer_leader(target),
+            Command::Defragment { reply } => {
+                let _ = reply.send(self.defragment());
+            }
             Command::Campaign => {
                 if let Err(e) = self.member.campaign() {
                     tracing::debug!("cannot campaign: {e}");
@@ -552,6 +592,24 @@ impl MemberLoop {
             }
         }
         Ok(())
+    }
+
+    /// Withdraws the database from request handlers, compacts it once nothing else holds it
+    /// (waiting up to [`DEFRAGMENT_WAIT`]), and lends it again.
+    fn defragment(&mut self) -> Result<(), MemberError> {
+        let lent = self.db.write().unwrap_or_else(|p| p.into_inner()).take();
+        drop(lent);
+        let deadline = Instant::now() + DEFRAGMENT_WAIT;
+        let result = loop {
+            match self.member.defragment() {
+                Err(CoreError::Busy(_)) if Instant::now() < deadline => {
+                    thread::sleep(Duration::from_millis(5));
+                }
+                other => break other,
+            }
+        };
+        *self.db.write().unwrap_or_else(|p| p.into_inner()) = Some(self.member.database().clone());
+        result.map_err(|e| MemberError::Storage(format!("defragment: {e}")))
     }
 
     /// Forgets requests whose callers gave up (timed out), so the maps cannot grow forever.
