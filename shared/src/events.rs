@@ -196,6 +196,16 @@ pub enum EventKind {
         from: String,
         msg_type: String,
     },
+    /// Entries were written to this member's log (a leader's new proposals, or entries a
+    /// follower took from an append). Entries at `first_index` and after that the log held
+    /// before are replaced: a follower's conflicting, uncommitted tail is cut here.
+    EntriesAppended {
+        first_index: u64,
+        last_index: u64,
+        /// The entries, each with its term and readable request (at most
+        /// [`MAX_LISTED_ENTRIES`]: the first ones of a larger batch).
+        entries: Vec<EntrySummary>,
+    },
     /// The commit index moved forward.
     CommitAdvanced {
         commit: u64,
@@ -255,6 +265,18 @@ pub enum EventKind {
     },
 }
 
+/// Entries listed one by one in an `entries_appended` event; a larger batch lists its first ones.
+pub const MAX_LISTED_ENTRIES: usize = 64;
+
+/// One log entry as events show it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EntrySummary {
+    pub index: u64,
+    pub term: u64,
+    /// Readable form, as in `entry_applied`.
+    pub request: String,
+}
+
 impl EventKind {
     /// The kind's name as it appears in `kind`.
     pub fn name(&self) -> &'static str {
@@ -275,6 +297,7 @@ impl EventKind {
             EventKind::SnapshotSent { .. } => "snapshot_sent",
             EventKind::MessageSent { .. } => "message_sent",
             EventKind::MessageReceived { .. } => "message_received",
+            EventKind::EntriesAppended { .. } => "entries_appended",
             EventKind::CommitAdvanced { .. } => "commit_advanced",
             EventKind::EntryApplied { .. } => "entry_applied",
             EventKind::SnapshotApplied { .. } => "snapshot_applied",

@@ -11,12 +11,15 @@
 //! - [`alarms`]: NOSPACE/CORRUPT alarms, raised and cleared through Raft.
 //! - [`events`]: the versioned Raft event schema every member reports; [`raft_events`] turns
 //!   raft-rs messages and state into events, [`request_text`] writes entries readably.
+//! - [`cluster_view`]: the reducer from events to what the cluster looks like (roles, logs,
+//!   key-value state, messages in flight), shared by the visualizer and the lessons.
 //!
 //! The host (the node crate natively, the simulator in the browser) drives a member with
 //! `tick`, `step`, `propose` and `read_index`, then calls `ready` and carries out what it
 //! returns: messages to peers, answers to clients, confirmed read points.
 
 pub mod alarms;
+pub mod cluster_view;
 pub mod error;
 pub mod events;
 pub mod member;

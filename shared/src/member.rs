@@ -577,6 +577,23 @@ impl Member {
             self.apply_snapshot(&txn, rd.snapshot())?;
         }
         self.raw.mut_store().append(&txn, rd.entries())?;
+        if !rd.entries().is_empty() && self.events.enabled() {
+            let term = self.raw.raft.term;
+            let entries = rd.entries();
+            self.events.record(term, || EventKind::EntriesAppended {
+                first_index: entries[0].index,
+                last_index: entries[entries.len() - 1].index,
+                entries: entries
+                    .iter()
+                    .take(crate::events::MAX_LISTED_ENTRIES)
+                    .map(|e| crate::events::EntrySummary {
+                        index: e.index,
+                        term: e.term,
+                        request: entry_text(e),
+                    })
+                    .collect(),
+            });
+        }
         if let Some(hs) = rd.hs() {
             self.raw.mut_store().set_hard_state(&txn, hs)?;
         }
@@ -754,7 +771,7 @@ impl Member {
         for entry in entries {
             match entry.get_entry_type() {
                 EntryType::EntryNormal if entry.data.is_empty() => {
-                    self.record_applied(&entry, || "empty entry (a new leader's first)".into());
+                    self.record_applied(&entry, || EMPTY_ENTRY.into());
                 }
                 EntryType::EntryNormal => self.apply_request(txn, &entry, out)?,
                 EntryType::EntryConfChange => {
@@ -948,6 +965,26 @@ fn change_type_name(kind: ConfChangeType) -> &'static str {
         ConfChangeType::RemoveNode => "remove_node",
     }
 }
+
+/// A log entry in readable form.
+fn entry_text(entry: &Entry) -> String {
+    match entry.get_entry_type() {
+        EntryType::EntryNormal if entry.data.is_empty() => EMPTY_ENTRY.into(),
+        EntryType::EntryNormal => match RaftRequest::decode(&entry.data[..]) {
+            Ok(RaftRequest { op: Some(op), .. }) => crate::request_text::describe(&op),
+            Ok(_) => "nothing".into(),
+            Err(_) => "undecodable entry".into(),
+        },
+        EntryType::EntryConfChange => match ConfChange::parse_from_bytes(&entry.data) {
+            Ok(cc) => conf_change_text(&cc),
+            Err(_) => "undecodable conf change".into(),
+        },
+        EntryType::EntryConfChangeV2 => "joint conf change".into(),
+    }
+}
+
+/// How events show the empty entry a new leader appends to commit its term.
+const EMPTY_ENTRY: &str = "empty entry (a new leader's first)";
 
 fn conf_change_text(cc: &ConfChange) -> String {
     format!(
