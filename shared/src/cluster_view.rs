@@ -168,6 +168,8 @@ pub struct ClusterView {
     pub members: BTreeMap<String, MemberView>,
     pub flights: Vec<Flight>,
     pub client_ops: Vec<ClientOp>,
+    /// The injected partition in force: groups of hex ids (empty when none).
+    pub partition: Vec<Vec<String>>,
     /// The latest event time seen.
     pub now_ms: u64,
     /// Receipts whose send has not arrived yet: (sender, msg_id) → arrival time.
@@ -291,7 +293,15 @@ impl ClusterView {
             EventKind::FaultChanged { description } => match description.as_str() {
                 "pause" => member.state = MemberState::Paused,
                 "resume" => member.state = MemberState::Up,
-                _ => {}
+                "heal" => self.partition.clear(),
+                other => {
+                    if let Some(groups) = other.strip_prefix("partition ") {
+                        self.partition = groups
+                            .split(" / ")
+                            .map(|g| g.split_whitespace().map(String::from).collect())
+                            .collect();
+                    }
+                }
             },
             _ => {}
         }
@@ -828,6 +838,19 @@ mod tests {
             },
         ));
         assert_eq!(view.members["id-m2"].state, MemberState::Paused);
+        view.apply(&event(
+            "m2",
+            2,
+            2,
+            2,
+            EventKind::FaultChanged {
+                description: "partition id-m1 / id-m2 id-m3".into(),
+            },
+        ));
+        assert_eq!(
+            view.partition,
+            vec![vec!["id-m1".to_string()], vec!["id-m2".into(), "id-m3".into()]]
+        );
         view.apply(&event(
             "m3",
             1,

@@ -1,0 +1,503 @@
+//! The page: the cluster ring, the logs and state machines, time controls, member controls,
+//! the in-browser terminal and the inspector, over a live lab's event stream.
+//!
+//! Keyboard: space pauses or plays, → steps one event, l goes live, k kills the leader, p
+//! partitions the leader away, h heals, f freezes or thaws the cluster. `?presenter` in the
+//! URL (or the button) gives large type and high contrast and hides the controls; the speed
+//! is kept in the URL too.
+
+use etcdlab_core::cluster_view::MemberState;
+use gloo_render::AnimationFrame;
+use gloo_timers::callback::{Interval, Timeout};
+use serde_json::{Value, json};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
+use web_sys::{HtmlInputElement, KeyboardEvent, WebSocket};
+use yew::prelude::*;
+
+use crate::logs::logs;
+use crate::playback::Playback;
+use crate::ring::{RingProps, ring, role_name};
+use crate::source::{self, StreamLine};
+use crate::terminal::{self, Command};
+
+pub enum Msg {
+    Line(String),
+    StreamClosed,
+    Reconnect,
+    Frame(f64),
+    PollCluster,
+    Cluster(Value),
+    TogglePause,
+    Step,
+    Live,
+    Speed(f64),
+    Seek(usize),
+    Select(Selection),
+    Fault(Value),
+    Post(&'static str),
+    Answer(Vec<String>),
+    TerminalInput(String),
+    TerminalSubmit,
+    Key(String),
+    TogglePresenter,
+}
+
+/// What the inspector shows.
+#[derive(Clone, PartialEq)]
+pub enum Selection {
+    Member(String),
+    Flight(String, u64),
+    Entry(String, u64),
+}
+
+pub struct App {
+    playback: Playback,
+    /// The lab's cursor of the last event received, to resume after a reconnect.
+    lab_cursor: u64,
+    socket: Option<WebSocket>,
+    connected: bool,
+    frame: Option<AnimationFrame>,
+    last_frame_ms: Option<f64>,
+    _poll: Interval,
+    cluster: Value,
+    selection: Option<Selection>,
+    terminal_input: String,
+    terminal_lines: Vec<String>,
+    presenter: bool,
+    frozen: bool,
+}
+
+impl Component for App {
+    type Message = Msg;
+    type Properties = ();
+
+    fn create(ctx: &Context<Self>) -> Self {
+        let link = ctx.link().clone();
+        let poll = Interval::new(1_000, move || link.send_message(Msg::PollCluster));
+        ctx.link().send_message(Msg::PollCluster);
+        ctx.link().send_message(Msg::Reconnect);
+        listen_to_keys(ctx.link().callback(Msg::Key));
+        let mut playback = Playback::default();
+        if let Some(speed) = url_param("speed").and_then(|s| s.parse::<f64>().ok()) {
+            playback.speed = speed.clamp(0.1, 4.0);
+        }
+        App {
+            playback,
+            lab_cursor: 0,
+            socket: None,
+            connected: false,
+            frame: Some(request_frame(ctx)),
+            last_frame_ms: None,
+            _poll: poll,
+            cluster: Value::Null,
+            selection: None,
+            terminal_input: String::new(),
+            terminal_lines: vec![terminal::HELP.to_string()],
+            presenter: url_param("presenter").is_some(),
+            frozen: false,
+        }
+    }
+
+    fn update(&mut self, ctx: &Context<Self>, msg: Msg) -> bool {
+        match msg {
+            Msg::Line(text) => match source::parse_line(&text) {
+                Some(StreamLine::Event { cursor, event }) => {
+                    self.lab_cursor = self.lab_cursor.max(cursor);
+                    self.playback.push(event);
+                }
+                Some(StreamLine::Notice(notice)) => {
+                    self.terminal_lines.push(format!("stream: {notice}"));
+                }
+                None => {}
+            },
+            Msg::StreamClosed => {
+                self.connected = false;
+                self.socket = None;
+                let link = ctx.link().clone();
+                Timeout::new(1_000, move || link.send_message(Msg::Reconnect)).forget();
+            }
+            Msg::Reconnect => {
+                let since = self.lab_cursor;
+                self.socket = source::connect_events(
+                    since,
+                    ctx.link().callback(Msg::Line),
+                    ctx.link().callback(|()| Msg::StreamClosed),
+                );
+                self.connected = self.socket.is_some();
+            }
+            Msg::Frame(now) => {
+                if let Some(last) = self.last_frame_ms {
+                    self.playback.advance((now - last).min(250.0));
+                }
+                self.last_frame_ms = Some(now);
+                self.frame = Some(request_frame(ctx));
+            }
+            Msg::PollCluster => {
+                let link = ctx.link().clone();
+                wasm_bindgen_futures::spawn_local(async move {
+                    if let Ok(cluster) = source::get_json("/api/cluster").await {
+                        link.send_message(Msg::Cluster(cluster));
+                    }
+                });
+                return false;
+            }
+            Msg::Cluster(cluster) => {
+                for m in cluster["members"].as_array().into_iter().flatten() {
+                    let state = match m["state"].as_str() {
+                        Some("down") => MemberState::Down,
+                        Some("paused") => MemberState::Paused,
+                        _ => MemberState::Up,
+                    };
+                    let (Some(id), Some(name)) = (m["id"].as_str(), m["name"].as_str()) else {
+                        continue;
+                    };
+                    self.playback.view_mut().know_member(id, name, state);
+                }
+                self.cluster = cluster;
+            }
+            Msg::TogglePause => {
+                if self.playback.paused && self.playback.at_head() {
+                    self.playback.go_live();
+                } else {
+                    self.playback.paused = !self.playback.paused;
+                }
+            }
+            Msg::Step => self.playback.step(),
+            Msg::Live => self.playback.go_live(),
+            Msg::Speed(speed) => {
+                self.playback.speed = speed;
+                set_url_param("speed", Some(&format!("{speed}")));
+            }
+            Msg::Seek(cursor) => self.playback.seek(cursor),
+            Msg::Select(selection) => self.selection = Some(selection),
+            Msg::Fault(body) => {
+                self.terminal_lines.push(format!("> fault {body}"));
+                self.send(ctx, "/api/faults", Some(body));
+            }
+            Msg::Post(path) => {
+                self.frozen = path == "/api/freeze";
+                self.send(ctx, path, None);
+            }
+            Msg::Answer(lines) => self.terminal_lines.extend(lines),
+            Msg::TerminalInput(text) => self.terminal_input = text,
+            Msg::TerminalSubmit => {
+                let line = std::mem::take(&mut self.terminal_input);
+                self.run_terminal_line(ctx, &line);
+            }
+            Msg::Key(key) => return self.on_key(ctx, &key),
+            Msg::TogglePresenter => {
+                self.presenter = !self.presenter;
+                set_url_param("presenter", self.presenter.then_some(""));
+            }
+        }
+        let excess = self.terminal_lines.len().saturating_sub(200);
+        self.terminal_lines.drain(..excess);
+        true
+    }
+
+    fn view(&self, ctx: &Context<Self>) -> Html {
+        let view = self.playback.view();
+        let link = ctx.link();
+        let selected_member = match &self.selection {
+            Some(Selection::Member(id)) => Some(id.as_str()),
+            _ => None,
+        };
+        let ring_props = RingProps {
+            view,
+            clock_ms: self.playback.clock_ms(),
+            partition: &view.partition,
+            selected: selected_member,
+            on_member: link.callback(|id| Msg::Select(Selection::Member(id))),
+            on_flight: link.callback(|(from, id)| Msg::Select(Selection::Flight(from, id))),
+        };
+        html! {
+            <main class={classes!("app", self.presenter.then_some("presenter"))}>
+                <header>
+                    <h1>{ "etcdlab" }</h1>
+                    <span class={classes!("conn", self.connected.then_some("up"))}>
+                        { if self.connected { "live" } else { "connecting…" } }
+                    </span>
+                    { self.time_controls(ctx) }
+                    <button class="presenter-toggle" onclick={link.callback(|_| Msg::TogglePresenter)}>
+                        { if self.presenter { "exit presenter" } else { "presenter" } }
+                    </button>
+                </header>
+                <div class="stage">
+                    { ring(&ring_props) }
+                    <aside class="side">
+                        { self.member_controls(ctx) }
+                        { self.inspector() }
+                    </aside>
+                </div>
+                { logs(view, &link.callback(|(m, i)| Msg::Select(Selection::Entry(m, i)))) }
+                { self.terminal(ctx) }
+            </main>
+        }
+    }
+}
+
+impl App {
+    fn send(&self, ctx: &Context<Self>, path: &'static str, body: Option<Value>) {
+        let link = ctx.link().clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let lines = match source::post_json(path, body.as_ref()).await {
+                Ok(answer) if path == "/api/kv" => terminal::kv_answer(&answer),
+                Ok(answer) => match answer.get("error") {
+                    Some(error) => vec![format!("Error: {}", error.as_str().unwrap_or_default())],
+                    None => vec!["OK".into()],
+                },
+                Err(e) => vec![format!("Error: {e}")],
+            };
+            link.send_message(Msg::Answer(lines));
+            link.send_message(Msg::PollCluster);
+        });
+    }
+
+    fn run_terminal_line(&mut self, ctx: &Context<Self>, line: &str) {
+        self.terminal_lines.push(format!("$ {line}"));
+        match terminal::parse(line) {
+            Ok(Command::Kv(body)) => self.send(ctx, "/api/kv", Some(body)),
+            Ok(Command::Fault(body)) => self.send(ctx, "/api/faults", Some(body)),
+            Ok(Command::Post(path)) => {
+                self.frozen = path == "/api/freeze";
+                self.send(ctx, path, None)
+            }
+            Ok(Command::MemberList) => {
+                for m in self.cluster["members"].as_array().into_iter().flatten() {
+                    self.terminal_lines.push(format!(
+                        "{}, started, {}, {}, {}, false",
+                        m["id"].as_str().unwrap_or_default(),
+                        m["name"].as_str().unwrap_or_default(),
+                        join(&m["peer_urls"]),
+                        join(&m["client_urls"]),
+                    ));
+                }
+            }
+            Ok(Command::EndpointStatus) => {
+                for m in self.cluster["members"].as_array().into_iter().flatten() {
+                    self.terminal_lines.push(format!(
+                        "{}, {}, state {}, role {}, term {}, commit {}, applied {}",
+                        m["endpoint"].as_str().unwrap_or_default(),
+                        m["id"].as_str().unwrap_or_default(),
+                        m["state"].as_str().unwrap_or_default(),
+                        m["role"].as_str().unwrap_or("-"),
+                        m["term"],
+                        m["commit_index"],
+                        m["applied_index"],
+                    ));
+                }
+            }
+            Ok(Command::Help) => self.terminal_lines.push(terminal::HELP.into()),
+            Ok(Command::Clear) => self.terminal_lines.clear(),
+            Err(e) if e.is_empty() => {}
+            Err(e) => self.terminal_lines.push(e),
+        }
+    }
+
+    /// Keyboard shortcuts; returns whether to redraw.
+    fn on_key(&mut self, ctx: &Context<Self>, key: &str) -> bool {
+        let leader = self.playback.view().leader().map(|m| m.name.clone());
+        let others: Vec<String> = self
+            .playback
+            .view()
+            .members_by_name()
+            .iter()
+            .map(|m| m.name.clone())
+            .filter(|n| Some(n) != leader.as_ref())
+            .collect();
+        let msg = match key {
+            " " => Msg::TogglePause,
+            "ArrowRight" => Msg::Step,
+            "l" => Msg::Live,
+            "f" => Msg::Post(if self.frozen { "/api/thaw" } else { "/api/freeze" }),
+            "h" => Msg::Fault(json!({"heal": true})),
+            "k" => match leader {
+                Some(name) => Msg::Fault(json!({ "kill": name })),
+                None => return false,
+            },
+            "p" => match leader {
+                Some(name) => Msg::Fault(json!({ "partition": [[name], others] })),
+                None => return false,
+            },
+            _ => return false,
+        };
+        ctx.link().send_message(msg);
+        false
+    }
+
+    fn time_controls(&self, ctx: &Context<Self>) -> Html {
+        let link = ctx.link();
+        let playback = &self.playback;
+        let on_speed = link.callback(|e: InputEvent| {
+            let input: HtmlInputElement = e.target_unchecked_into();
+            Msg::Speed(input.value().parse::<f64>().unwrap_or(1.0))
+        });
+        let on_seek = link.callback(|e: InputEvent| {
+            let input: HtmlInputElement = e.target_unchecked_into();
+            Msg::Seek(input.value().parse::<usize>().unwrap_or(0))
+        });
+        html! {
+            <div class="time controls">
+                <button data-action="pause" onclick={link.callback(|_| Msg::TogglePause)}>
+                    { if playback.paused { "▶ play" } else { "❚❚ pause" } }
+                </button>
+                <button data-action="step" onclick={link.callback(|_| Msg::Step)}>{ "step →" }</button>
+                <button data-action="live" onclick={link.callback(|_| Msg::Live)}>{ "live" }</button>
+                <label>{ format!("speed {:.1}×", playback.speed) }
+                    <input type="range" min="0.1" max="4" step="0.1" value={playback.speed.to_string()} oninput={on_speed} />
+                </label>
+                <label class="scrub">{ format!("event {}/{}", playback.cursor(), playback.len()) }
+                    <input type="range" min="0" max={playback.len().to_string()} value={playback.cursor().to_string()} oninput={on_seek} />
+                </label>
+                <button data-action="freeze" onclick={link.callback({
+                    let frozen = self.frozen;
+                    move |_| Msg::Post(if frozen { "/api/thaw" } else { "/api/freeze" })
+                })}>{ if self.frozen { "thaw cluster" } else { "freeze cluster" } }</button>
+            </div>
+        }
+    }
+
+    fn member_controls(&self, ctx: &Context<Self>) -> Html {
+        let Some(Selection::Member(id)) = &self.selection else {
+            return html! { <div class="member-controls controls"><p>{ "Click a member to kill, restart, pause or resume it." }</p></div> };
+        };
+        let Some(member) = self.playback.view().members.get(id) else {
+            return html! {};
+        };
+        let name = member.name.clone();
+        let button = |verb: &'static str| {
+            let name = name.clone();
+            let onclick = ctx.link().callback(move |_| Msg::Fault(json!({ verb: name.clone() })));
+            html! { <button data-action={verb} onclick={onclick}>{ verb }</button> }
+        };
+        html! {
+            <div class="member-controls controls" data-selected={name.clone()}>
+                <h2>{ format!("{} ({})", name, role_name(member)) }</h2>
+                { button("kill") }{ button("restart") }{ button("pause") }{ button("resume") }
+            </div>
+        }
+    }
+
+    fn inspector(&self) -> Html {
+        let view = self.playback.view();
+        let text = match &self.selection {
+            None => "Click a member, a message or a log entry to see its fields.".to_string(),
+            Some(Selection::Member(id)) => view
+                .members
+                .get(id)
+                .map(|m| {
+                    let mut m = m.clone();
+                    let start = m.log.len().saturating_sub(5);
+                    m.log.drain(..start);
+                    serde_json::to_string_pretty(&m).unwrap_or_default()
+                })
+                .unwrap_or_default(),
+            Some(Selection::Flight(from, id)) => view
+                .flights
+                .iter()
+                .find(|f| &f.from == from && f.msg_id == *id)
+                .map(|f| serde_json::to_string_pretty(f).unwrap_or_default())
+                .unwrap_or_else(|| "(that message is no longer kept)".into()),
+            Some(Selection::Entry(member, index)) => view
+                .members
+                .get(member)
+                .and_then(|m| m.entry(*index))
+                .map(|e| serde_json::to_string_pretty(e).unwrap_or_default())
+                .unwrap_or_default(),
+        };
+        html! { <div class="inspector"><h2>{ "Inspector" }</h2><pre>{ text }</pre></div> }
+    }
+
+    fn terminal(&self, ctx: &Context<Self>) -> Html {
+        let link = ctx.link();
+        let oninput = link.callback(|e: InputEvent| {
+            let input: HtmlInputElement = e.target_unchecked_into();
+            Msg::TerminalInput(input.value())
+        });
+        let onsubmit = link.callback(|e: SubmitEvent| {
+            e.prevent_default();
+            Msg::TerminalSubmit
+        });
+        let lines: Html = self
+            .terminal_lines
+            .iter()
+            .rev()
+            .take(14)
+            .rev()
+            .map(|l| html! { <div class="line">{ l }</div> })
+            .collect();
+        html! {
+            <section class="terminal controls">
+                <h2>{ "etcdctl" }</h2>
+                <div class="output" data-terminal="">{ lines }</div>
+                <form onsubmit={onsubmit}>
+                    <span>{ "$ " }</span>
+                    <input data-terminal-input="" value={self.terminal_input.clone()} oninput={oninput}
+                        placeholder="put key1 value1" autocomplete="off" spellcheck="false" />
+                </form>
+            </section>
+        }
+    }
+}
+
+fn join(urls: &Value) -> String {
+    urls.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn request_frame(ctx: &Context<App>) -> AnimationFrame {
+    let link = ctx.link().clone();
+    gloo_render::request_animation_frame(move |now| link.send_message(Msg::Frame(now)))
+}
+
+/// Sends key presses (outside text inputs) to the app.
+fn listen_to_keys(on_key: Callback<String>) {
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+        return;
+    };
+    let listener = Closure::<dyn FnMut(KeyboardEvent)>::new(move |e: KeyboardEvent| {
+        let typing = e
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .is_some_and(|el| el.tag_name() == "INPUT");
+        if typing || e.ctrl_key() || e.meta_key() || e.alt_key() {
+            return;
+        }
+        if e.key() == " " || e.key() == "ArrowRight" {
+            e.prevent_default();
+        }
+        on_key.emit(e.key());
+    });
+    let _ = document.add_event_listener_with_callback("keydown", listener.as_ref().unchecked_ref());
+    listener.forget();
+}
+
+fn url_param(name: &str) -> Option<String> {
+    let search = web_sys::window()?.location().search().ok()?;
+    web_sys::UrlSearchParams::new_with_str(&search).ok()?.get(name)
+}
+
+/// Keeps a setting in the URL (`None` removes it) so a reload or a shared link restores it.
+fn set_url_param(name: &str, value: Option<&str>) {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let Ok(href) = window.location().href() else {
+        return;
+    };
+    let Ok(url) = web_sys::Url::new(&href) else {
+        return;
+    };
+    match value {
+        Some(v) => url.search_params().set(name, v),
+        None => url.search_params().delete(name),
+    }
+    if let Ok(history) = window.history() {
+        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url.href()));
+    }
+}
