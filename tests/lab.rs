@@ -413,6 +413,7 @@ fn the_event_stream_shows_an_election_a_write_and_nothing_while_frozen() {
     assert!(seq_of(sent) < seq_of(ack_arrived));
     assert!(seq_of(ack_arrived) <= seq_of(commit));
     assert!(seq_of(sent) < seq_of(entry));
+    assert!(seq_of(commit) < seq_of(entry), "committed before applied");
     assert!(seq_of(entry) < seq_of(response));
     let follower_entry = on(&events, &follower, "entry_applied")
         .find(|e| num(e, "index") == index)
