@@ -413,6 +413,7 @@ fn the_event_stream_shows_an_election_a_write_and_nothing_while_frozen() {
     assert!(seq_of(sent) < seq_of(ack_arrived));
     assert!(seq_of(ack_arrived) <= seq_of(commit));
     assert!(seq_of(sent) < seq_of(entry));
+    assert!(seq_of(commit) < seq_of(entry), "committed before applied");
     assert!(seq_of(entry) < seq_of(response));
     let follower_entry = on(&events, &follower, "entry_applied")
         .find(|e| num(e, "index") == index)
@@ -435,7 +436,8 @@ fn the_event_stream_shows_an_election_a_write_and_nothing_while_frozen() {
         (r#"{"kill":"m1","heal":true}"#, "exactly one"),
         (r#"{"pause":"nobody"}"#, "no member named"),
         (r#"{"explode":true}"#, "unknown fault"),
-        (r#"{"link":{"from":"m1","to":"m2","drop":7}}"#, "drop"),
+        (r#"{"link":{"from":"m1","to":"m2","drop":7}}"#, "drop rate"),
+        (r#"{"link":{"from":"m1","to":"m1"}}"#, "another"),
     ] {
         let (status, answer) = lab.post("/api/faults", body);
         assert_eq!(status, 400, "{body}: {answer}");
@@ -444,6 +446,20 @@ fn the_event_stream_shows_an_election_a_write_and_nothing_while_frozen() {
             "{body}: {answer}"
         );
     }
+
+    // A link fault goes to its "from" member, which reports it.
+    let before_link = lab.last_cursor();
+    let link = json!({"link": {"from": new_leader, "to": follower, "delay_ms": 5}});
+    let (status, answer) = lab.post("/api/faults", &link.to_string());
+    assert_eq!(status, 200, "{answer}");
+    lab.wait_events(
+        before_link,
+        Duration::from_secs(10),
+        "fault_changed",
+        |ev| on(ev, &new_leader, "fault_changed").next().is_some(),
+    );
+    let (status, answer) = lab.post("/api/faults", r#"{"heal":true}"#);
+    assert_eq!(status, 200, "{answer}");
 
     // Freeze: no events and no term change, however long it lasts; thaw resumes.
     let (status, answer) = lab.post("/api/freeze", "{}");

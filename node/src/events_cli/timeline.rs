@@ -56,7 +56,7 @@ impl Timeline {
             None if who == "0" => "none".to_string(),
             None => who.to_string(),
         };
-        if !self.order.iter().any(|n| *n == name) {
+        if !self.order.contains(&name) {
             self.order.push(name.clone());
         }
         let slot = self.order.iter().position(|n| *n == name).unwrap_or(0);

@@ -443,6 +443,33 @@ impl LabMembers {
             .ok_or_else(|| Refusal::BadRequest("\"link\" needs \"to\" (a member name)".into()))?;
         self.known(&from)?;
         self.known(to)?;
+        if from == to {
+            return Err(Refusal::BadRequest(
+                "a link goes from one member to another".into(),
+            ));
+        }
+        for (key, value) in object {
+            let fine = match key.as_str() {
+                "from" | "to" => true,
+                "drop" => value.as_f64().is_some_and(|r| (0.0..=1.0).contains(&r)),
+                "delay_ms" => value.as_u64().is_some_and(|ms| ms <= 60_000),
+                other => {
+                    return Err(Refusal::BadRequest(format!(
+                        "unknown link field \"{other}\": use from, to, drop, delay_ms"
+                    )));
+                }
+            };
+            if !fine {
+                return Err(Refusal::BadRequest(format!(
+                    "\"{key}\" must be {}",
+                    if key == "drop" {
+                        "a drop rate from 0 to 1"
+                    } else {
+                        "milliseconds, 0 to 60000"
+                    }
+                )));
+            }
+        }
         self.send_fault(&from, &json!({ "link": link })).await
     }
 
