@@ -190,8 +190,12 @@ fn the_lab_runs_a_cluster_that_survives_a_killed_leader() {
         fresh.stderr
     );
 
-    let (_, page) = http("GET", &addr, "/").unwrap();
+    let (_, page) = http("GET", &addr, "/status").unwrap();
     assert_eq!(page.matches("data-role=\"leader\"").count(), 1, "{page}");
+    // The visualizer is served at the lab's address, wasm included.
+    let (status, index) = http("GET", &addr, "/").unwrap();
+    assert_eq!(status, 200);
+    assert!(index.contains("etcdlab-viz_bg.wasm"), "{index}");
 
     // Stopping the lab stops its members.
     let pids: Vec<i32> = cluster(&addr)

@@ -27,6 +27,7 @@ mod server;
 mod snapshot;
 mod tool;
 mod utl;
+mod viz_assets;
 
 use std::ffi::OsString;
 use std::path::Path;

@@ -5,7 +5,8 @@
 //!
 //! Events from different members arrive merged in whatever order the network gave them: a
 //! receipt may come before its send (it is remembered and matched when the send arrives),
-//! and a member's own events are applied once each, in its `seq` order (repeats are skipped).
+//! and a member's own events are applied once each, in its `seq` order (repeats are skipped;
+//! a `member_started` starts the count again, for a restarted process).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -205,8 +206,15 @@ impl ClusterView {
             .max_by_key(|m| m.term)
     }
 
-    /// Records that a member exists (from the lab's member list), keeping what events said.
-    pub fn know_member(&mut self, id: &str, name: &str, state: MemberState) {
+    /// Records a member as the lab's member list reports it now: its process state, and its
+    /// role and term unless events already told of a later term.
+    pub fn know_member(
+        &mut self,
+        id: &str,
+        name: &str,
+        state: MemberState,
+        role: Option<(Role, u64)>,
+    ) {
         let member = self
             .members
             .entry(id.to_string())
@@ -215,6 +223,12 @@ impl ClusterView {
             member.name = name.to_string();
         }
         member.state = state;
+        if let Some((role, term)) = role
+            && term >= member.term
+        {
+            member.role = role;
+            member.term = term;
+        }
     }
 
     /// Applies one event.
@@ -240,6 +254,8 @@ impl ClusterView {
                 member.state = MemberState::Up;
                 member.tick_ms = Some(*tick_ms);
                 member.timer_reset_ms = ts;
+                // A new process numbers its events from 1 again.
+                member.last_seq = 0;
             }
             EventKind::MemberStopped { .. } => {
                 member.state = MemberState::Down;
@@ -849,7 +865,10 @@ mod tests {
         ));
         assert_eq!(
             view.partition,
-            vec![vec!["id-m1".to_string()], vec!["id-m2".into(), "id-m3".into()]]
+            vec![
+                vec!["id-m1".to_string()],
+                vec!["id-m2".into(), "id-m3".into()]
+            ]
         );
         view.apply(&event(
             "m3",

@@ -152,7 +152,12 @@ impl Component for App {
                     let (Some(id), Some(name)) = (m["id"].as_str(), m["name"].as_str()) else {
                         continue;
                     };
-                    self.playback.view_mut().know_member(id, name, state);
+                    // Only the present is corrected from the member list, never a replay.
+                    let role = serde_json::from_value(m["role"].clone())
+                        .ok()
+                        .zip(m["term"].as_u64())
+                        .filter(|_| self.playback.at_head() && !self.playback.paused);
+                    self.playback.view_mut().know_member(id, name, state, role);
                 }
                 self.cluster = cluster;
             }
@@ -310,7 +315,11 @@ impl App {
             " " => Msg::TogglePause,
             "ArrowRight" => Msg::Step,
             "l" => Msg::Live,
-            "f" => Msg::Post(if self.frozen { "/api/thaw" } else { "/api/freeze" }),
+            "f" => Msg::Post(if self.frozen {
+                "/api/thaw"
+            } else {
+                "/api/freeze"
+            }),
             "h" => Msg::Fault(json!({"heal": true})),
             "k" => match leader {
                 Some(name) => Msg::Fault(json!({ "kill": name })),
@@ -368,7 +377,9 @@ impl App {
         let name = member.name.clone();
         let button = |verb: &'static str| {
             let name = name.clone();
-            let onclick = ctx.link().callback(move |_| Msg::Fault(json!({ verb: name.clone() })));
+            let onclick = ctx
+                .link()
+                .callback(move |_| Msg::Fault(json!({ verb: name.clone() })));
             html! { <button data-action={verb} onclick={onclick}>{ verb }</button> }
         };
         html! {
@@ -479,7 +490,9 @@ fn listen_to_keys(on_key: Callback<String>) {
 
 fn url_param(name: &str) -> Option<String> {
     let search = web_sys::window()?.location().search().ok()?;
-    web_sys::UrlSearchParams::new_with_str(&search).ok()?.get(name)
+    web_sys::UrlSearchParams::new_with_str(&search)
+        .ok()?
+        .get(name)
 }
 
 /// Keeps a setting in the URL (`None` removes it) so a reload or a shared link restores it.

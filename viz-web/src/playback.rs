@@ -13,6 +13,8 @@ pub const MAX_HISTORY: usize = 100_000;
 const CHECKPOINT_EVERY: usize = 500;
 /// The shortest time a message is shown travelling, in event-time milliseconds.
 pub const MIN_FLIGHT_MS: f64 = 600.0;
+/// How far (event-time ms) normal-speed playback may fall behind the newest event.
+const MAX_LIVE_LAG_MS: f64 = 3_000.0;
 /// How long a message without a receipt is shown before it fades.
 const UNANSWERED_MS: f64 = 2_000.0;
 
@@ -67,15 +69,6 @@ impl Playback {
         self.cursor
     }
 
-    pub fn event(&self, index: usize) -> Option<&RaftEvent> {
-        self.history.get(index)
-    }
-
-    /// The events applied so far, most recent last.
-    pub fn applied(&self) -> &[RaftEvent] {
-        &self.history[..self.cursor]
-    }
-
     /// Whether the view shows every event received.
     pub fn at_head(&self) -> bool {
         self.cursor == self.history.len()
@@ -84,10 +77,17 @@ impl Playback {
     /// Adds a received event; when playing at the head it is applied at once if the clock
     /// has passed it.
     pub fn push(&mut self, event: RaftEvent) {
-        if self.history.is_empty() && self.clock_ms == 0.0 {
+        if self.history.is_empty() && self.base.members.is_empty() {
+            // The clock starts at the first event.
             self.clock_ms = event.ts_ms as f64;
         }
+        let ts = event.ts_ms as f64;
         self.history.push(event);
+        // Playing at normal speed or faster stays close to live: a page that opens on a long
+        // history, or a tab that slept, jumps ahead instead of replaying it all.
+        if !self.paused && self.speed >= 1.0 && ts - self.clock_ms > MAX_LIVE_LAG_MS {
+            self.clock_ms = ts - MIN_FLIGHT_MS;
+        }
         if self.history.len() > MAX_HISTORY {
             self.fold_oldest(MAX_HISTORY / 2);
         }
@@ -99,7 +99,7 @@ impl Playback {
     /// Moves the clock by `elapsed_ms` of wall time (scaled by the speed) and applies the
     /// events it passes.
     pub fn advance(&mut self, elapsed_ms: f64) {
-        if self.paused {
+        if self.paused || self.history.is_empty() {
             return;
         }
         self.clock_ms += elapsed_ms * self.speed;
@@ -161,7 +161,10 @@ impl Playback {
         self.view.apply(event);
         self.cursor += 1;
         if self.cursor.is_multiple_of(CHECKPOINT_EVERY)
-            && self.checkpoints.last().is_none_or(|(at, _)| *at < self.cursor)
+            && self
+                .checkpoints
+                .last()
+                .is_none_or(|(at, _)| *at < self.cursor)
         {
             self.checkpoints.push((self.cursor, self.view.clone()));
         }
@@ -256,6 +259,30 @@ mod tests {
         playback.go_live();
         assert!(playback.at_head() && !playback.paused);
         assert_eq!(playback.view().members["1"].commit, 1_200);
+    }
+
+    #[test]
+    fn normal_speed_stays_near_live_and_slow_motion_does_not() {
+        let mut playback = Playback::default();
+        playback.push(commit(1, 1_000));
+        playback.push(commit(2, 60_000));
+        assert_eq!(playback.cursor(), 1);
+        playback.advance(MIN_FLIGHT_MS);
+        assert_eq!(playback.cursor(), 2, "jumped close to the newest event");
+        let mut slow = Playback::default();
+        slow.speed = 0.5;
+        slow.push(commit(1, 1_000));
+        slow.push(commit(2, 60_000));
+        slow.advance(1_000.0);
+        assert_eq!(slow.cursor(), 1);
+    }
+
+    #[test]
+    fn the_clock_waits_for_the_first_event() {
+        let mut playback = Playback::default();
+        playback.advance(5_000.0);
+        playback.push(commit(1, 1_000_000));
+        assert_eq!(playback.cursor(), 1);
     }
 
     #[test]

@@ -67,7 +67,11 @@ pub fn ring(props: &RingProps<'_>) -> Html {
         for (j, b) in members.iter().enumerate().skip(i + 1) {
             let (x1, y1) = position(i, n);
             let (x2, y2) = position(j, n);
-            let class = if cut(&a.id, &b.id) { "link cut" } else { "link" };
+            let class = if cut(&a.id, &b.id) {
+                "link cut"
+            } else {
+                "link"
+            };
             links.push(html! {
                 <line class={class} x1={x1.to_string()} y1={y1.to_string()} x2={x2.to_string()} y2={y2.to_string()} />
             });
@@ -80,7 +84,13 @@ pub fn ring(props: &RingProps<'_>) -> Html {
         .filter_map(|f| {
             let progress = flight_progress(f, props.clock_ms)?;
             let (from, to) = (index_of(&f.from)?, index_of(&f.to)?);
-            Some(flight_shape(f, position(from, n), position(to, n), progress, &props.on_flight))
+            Some(flight_shape(
+                f,
+                position(from, n),
+                position(to, n),
+                progress,
+                &props.on_flight,
+            ))
         })
         .collect();
     let member_nodes: Html = members
@@ -184,6 +194,9 @@ mod tests {
         assert!((x - WIDTH / 2.0).abs() < 1e-9 && y < HEIGHT / 2.0);
         let (x1, _) = position(1, 3);
         let (x2, _) = position(2, 3);
-        assert!(x1 > WIDTH / 2.0 && x2 < WIDTH / 2.0, "clockwise from the top");
+        assert!(
+            x1 > WIDTH / 2.0 && x2 < WIDTH / 2.0,
+            "clockwise from the top"
+        );
     }
 }

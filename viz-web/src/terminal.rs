@@ -93,7 +93,9 @@ mod tests {
     fn etcdctl_lines_become_kv_requests() {
         assert_eq!(
             parse("etcdctl --endpoints=127.0.0.1:2379 put key1 hello world"),
-            Ok(Command::Kv(json!({"op": "put", "key": "key1", "value": "hello world"})))
+            Ok(Command::Kv(
+                json!({"op": "put", "key": "key1", "value": "hello world"})
+            ))
         );
         assert_eq!(
             parse("get key1"),

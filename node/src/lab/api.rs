@@ -12,7 +12,8 @@
 //! - `POST /api/kv` `{"op":"put|get|delete","key":"k","value":"v"}` through gRPC;
 //! - `POST /api/freeze` / `POST /api/thaw`: pause / resume every member;
 //! - `POST /api/members/{name}/kill|restart|pause|resume`: the older spelling of the faults;
-//! - `GET /`: a status page that refreshes itself (the Yew visualizer replaces it).
+//! - `GET /`: the visualizer (embedded, see `viz_assets`); `GET /status`: a plain status page
+//!   that refreshes itself, for browsers without WebAssembly and for scripts.
 //!
 //! Answers are `{"ok":true,...}`, or `{"ok":false,"error":"<reason>"}` with 400 for a
 //! malformed request or an unknown member and 409 when the cluster cannot carry it out.
@@ -38,7 +39,8 @@ use super::members::{LabMembers, Refusal, kv};
 
 pub fn router(lab: Arc<LabMembers>) -> Router {
     Router::new()
-        .route("/", get(page))
+        .route("/status", get(page))
+        .merge(crate::viz_assets::router())
         .route("/api/cluster", get(cluster))
         .route("/api/events", get(events))
         .route("/api/faults", post(faults))

@@ -28,6 +28,7 @@ use axum::routing::{get, post};
 use etcdlab_core::events::RaftEvent;
 use serde_json::{Value, json};
 use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::watch;
 
 use super::faults::{FaultChange, LinkFault};
 use super::member_loop::MemberHandle;
@@ -36,15 +37,18 @@ use super::member_loop::MemberHandle;
 struct DebugState {
     member: MemberHandle,
     fault_injection: bool,
+    /// Turns true when the member stops: open event streams end then.
+    stop: watch::Receiver<bool>,
 }
 
-pub fn router(member: MemberHandle, fault_injection: bool) -> Router {
+pub fn router(member: MemberHandle, fault_injection: bool, stop: watch::Receiver<bool>) -> Router {
     Router::new()
         .route("/debug/raft/events", get(events))
         .route("/debug/faults", post(faults))
         .with_state(DebugState {
             member,
             fault_injection,
+            stop,
         })
 }
 
@@ -52,36 +56,58 @@ async fn events(
     State(state): State<DebugState>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    let receiver = state.member.subscribe();
+    let subscription = Subscription {
+        receiver: state.member.subscribe(),
+        stop: state.stop.clone(),
+    };
     match upgrade {
-        Ok(ws) => ws.on_upgrade(move |socket| stream_to_socket(socket, receiver)),
-        Err(_) => jsonl_response(receiver),
+        Ok(ws) => ws.on_upgrade(move |socket| stream_to_socket(socket, subscription)),
+        Err(_) => jsonl_response(subscription),
     }
 }
 
-/// The next line for a subscriber: an event, or the notice that ends a lagging stream.
-async fn next_line(receiver: &mut broadcast::Receiver<Arc<RaftEvent>>) -> Option<(String, bool)> {
-    match receiver.recv().await {
-        Ok(event) => serde_json::to_string(&*event)
-            .ok()
-            .map(|line| (line, false)),
-        Err(RecvError::Lagged(dropped)) => Some((
-            json!({"notice": "lagged", "dropped": dropped}).to_string(),
-            true,
-        )),
-        Err(RecvError::Closed) => None,
-    }
+/// One subscriber's events, until the member stops.
+struct Subscription {
+    receiver: broadcast::Receiver<Arc<RaftEvent>>,
+    stop: watch::Receiver<bool>,
 }
 
-fn jsonl_response(receiver: broadcast::Receiver<Arc<RaftEvent>>) -> Response {
-    let lines = futures::stream::unfold((receiver, false), |(mut receiver, ended)| async move {
-        if ended {
-            return None;
+impl Subscription {
+    /// The next line: an event, or the notice that ends a lagging stream (`true`); `None`
+    /// once the member stops.
+    async fn next_line(&mut self) -> Option<(String, bool)> {
+        let received = tokio::select! {
+            received = self.receiver.recv() => received,
+            _ = self.stop.wait_for(|stopped| *stopped) => return None,
+        };
+        match received {
+            Ok(event) => serde_json::to_string(&*event)
+                .ok()
+                .map(|line| (line, false)),
+            Err(RecvError::Lagged(dropped)) => Some((
+                json!({"notice": "lagged", "dropped": dropped}).to_string(),
+                true,
+            )),
+            Err(RecvError::Closed) => None,
         }
-        let (mut line, last) = next_line(&mut receiver).await?;
-        line.push('\n');
-        Some((Ok::<_, std::convert::Infallible>(line), (receiver, last)))
-    });
+    }
+}
+
+fn jsonl_response(subscription: Subscription) -> Response {
+    let lines = futures::stream::unfold(
+        (subscription, false),
+        |(mut subscription, ended)| async move {
+            if ended {
+                return None;
+            }
+            let (mut line, last) = subscription.next_line().await?;
+            line.push('\n');
+            Some((
+                Ok::<_, std::convert::Infallible>(line),
+                (subscription, last),
+            ))
+        },
+    );
     Response::builder()
         .header("content-type", "application/x-ndjson")
         .header("cache-control", "no-cache")
@@ -89,11 +115,8 @@ fn jsonl_response(receiver: broadcast::Receiver<Arc<RaftEvent>>) -> Response {
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
-async fn stream_to_socket(
-    mut socket: WebSocket,
-    mut receiver: broadcast::Receiver<Arc<RaftEvent>>,
-) {
-    while let Some((line, last)) = next_line(&mut receiver).await {
+async fn stream_to_socket(mut socket: WebSocket, mut subscription: Subscription) {
+    while let Some((line, last)) = subscription.next_line().await {
         if socket.send(Message::Text(line.into())).await.is_err() {
             return;
         }

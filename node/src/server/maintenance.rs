@@ -86,6 +86,10 @@ impl Maintenance for MaintenanceService {
                 .iter()
                 .map(alarms::describe),
         );
+        let is_learner = etcdlab_core::membership::list(&txn)
+            .map_err(errors::storage)?
+            .iter()
+            .any(|m| m.id == s.id && m.is_learner);
         Ok(Response::new(StatusResponse {
             header: Some(self.member.header(s.revision)),
             version: ETCD_VERSION.to_string(),
@@ -96,7 +100,7 @@ impl Maintenance for MaintenanceService {
             raft_applied_index: s.applied_index,
             errors,
             db_size_in_use: db_size,
-            is_learner: false,
+            is_learner,
         }))
     }
 

@@ -135,9 +135,11 @@ async fn run(config: ServerConfig) -> anyhow::Result<()> {
                 .max_decoding_message_size(limit),
         );
         // gRPC (HTTP/2) and the debug endpoints (HTTP/1.1, WebSocket) share the port.
-        let app = routes
-            .into_axum_router()
-            .merge(debug_http::router(handle.clone(), config.fault_injection));
+        let app = routes.into_axum_router().merge(debug_http::router(
+            handle.clone(),
+            config.fault_injection,
+            stop_rx.clone(),
+        ));
         let mut stop = stop_rx.clone();
         let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
             let _ = tcp.set_nodelay(true);

@@ -1,0 +1,128 @@
+//! The visualizer's built files (`viz-web/dist`, made by `scripts/build-ui`), embedded so
+//! that a plain `cargo build` serves the UI: a student never needs trunk or wasm-bindgen.
+//!
+//! `viz-web/dist/SOURCES.sha256` records the digest of the sources the build came from; the
+//! test below recomputes it (as `scripts/ui-digest` does) and fails when the embedded UI is
+//! older than its sources.
+
+use axum::Router;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+
+/// One embedded file: its URL path, content type and bytes.
+pub struct Asset {
+    pub path: &'static str,
+    pub content_type: &'static str,
+    pub bytes: &'static [u8],
+}
+
+macro_rules! dist {
+    ($file:literal) => {
+        include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../viz-web/dist/",
+            $file
+        ))
+    };
+}
+
+pub const ASSETS: &[Asset] = &[
+    Asset {
+        path: "/",
+        content_type: "text/html; charset=utf-8",
+        bytes: dist!("index.html"),
+    },
+    Asset {
+        path: "/etcdlab-viz.js",
+        content_type: "text/javascript",
+        bytes: dist!("etcdlab-viz.js"),
+    },
+    Asset {
+        path: "/etcdlab-viz_bg.wasm",
+        content_type: "application/wasm",
+        bytes: dist!("etcdlab-viz_bg.wasm"),
+    },
+    Asset {
+        path: "/style.css",
+        content_type: "text/css",
+        bytes: dist!("style.css"),
+    },
+];
+
+/// Routes serving every embedded file at its path.
+pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    ASSETS.iter().fold(Router::new(), |router, asset| {
+        router.route(
+            asset.path,
+            get(move || async move {
+                (
+                    [
+                        (header::CONTENT_TYPE, asset.content_type),
+                        (header::CACHE_CONTROL, "no-cache"),
+                    ],
+                    asset.bytes,
+                )
+                    .into_response()
+            }),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use sha2::{Digest, Sha256};
+
+    /// The sources the UI is built from, as `scripts/ui-digest` lists them.
+    fn sources(root: &Path) -> Vec<String> {
+        let mut files: Vec<String> = [
+            "viz-web/Cargo.toml",
+            "viz-web/index.html",
+            "viz-web/style.css",
+            "Trunk.toml",
+            "shared/src/events.rs",
+            "shared/src/cluster_view.rs",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for entry in std::fs::read_dir(root.join("viz-web/src")).expect("viz-web/src") {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            if name.ends_with(".rs") {
+                files.push(format!("viz-web/src/{name}"));
+            }
+        }
+        files.sort();
+        files
+    }
+
+    #[test]
+    fn the_embedded_ui_is_built_from_the_current_sources() {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut listing = String::new();
+        for file in sources(&root) {
+            let bytes = std::fs::read(root.join(&file)).unwrap();
+            listing.push_str(&format!(
+                "{}  {file}\n",
+                hex::encode(Sha256::digest(&bytes))
+            ));
+        }
+        let digest = hex::encode(Sha256::digest(listing.as_bytes()));
+        let recorded =
+            std::fs::read_to_string(root.join("viz-web/dist/SOURCES.sha256")).unwrap_or_default();
+        assert_eq!(
+            recorded.trim(),
+            digest,
+            "viz-web/dist is older than the visualizer's sources: run scripts/build-ui and commit viz-web/dist"
+        );
+    }
+
+    #[test]
+    fn the_page_loads_the_embedded_script_and_wasm() {
+        let page = String::from_utf8_lossy(super::ASSETS[0].bytes);
+        assert!(page.contains("etcdlab-viz.js") && page.contains("etcdlab-viz_bg.wasm"));
+        assert!(super::ASSETS[2].bytes.starts_with(b"\0asm"));
+    }
+}
