@@ -1,8 +1,8 @@
 //! Each member's Raft event stream (`/debug/raft/events`) and fault endpoint
 //! (`/debug/faults`), on a three-member cluster of our binary: one put traced from the client
 //! request through append, ack, commit and apply on every member, with sends paired to their
-//! receipts by message id; partitions, pauses and delays carried out and reported; faults
-//! refused without `--experimental-fault-injection`.
+//! receipts by message id; partitions, pauses, delays and a slow disk carried out and
+//! reported; faults refused without `--experimental-fault-injection`.
 
 mod support;
 
@@ -377,4 +377,19 @@ fn faults_need_the_flag_and_a_well_formed_request() {
     let (status, answer) = post(&addr(&member), "/debug/faults", "{}");
     assert_eq!(status, 200);
     assert!(answer.contains(r#""paused":false"#), "{answer}");
+
+    // A slow disk: every durable write takes at least the injected delay.
+    let (status, answer) = post(&addr(&member), "/debug/faults", r#"{"disk_delay_ms":400}"#);
+    assert_eq!(status, 200, "{answer}");
+    let started = Instant::now();
+    let out = etcdctl(&member.endpoint(), &args(&["put", "slow", "disk"]), None);
+    assert_eq!(out.stdout, "OK\n", "{}", out.stderr);
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "a put waits for the slow disk"
+    );
+    assert_eq!(
+        post(&addr(&member), "/debug/faults", r#"{"disk_delay_ms":0}"#).0,
+        200
+    );
 }
