@@ -2,7 +2,8 @@
 //! `tests/e2e/viz.mjs` through playwright-core): a three-member lab, its page showing one
 //! leader; the leader killed from the page and a new one with a higher term; a put typed into
 //! the page's terminal committed in every live member's log; the killed member restarted
-//! from the page and caught up. Screenshots of each stage are kept in
+//! from the page and caught up; a link cut and mended by clicking it. Screenshots of each
+//! stage are kept in
 //! `target/e2e-artifacts/viz/`.
 
 mod support;
@@ -31,7 +32,13 @@ fn the_page_shows_and_drives_a_live_lab() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}\n{stderr}");
-    for stage in ["1-leader", "2-new-leader", "3-put-committed", "4-caught-up"] {
+    for stage in [
+        "1-leader",
+        "2-new-leader",
+        "3-put-committed",
+        "4-caught-up",
+        "5-link-cut",
+    ] {
         assert!(
             artifacts.join(format!("{stage}.png")).exists(),
             "{stage} screenshot"

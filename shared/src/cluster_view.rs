@@ -162,6 +162,16 @@ pub struct ClientOp {
     pub ts_ms: u64,
 }
 
+/// Loss and delay injected on the link from one member to another.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LinkFault {
+    pub from: String,
+    pub to: String,
+    /// Fraction of messages dropped, 0 to 1.
+    pub loss: f64,
+    pub delay_ms: u64,
+}
+
 /// The whole cluster as the events so far describe it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct ClusterView {
@@ -171,6 +181,8 @@ pub struct ClusterView {
     pub client_ops: Vec<ClientOp>,
     /// The injected partition in force: groups of hex ids (empty when none).
     pub partition: Vec<Vec<String>>,
+    /// Injected link faults in force (one direction each).
+    pub link_faults: Vec<LinkFault>,
     /// The latest event time seen.
     pub now_ms: u64,
     /// Receipts whose send has not arrived yet: (sender, msg_id) → arrival time.
@@ -309,13 +321,22 @@ impl ClusterView {
             EventKind::FaultChanged { description } => match description.as_str() {
                 "pause" => member.state = MemberState::Paused,
                 "resume" => member.state = MemberState::Up,
-                "heal" => self.partition.clear(),
+                "heal" => {
+                    self.partition.clear();
+                    self.link_faults.clear();
+                }
                 other => {
                     if let Some(groups) = other.strip_prefix("partition ") {
                         self.partition = groups
                             .split(" / ")
                             .map(|g| g.split_whitespace().map(String::from).collect())
                             .collect();
+                    } else if let Some(fault) = parse_link_fault(&event.id, other) {
+                        self.link_faults
+                            .retain(|l| !(l.from == fault.from && l.to == fault.to));
+                        if fault.loss > 0.0 || fault.delay_ms > 0 {
+                            self.link_faults.push(fault);
+                        }
                     }
                 }
             },
@@ -569,6 +590,19 @@ fn flight_of(kind: &EventKind) -> Option<(String, u64, FlightKind, String)> {
             msg_type,
         } => (to.clone(), *msg_id, FlightKind::Other, msg_type.clone()),
         _ => return None,
+    })
+}
+
+/// Reads a link fault as the member describes it: `link to <hex>: loss <rate> delay <ms> ms`.
+fn parse_link_fault(from: &str, description: &str) -> Option<LinkFault> {
+    let rest = description.strip_prefix("link to ")?;
+    let (to, rest) = rest.split_once(": loss ")?;
+    let (loss, rest) = rest.split_once(" delay ")?;
+    Some(LinkFault {
+        from: from.to_string(),
+        to: to.to_string(),
+        loss: loss.parse().ok()?,
+        delay_ms: rest.strip_suffix(" ms")?.parse().ok()?,
     })
 }
 
@@ -869,6 +903,20 @@ mod tests {
                 vec!["id-m1".to_string()],
                 vec!["id-m2".into(), "id-m3".into()]
             ]
+        );
+        view.apply(&event(
+            "m2",
+            3,
+            2,
+            2,
+            EventKind::FaultChanged {
+                description: "link to id-m1: loss 1 delay 0 ms".into(),
+            },
+        ));
+        assert_eq!(view.link_faults.len(), 1);
+        assert_eq!(
+            (view.link_faults[0].from.as_str(), view.link_faults[0].loss),
+            ("id-m2", 1.0)
         );
         view.apply(&event(
             "m3",

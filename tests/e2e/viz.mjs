@@ -4,7 +4,8 @@
 // Stages (a screenshot of each is kept in the artifact dir): three members and exactly one
 // leader; the leader killed from the UI and a new leader with a higher term; a put typed
 // into the terminal, committed in every live member's log; the killed member restarted
-// from the UI and caught up. Prints one line per stage; exits non-zero on the first failure.
+// from the UI and caught up; a link cut and mended by clicking it. Prints one line per stage;
+// exits non-zero on the first failure.
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -71,6 +72,15 @@ try {
   await committedOn([leader.name]);
   await shot('4-caught-up');
   console.log(`ok: ${leader.name} restarted and caught up`);
+
+  stage = 'cut and mend a link by clicking it';
+  const link = await page.$eval('g[data-link]', (g) => g.dataset.link);
+  await page.click(`g[data-link="${link}"]`);
+  await wait((l) => document.querySelector(`g[data-link="${l}"] line.link.cut`) !== null, link);
+  await shot('5-link-cut');
+  await page.click(`g[data-link="${link}"]`);
+  await wait((l) => document.querySelector(`g[data-link="${l}"] line.link.cut`) === null, link);
+  console.log(`ok: link ${link} cut and mended`);
 
   if (errors.length) throw new Error(errors.join('\n'));
 } catch (e) {

@@ -34,6 +34,8 @@ pub enum Msg {
     Speed(f64),
     Seek(usize),
     Select(Selection),
+    /// Cut a working link both ways, or mend a cut one (`true`: it is cut now).
+    ToggleLink(String, String, bool),
     Fault(Value),
     Post(&'static str),
     Answer(Vec<String>),
@@ -176,6 +178,20 @@ impl Component for App {
             }
             Msg::Seek(cursor) => self.playback.seek(cursor),
             Msg::Select(selection) => self.selection = Some(selection),
+            Msg::ToggleLink(a, b, cut) => {
+                let view = self.playback.view();
+                let (a, b) = (view.name_of(&a).to_string(), view.name_of(&b).to_string());
+                if cut && !view.partition.is_empty() {
+                    ctx.link().send_message(Msg::Fault(json!({"heal": true})));
+                } else {
+                    let drop = if cut { 0.0 } else { 1.0 };
+                    for (from, to) in [(&a, &b), (&b, &a)] {
+                        ctx.link().send_message(Msg::Fault(
+                            json!({"link": {"from": from, "to": to, "drop": drop}}),
+                        ));
+                    }
+                }
+            }
             Msg::Fault(body) => {
                 self.terminal_lines.push(format!("> fault {body}"));
                 self.send(ctx, "/api/faults", Some(body));
@@ -211,10 +227,10 @@ impl Component for App {
         let ring_props = RingProps {
             view,
             clock_ms: self.playback.clock_ms(),
-            partition: &view.partition,
             selected: selected_member,
             on_member: link.callback(|id| Msg::Select(Selection::Member(id))),
             on_flight: link.callback(|(from, id)| Msg::Select(Selection::Flight(from, id))),
+            on_link: link.callback(|(a, b, cut)| Msg::ToggleLink(a, b, cut)),
         };
         html! {
             <main class={classes!("app", self.presenter.then_some("presenter"))}>

@@ -1,6 +1,7 @@
 //! The cluster drawn as SVG: members on a ring coloured by role, with term, vote and
-//! election-timer arc; links between them (cut ones dashed red); messages in flight as
-//! shapes moving from sender to receiver, dropped ones crossed out.
+//! election-timer arc; links between them (cut ones dashed red, lossy or slow ones dotted
+//! orange; a click on a link cuts or mends it); messages in flight as shapes moving from
+//! sender to receiver, dropped ones crossed out.
 //!
 //! Test hooks: each member is a `<g data-node data-role data-term>`, each flight a
 //! `<g data-msg="<kind>">`.
@@ -38,42 +39,75 @@ pub fn role_name(member: &MemberView) -> &'static str {
 pub struct RingProps<'a> {
     pub view: &'a ClusterView,
     pub clock_ms: f64,
-    /// Partition groups (hex ids); empty when there is none.
-    pub partition: &'a [Vec<String>],
     pub selected: Option<&'a str>,
     pub on_member: Callback<String>,
     pub on_flight: Callback<(String, u64)>,
+    /// A link clicked: the two members' ids and whether it is cut now.
+    pub on_link: Callback<(String, String, bool)>,
+}
+
+/// How a link between two members is, from the faults in force.
+#[derive(Clone, Copy, PartialEq)]
+enum LinkState {
+    Open,
+    /// Some messages lost or delayed.
+    Degraded,
+    /// Nothing gets through (a partition, or total loss either way).
+    Cut,
+}
+
+fn link_state(view: &ClusterView, a: &str, b: &str) -> LinkState {
+    let group = |id: &str| {
+        view.partition
+            .iter()
+            .position(|g| g.iter().any(|x| x == id))
+            .unwrap_or(view.partition.len())
+    };
+    if !view.partition.is_empty() && group(a) != group(b) {
+        return LinkState::Cut;
+    }
+    let faults: Vec<_> = view
+        .link_faults
+        .iter()
+        .filter(|l| (l.from == a && l.to == b) || (l.from == b && l.to == a))
+        .collect();
+    if faults.iter().any(|l| l.loss >= 1.0) {
+        LinkState::Cut
+    } else if faults.is_empty() {
+        LinkState::Open
+    } else {
+        LinkState::Degraded
+    }
 }
 
 pub fn ring(props: &RingProps<'_>) -> Html {
     let members = props.view.members_by_name();
     let n = members.len();
     let index_of = |id: &str| members.iter().position(|m| m.id == id);
-    let cut = |a: &str, b: &str| {
-        if props.partition.is_empty() {
-            return false;
-        }
-        let group = |id: &str| {
-            props
-                .partition
-                .iter()
-                .position(|g| g.iter().any(|x| x == id))
-                .unwrap_or(props.partition.len())
-        };
-        group(a) != group(b)
-    };
     let mut links = Vec::new();
     for (i, a) in members.iter().enumerate() {
         for (j, b) in members.iter().enumerate().skip(i + 1) {
             let (x1, y1) = position(i, n);
             let (x2, y2) = position(j, n);
-            let class = if cut(&a.id, &b.id) {
-                "link cut"
-            } else {
-                "link"
+            let state = link_state(props.view, &a.id, &b.id);
+            let class = match state {
+                LinkState::Open => "link",
+                LinkState::Degraded => "link degraded",
+                LinkState::Cut => "link cut",
             };
+            let key = (a.id.clone(), b.id.clone(), state == LinkState::Cut);
+            let onclick = props.on_link.reform(move |_| key.clone());
+            let (x1, y1, x2, y2) = (
+                x1.to_string(),
+                y1.to_string(),
+                x2.to_string(),
+                y2.to_string(),
+            );
             links.push(html! {
-                <line class={class} x1={x1.to_string()} y1={y1.to_string()} x2={x2.to_string()} y2={y2.to_string()} />
+                <g class="link-hit" data-link={format!("{}-{}", a.name, b.name)} onclick={onclick}>
+                    <line class="hit" x1={x1.clone()} y1={y1.clone()} x2={x2.clone()} y2={y2.clone()} />
+                    <line class={class} x1={x1} y1={y1} x2={x2} y2={y2} />
+                </g>
             });
         }
     }
