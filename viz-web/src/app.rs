@@ -16,6 +16,7 @@ use web_sys::{HtmlInputElement, KeyboardEvent, WebSocket};
 use yew::prelude::*;
 
 use crate::logs::logs;
+use crate::memo::MemoCache;
 use crate::playback::Playback;
 use crate::ring::{RingProps, ring, role_name};
 use crate::source::{self, StreamLine};
@@ -68,6 +69,9 @@ pub struct App {
     terminal_lines: Vec<String>,
     presenter: bool,
     frozen: bool,
+    logs_part: MemoCache,
+    side_part: MemoCache,
+    terminal_part: MemoCache,
 }
 
 impl Component for App {
@@ -98,6 +102,9 @@ impl Component for App {
             terminal_lines: vec![terminal::HELP.to_string()],
             presenter: url_param("presenter").is_some(),
             frozen: false,
+            logs_part: MemoCache::default(),
+            side_part: MemoCache::default(),
+            terminal_part: MemoCache::default(),
         }
     }
 
@@ -247,12 +254,16 @@ impl Component for App {
                 <div class="stage">
                     { ring(&ring_props) }
                     <aside class="side">
-                        { self.member_controls(ctx) }
-                        { self.inspector() }
+                        { self.side_part.get(self.side_version(), || html! { <>
+                            { self.member_controls(ctx) }
+                            { self.inspector() }
+                        </> }) }
                     </aside>
                 </div>
-                { logs(view, &link.callback(|(m, i)| Msg::Select(Selection::Entry(m, i)))) }
-                { self.terminal(ctx) }
+                { self.logs_part.get(logs_version(view), || {
+                    logs(view, &link.callback(|(m, i)| Msg::Select(Selection::Entry(m, i))))
+                }) }
+                { self.terminal_part.get(self.terminal_version(), || self.terminal(ctx)) }
             </main>
         }
     }
@@ -383,9 +394,37 @@ impl App {
         }
     }
 
+    /// A number that changes when the terminal's lines or input change.
+    fn terminal_version(&self) -> u64 {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        use std::hash::{Hash, Hasher};
+        (
+            self.terminal_lines.len(),
+            self.terminal_lines.last(),
+            &self.terminal_input,
+        )
+            .hash(&mut hasher);
+        hasher.finish()
+    }
+
+    /// A number that changes when the side panel (controls, inspector) would show otherwise.
+    fn side_version(&self) -> u64 {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        use std::hash::{Hash, Hasher};
+        match &self.selection {
+            None => 0u8.hash(&mut hasher),
+            Some(Selection::Member(id)) => (1u8, id, self.playback.cursor()).hash(&mut hasher),
+            Some(Selection::Flight(from, id)) => {
+                (2u8, from, id, self.playback.cursor()).hash(&mut hasher)
+            }
+            Some(Selection::Entry(member, index)) => (3u8, member, index).hash(&mut hasher),
+        }
+        hasher.finish()
+    }
+
     fn member_controls(&self, ctx: &Context<Self>) -> Html {
         let Some(Selection::Member(id)) = &self.selection else {
-            return html! { <div class="member-controls controls"><p>{ "Click a member to kill, restart, pause or resume it." }</p></div> };
+            return html! { <div class="member-controls controls"><p>{ "Click a member to kill, restart, pause or resume it, or make it time out (campaign)." }</p></div> };
         };
         let Some(member) = self.playback.view().members.get(id) else {
             return html! {};
@@ -402,6 +441,7 @@ impl App {
             <div class="member-controls controls" data-selected={name.clone()}>
                 <h2>{ format!("{} ({})", name, role_name(member)) }</h2>
                 { button("kill") }{ button("restart") }{ button("pause") }{ button("resume") }
+                { button("campaign") }
             </div>
         }
     }
@@ -466,6 +506,26 @@ impl App {
             </section>
         }
     }
+}
+
+/// A number that changes when anything the logs panel shows changes.
+fn logs_version(view: &etcdlab_core::cluster_view::ClusterView) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    use std::hash::{Hash, Hasher};
+    for m in view.members.values() {
+        (
+            &m.name,
+            m.last_index(),
+            m.log.first().map(|e| e.index),
+            m.commit,
+            m.applied,
+        )
+            .hash(&mut hasher);
+        (m.term, role_name(m), m.kv.len()).hash(&mut hasher);
+        m.log.last().map(|e| e.term).hash(&mut hasher);
+        m.kv.iter().next_back().hash(&mut hasher);
+    }
+    hasher.finish()
 }
 
 fn join(urls: &Value) -> String {

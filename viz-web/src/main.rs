@@ -4,11 +4,12 @@
 //! A tour: [`source`] reads the lab's event stream and talks to its API; [`playback`] keeps
 //! the history and the clock (pause, step, speed, scrub) over the core's `ClusterView`
 //! reducer; [`ring`] draws the members and the messages in flight, [`logs`] the logs and
-//! state machines; [`terminal`] turns typed etcdctl lines into requests; [`app`] ties them
-//! into the page.
+//! state machines; [`terminal`] turns typed etcdctl lines into requests; [`memo`] keeps the
+//! slower-changing parts from being rebuilt every frame; [`app`] ties them into the page.
 
 mod app;
 mod logs;
+mod memo;
 mod playback;
 mod ring;
 mod source;
