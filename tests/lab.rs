@@ -659,13 +659,21 @@ fn a_follower_told_to_campaign_starts_an_election() {
         .filter(|m| m["name"] != follower.as_str())
         .map(|m| m["id"].as_str().unwrap().to_string())
         .collect();
+    // Pre-candidate, a pre-vote asked of every peer, then (refused: the peers still hear from
+    // the leader) follower again, so that the next campaign starts from follower.
     let campaigned = |since: u64| {
         lab.wait_events(since, Duration::from_secs(5), "an election", |events| {
-            on(events, &follower, "role_changed")
-                .any(|e| e["role"] == "pre_candidate" || e["role"] == "candidate")
-                && peers.iter().all(|peer| {
-                    on(events, &follower, "vote_requested").any(|e| e["to"] == peer.as_str())
-                })
+            let Some(start) = events.iter().position(|e| {
+                e["node"] == follower.as_str()
+                    && e["kind"] == "role_changed"
+                    && e["role"] == "pre_candidate"
+            }) else {
+                return false;
+            };
+            let after = &events[start..];
+            peers.iter().all(|peer| {
+                on(after, &follower, "vote_requested").any(|e| e["to"] == peer.as_str())
+            }) && on(after, &follower, "role_changed").any(|e| e["role"] == "follower")
         })
     };
     let since = lab.last_cursor();
