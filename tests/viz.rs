@@ -133,6 +133,11 @@ fn viz_watches_and_breaks_a_cluster_it_did_not_start() {
         assert_eq!(faults["partition"], json!([]), "{faults}");
     }
 
+    // Campaign is forwarded too (the member answers with its faults in force).
+    let (status, answer) = viz.post("/api/faults", r#"{"campaign":"m1"}"#);
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer["faults"]["partition"].is_array(), "{answer}");
+
     // viz did not start the members: it cannot kill or restart them.
     for verb in ["kill", "restart"] {
         let (status, answer) = viz.post("/api/faults", &json!({ verb: "m1" }).to_string());
