@@ -640,3 +640,64 @@ fn a_partitioned_leader_loses_its_uncommitted_write() {
     );
     assert_eq!(got.stdout, "new\n", "{}", got.stderr);
 }
+
+/// "Make it time out": a follower told to campaign (`{"campaign":"mN"}`, or
+/// `etcdlab lab campaign mN`) starts an election at once: it turns pre-candidate and asks every
+/// peer for a pre-vote. (With pre-vote and check-quorum, peers that still hear from the leader
+/// refuse it, so in a healthy cluster it goes back to follower: members campaign with a plain
+/// MsgHup, not with the forced campaign of a leader transfer.)
+#[test]
+fn a_follower_told_to_campaign_starts_an_election() {
+    let lab = Lab::start(3, &[]);
+    let members = lab.members();
+    let follower = members.iter().find(|m| m["role"] == "follower").unwrap()["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let peers: Vec<String> = members
+        .iter()
+        .filter(|m| m["name"] != follower.as_str())
+        .map(|m| m["id"].as_str().unwrap().to_string())
+        .collect();
+    // Pre-candidate, a pre-vote asked of every peer, then (refused: the peers still hear from
+    // the leader) follower again, so that the next campaign starts from follower.
+    let campaigned = |since: u64| {
+        lab.wait_events(since, Duration::from_secs(5), "an election", |events| {
+            let Some(start) = events.iter().position(|e| {
+                e["node"] == follower.as_str()
+                    && e["kind"] == "role_changed"
+                    && e["role"] == "pre_candidate"
+            }) else {
+                return false;
+            };
+            let after = &events[start..];
+            peers.iter().all(|peer| {
+                on(after, &follower, "vote_requested").any(|e| e["to"] == peer.as_str())
+            }) && on(after, &follower, "role_changed").any(|e| e["role"] == "follower")
+        })
+    };
+    let since = lab.last_cursor();
+    let (status, answer) = lab.post("/api/faults", &json!({ "campaign": follower }).to_string());
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["ok"], true, "{answer}");
+    campaigned(since);
+
+    // The CLI spelling, and its refusal of an unknown member.
+    let lab_cli = |args: &[&str]| {
+        let mut all: Vec<String> = vec!["lab".into(), "--ui-addr".into(), lab.addr.clone()];
+        all.extend(args.iter().map(|a| a.to_string()));
+        support::run(&etcdlab_bin(), &all, &[], None, Duration::from_secs(20))
+    };
+    let out = lab_cli(&["campaign", "nobody"]);
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains("no member named \"nobody\""),
+        "{}",
+        out.stderr
+    );
+    let since = lab.last_cursor();
+    let out = lab_cli(&["campaign", &follower]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, format!("{follower}: campaigning\n"));
+    campaigned(since);
+}

@@ -10,6 +10,8 @@
 //! - [`bench`]: `etcdlab bench` — put/range/txn load with latency percentiles.
 //! - [`lab`]: `etcdlab lab` — a local cluster of member processes, its control API and page.
 //! - [`events_cli`]: `etcdlab events` — Raft events of a lab or of members as a terminal timeline.
+//! - [`viz`]: `etcdlab viz` — the lab's visualizer and API over a cluster it did not start.
+//! - [`viz_assets`]: the visualizer's built files, embedded and served by the lab and viz.
 //!
 //! How a write moves: `ctl put` → gRPC `KV.Put` ([`server::kv`]) → the member loop
 //! ([`server::member_loop`]) proposes it to Raft → the core persists, replicates, commits and
@@ -27,6 +29,7 @@ mod server;
 mod snapshot;
 mod tool;
 mod utl;
+mod viz;
 mod viz_assets;
 
 use std::ffi::OsString;
@@ -42,6 +45,7 @@ Usage:
   etcdlab utl  snapshot status|restore   offline snapshot tools (etcdutl syntax)
   etcdlab lab  [--size 3]       a local cluster to learn and break (see `etcdlab lab --help`)
   etcdlab events [--lab URL]    Raft events as a timeline (see `etcdlab events --help`)
+  etcdlab viz --endpoints URL   the lab's visualizer for any cluster of ours (see `etcdlab viz --help`)
   etcdlab bench put|range|txn   load for etcd v3 endpoints, ours or real etcd
   etcdlab version               print the version
 
@@ -62,7 +66,7 @@ fn main() -> ExitCode {
                 Some(sub)
                     if matches!(
                         sub.as_str(),
-                        "etcd" | "ctl" | "utl" | "lab" | "bench" | "events"
+                        "etcd" | "ctl" | "utl" | "lab" | "bench" | "events" | "viz"
                     ) =>
                 {
                     sub
@@ -93,6 +97,7 @@ fn main() -> ExitCode {
         "lab" => lab::main(args),
         "bench" => bench::main(args),
         "events" => events_cli::main(args),
+        "viz" => viz::main(args),
         _ => utl::main(args),
     }
 }

@@ -1,4 +1,5 @@
-//! The lab's HTTP face, JSON over HTTP on `--ui-addr`:
+//! The HTTP face of the lab and of `etcdlab viz` (one router over [`Members`], started or
+//! given), JSON over HTTP on `--ui-addr`:
 //!
 //! - `GET /api/cluster`: every member's name, id, URLs, pid, state (`up|down|paused`), role,
 //!   term, leader, commit and applied index;
@@ -8,7 +9,9 @@
 //!   live; `&follow=false` answers the history only and ends (handy for curl and tests);
 //! - `POST /api/faults` with exactly one of `{"kill":"m1"}`, `{"restart":"m1"}`,
 //!   `{"pause":"m1"}`, `{"resume":"m1"}`, `{"partition":[["m1"],["m2","m3"]]}`,
-//!   `{"heal":true}`, `{"link":{"from":"m1","to":"m2","drop":0.3,"delay_ms":50}}`;
+//!   `{"heal":true}`, `{"link":{"from":"m1","to":"m2","drop":0.3,"delay_ms":50}}`,
+//!   `{"campaign":"m1"}` (that member starts an election at once); kill and restart answer 409
+//!   for members we did not start (`etcdlab viz`);
 //! - `POST /api/kv` `{"op":"put|get|delete","key":"k","value":"v"}` through gRPC;
 //! - `POST /api/freeze` / `POST /api/thaw`: pause / resume every member;
 //! - `POST /api/members/{name}/kill|restart|pause|resume`: the older spelling of the faults;
@@ -35,9 +38,9 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use super::events::Subscription;
-use super::members::{LabMembers, Refusal, kv};
+use super::members::{Members, Refusal, kv};
 
-pub fn router(lab: Arc<LabMembers>) -> Router {
+pub fn router(lab: Arc<Members>) -> Router {
     Router::new()
         .route("/status", get(page))
         .merge(crate::viz_assets::router())
@@ -51,13 +54,13 @@ pub fn router(lab: Arc<LabMembers>) -> Router {
         .with_state(lab)
 }
 
-async fn cluster(State(lab): State<Arc<LabMembers>>) -> impl IntoResponse {
+async fn cluster(State(lab): State<Arc<Members>>) -> impl IntoResponse {
     let members = lab.views().await;
     Json(json!({ "members": members, "endpoints": lab.client_endpoints().join(",") }))
 }
 
 async fn events(
-    State(lab): State<Arc<LabMembers>>,
+    State(lab): State<Arc<Members>>,
     Query(query): Query<HashMap<String, String>>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
@@ -109,7 +112,7 @@ async fn stream_to_socket(mut socket: WebSocket, mut subscription: Subscription)
     let _ = tokio::time::timeout(Duration::from_secs(1), socket.send(Message::Close(None))).await;
 }
 
-async fn faults(State(lab): State<Arc<LabMembers>>, body: String) -> Response {
+async fn faults(State(lab): State<Arc<Members>>, body: String) -> Response {
     let request = match serde_json::from_str::<Value>(&body) {
         Ok(Value::Object(object)) if object.len() == 1 => object,
         Ok(Value::Object(object)) => {
@@ -155,15 +158,23 @@ async fn faults(State(lab): State<Arc<LabMembers>>, body: String) -> Response {
             .link(&value)
             .await
             .map(|faults| json!({ "faults": faults })),
+        "campaign" => {
+            async {
+                lab.campaign(&member()?)
+                    .await
+                    .map(|faults| json!({ "faults": faults }))
+            }
+            .await
+        }
         other => Err(Refusal::BadRequest(format!(
-            "unknown fault \"{other}\": use kill, restart, pause, resume, partition, heal or link"
+            "unknown fault \"{other}\": use kill, restart, pause, resume, partition, heal, link or campaign"
         ))),
     };
     answer(result)
 }
 
 async fn member_verb(
-    State(lab): State<Arc<LabMembers>>,
+    State(lab): State<Arc<Members>>,
     Path((name, verb)): Path<(String, String)>,
 ) -> Response {
     let result = match verb.as_str() {
@@ -178,7 +189,7 @@ async fn member_verb(
     answer(result.map(|()| json!({})))
 }
 
-async fn kv_request(State(lab): State<Arc<LabMembers>>, body: String) -> Response {
+async fn kv_request(State(lab): State<Arc<Members>>, body: String) -> Response {
     let request = match serde_json::from_str::<Value>(&body) {
         Ok(request) => request,
         Err(e) => return refusal(Refusal::BadRequest(format!("the body is not JSON: {e}"))),
@@ -187,11 +198,11 @@ async fn kv_request(State(lab): State<Arc<LabMembers>>, body: String) -> Respons
     answer(kv(&targets, &request).await)
 }
 
-async fn freeze(State(lab): State<Arc<LabMembers>>) -> Response {
+async fn freeze(State(lab): State<Arc<Members>>) -> Response {
     answer(lab.pause_all(true).await.map(|m| json!({ "paused": m })))
 }
 
-async fn thaw(State(lab): State<Arc<LabMembers>>) -> Response {
+async fn thaw(State(lab): State<Arc<Members>>) -> Response {
     answer(lab.pause_all(false).await.map(|m| json!({ "resumed": m })))
 }
 
@@ -220,7 +231,7 @@ fn refusal(refusal: Refusal) -> Response {
 }
 
 /// A plain page listing the members; it reloads every second.
-async fn page(State(lab): State<Arc<LabMembers>>) -> Html<String> {
+async fn page(State(lab): State<Arc<Members>>) -> Html<String> {
     let members = lab.views().await;
     let rows: String = members
         .iter()

@@ -1,13 +1,20 @@
-//! The lab's member processes: this binary run as `etcd --experimental-fault-injection` once
-//! per member, on loopback ports chosen by [`super::ports`], with its data and log under the
-//! lab's data dir. Members can be killed (SIGKILL, as a crash) and restarted on the same data,
-//! paused and resumed (the member's own `/debug/faults` pause: it stops ticking and
-//! processing but keeps streaming events), partitioned and healed; they die with the lab.
+//! The members the lab and `etcdlab viz` look after, and everything they do with them, in one
+//! place: [`Members`] is either *started* (the lab's child processes: this binary run as
+//! `etcd --experimental-fault-injection` once per member, on loopback ports chosen by
+//! [`super::ports`], with its data and log under the lab's data dir) or *given* (the members of
+//! a cluster someone else runs, found by `etcdlab viz` from its endpoints).
 //!
-//! The lab follows every member's `/debug/raft/events` into its [`EventHub`], reconnecting as
-//! soon as a restarted member answers (what it did before that is not recorded), and adds
-//! `member_started` / `member_stopped` events of its own (marked `"source":"lab"`, `seq` 0)
-//! when it starts, kills or loses a process.
+//! Started members can be killed (SIGKILL, as a crash) and restarted on the same data; they die
+//! with the lab. Both kinds can be paused and resumed (the member's own `/debug/faults` pause:
+//! it stops ticking and processing but keeps streaming events), partitioned and healed, given
+//! link faults and told to campaign — all through the members' `/debug/faults`.
+//!
+//! Every member's `/debug/raft/events` is followed into one [`EventHub`], reconnecting as soon
+//! as the member answers again (what it did before that is not recorded). Our own
+//! `member_started` / `member_stopped` events (`seq` 0, marked `"source":"lab"` or
+//! `"source":"viz"`) tell the visualizer when a member (re)starts and stops: the lab when it
+//! starts, kills or loses a process; viz when a member's stream ends and when it connects to a
+//! member again (a restarted member numbers its events from 1 again).
 
 use std::fs;
 use std::os::unix::process::CommandExt;
@@ -30,39 +37,71 @@ use crate::rpc::etcdserverpb::maintenance_client::MaintenanceClient;
 /// The `--initial-cluster-token` of every lab.
 pub const TOKEN: &str = "etcdlab";
 
-struct LabMember {
+struct Member {
     name: String,
     id: u64,
-    client_port: u16,
-    peer_port: u16,
-    data_dir: PathBuf,
-    log: PathBuf,
-    process: Option<Child>,
+    client_url: String,
+    peer_url: String,
+    /// The lab's process of a started member; `None` for a given one.
+    local: Option<Local>,
+    /// A given member: whether its event stream is connected now.
+    reachable: bool,
     paused: bool,
     /// The last role and term this member reported in a `role_changed` event.
     reported_role: Option<(String, u64)>,
     last_term: u64,
 }
 
-impl LabMember {
-    fn client_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.client_port)
-    }
+/// What the lab keeps about a member it started.
+struct Local {
+    data_dir: PathBuf,
+    log: PathBuf,
+    process: Option<Child>,
+}
 
-    fn peer_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.peer_port)
-    }
-
+impl Member {
+    /// `host:port` of the client URL, for gRPC and the debug endpoints.
     fn client_addr(&self) -> String {
-        format!("127.0.0.1:{}", self.client_port)
+        http::host_port(&self.client_url)
     }
 
+    /// A started member: its process runs. A given member: its event stream is connected.
     fn running(&mut self) -> bool {
-        self.process
-            .as_mut()
-            .is_some_and(|p| matches!(p.try_wait(), Ok(None)))
+        match self.local.as_mut() {
+            Some(local) => local
+                .process
+                .as_mut()
+                .is_some_and(|p| matches!(p.try_wait(), Ok(None))),
+            None => self.reachable,
+        }
+    }
+
+    fn pid(&mut self) -> Option<u32> {
+        if self.local.is_some() && self.running() {
+            self.local.as_ref()?.process.as_ref().map(Child::id)
+        } else {
+            None
+        }
     }
 }
+
+/// A member of a cluster we did not start, as its `MemberList` describes it.
+pub struct GivenMember {
+    pub name: String,
+    pub id: u64,
+    pub client_url: String,
+    pub peer_url: String,
+}
+
+/// How the lab starts its members.
+struct Launcher {
+    binary: PathBuf,
+    initial_cluster: String,
+}
+
+/// Why `etcdlab viz` refuses kill and restart.
+pub const NOT_OURS: &str =
+    "etcdlab viz watches a cluster it did not start: it cannot kill or restart members";
 
 /// What the lab reports about one member (`GET /api/cluster`).
 #[derive(Serialize, Clone, Debug)]
@@ -109,10 +148,12 @@ impl std::fmt::Display for Refusal {
     }
 }
 
-pub struct LabMembers {
-    members: Mutex<Vec<LabMember>>,
-    binary: PathBuf,
-    initial_cluster: String,
+pub struct Members {
+    members: Mutex<Vec<Member>>,
+    /// `Some` for the lab's started members, `None` for given ones.
+    launcher: Option<Launcher>,
+    /// `"lab"` or `"viz"`: the `source` of our own events.
+    source: &'static str,
     heartbeat_ms: u64,
     election_ms: u64,
     /// The partition in force (`[["m1"],["m2","m3"]]`), re-applied to restarted members.
@@ -122,26 +163,33 @@ pub struct LabMembers {
     pub events: EventHub,
 }
 
-impl LabMembers {
-    /// The lab's members on `ports` (client, peer) each.
-    pub fn new(flags: &LabFlags, ports: &[(u16, u16)]) -> anyhow::Result<LabMembers> {
+impl Members {
+    /// The lab's members on `ports` (client, peer) each, not started yet.
+    pub fn started(flags: &LabFlags, ports: &[(u16, u16)]) -> anyhow::Result<Members> {
         let data_dir = flags.data_dir.clone().context("the lab's data dir")?;
         fs::create_dir_all(&data_dir)
             .with_context(|| format!("cannot create the lab's data dir {}", data_dir.display()))?;
-        let members: Vec<LabMember> = ports
+        let members: Vec<Member> = ports
             .iter()
             .enumerate()
             .map(|(i, &(client_port, peer_port))| {
                 let name = format!("m{}", i + 1);
                 let peer_url = format!("http://127.0.0.1:{peer_port}");
-                LabMember {
-                    id: etcdlab_core::membership::member_id(&[peer_url], TOKEN, None),
-                    data_dir: data_dir.join(&name),
-                    log: data_dir.join(format!("{name}.log")),
+                Member {
+                    id: etcdlab_core::membership::member_id(
+                        std::slice::from_ref(&peer_url),
+                        TOKEN,
+                        None,
+                    ),
+                    local: Some(Local {
+                        data_dir: data_dir.join(&name),
+                        log: data_dir.join(format!("{name}.log")),
+                        process: None,
+                    }),
+                    reachable: false,
                     name,
-                    client_port,
-                    peer_port,
-                    process: None,
+                    client_url: format!("http://127.0.0.1:{client_port}"),
+                    peer_url,
                     paused: false,
                     reported_role: None,
                     last_term: 0,
@@ -150,13 +198,16 @@ impl LabMembers {
             .collect();
         let initial_cluster = members
             .iter()
-            .map(|m| format!("{}={}", m.name, m.peer_url()))
+            .map(|m| format!("{}={}", m.name, m.peer_url))
             .collect::<Vec<_>>()
             .join(",");
-        Ok(LabMembers {
+        Ok(Members {
             members: Mutex::new(members),
-            binary: std::env::current_exe().context("finding this binary")?,
-            initial_cluster,
+            launcher: Some(Launcher {
+                binary: std::env::current_exe().context("finding this binary")?,
+                initial_cluster,
+            }),
+            source: "lab",
             heartbeat_ms: flags.heartbeat_interval,
             election_ms: flags.election_timeout,
             partition: Mutex::new(None),
@@ -165,12 +216,41 @@ impl LabMembers {
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<LabMember>> {
+    /// The members of a cluster someone else runs; `heartbeat_ms` and `election_ms` are its
+    /// timing, as far as we know it (for the visualizer's election timers).
+    pub fn given(members: Vec<GivenMember>, heartbeat_ms: u64, election_ms: u64) -> Members {
+        let members = members
+            .into_iter()
+            .map(|m| Member {
+                name: m.name,
+                id: m.id,
+                client_url: m.client_url,
+                peer_url: m.peer_url,
+                local: None,
+                reachable: false,
+                paused: false,
+                reported_role: None,
+                last_term: 0,
+            })
+            .collect();
+        Members {
+            members: Mutex::new(members),
+            launcher: None,
+            source: "viz",
+            heartbeat_ms,
+            election_ms,
+            partition: Mutex::new(None),
+            started: tokio::sync::Notify::new(),
+            events: EventHub::default(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Member>> {
         self.members.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn client_endpoints(&self) -> Vec<String> {
-        self.lock().iter().map(LabMember::client_addr).collect()
+        self.lock().iter().map(Member::client_addr).collect()
     }
 
     pub fn names(&self) -> Vec<String> {
@@ -189,8 +269,8 @@ impl LabMembers {
         }
     }
 
-    /// Records an event of the lab's own about member `index`.
-    fn lab_event(&self, member: &LabMember, kind: EventKind) {
+    /// Records an event of our own about `member`.
+    fn own_event(&self, member: &Member, kind: EventKind) {
         let event = RaftEvent {
             v: SCHEMA_VERSION,
             seq: 0,
@@ -201,7 +281,7 @@ impl LabMembers {
             kind,
         };
         if let Ok(Value::Object(mut object)) = serde_json::to_value(&event) {
-            object.insert("source".into(), Value::from("lab"));
+            object.insert("source".into(), Value::from(self.source));
             self.events.push(object);
         }
     }
@@ -216,6 +296,7 @@ impl LabMembers {
     /// Starts (or restarts) a stopped member on its data dir.
     pub fn start(&self, name: &str) -> Result<(), Refusal> {
         self.known(name)?;
+        let launcher = self.launcher()?;
         let mut members = self.lock();
         let m = members
             .iter_mut()
@@ -224,20 +305,23 @@ impl LabMembers {
         if m.running() {
             return Err(Refusal::Conflict(format!("{name} is already running")));
         }
+        let Some(local) = m.local.as_ref() else {
+            return Err(Refusal::Conflict(NOT_OURS.into()));
+        };
         let spawn = || -> anyhow::Result<Child> {
             let log = fs::OpenOptions::new()
                 .create(true)
                 .append(true)
-                .open(&m.log)?;
-            let mut command = Command::new(&self.binary);
+                .open(&local.log)?;
+            let mut command = Command::new(&launcher.binary);
             command
                 .args(["etcd", "--name", &m.name, "--data-dir"])
-                .arg(&m.data_dir)
-                .args(["--listen-client-urls", &m.client_url()])
-                .args(["--advertise-client-urls", &m.client_url()])
-                .args(["--listen-peer-urls", &m.peer_url()])
-                .args(["--initial-advertise-peer-urls", &m.peer_url()])
-                .args(["--initial-cluster", &self.initial_cluster])
+                .arg(&local.data_dir)
+                .args(["--listen-client-urls", &m.client_url])
+                .args(["--advertise-client-urls", &m.client_url])
+                .args(["--listen-peer-urls", &m.peer_url])
+                .args(["--initial-advertise-peer-urls", &m.peer_url])
+                .args(["--initial-cluster", &launcher.initial_cluster])
                 .args(["--initial-cluster-token", TOKEN])
                 .args(["--heartbeat-interval", &self.heartbeat_ms.to_string()])
                 .args(["--election-timeout", &self.election_ms.to_string()])
@@ -255,24 +339,38 @@ impl LabMembers {
             Ok(command.spawn()?)
         };
         let child = spawn().map_err(|e| Refusal::Conflict(format!("starting {name}: {e}")))?;
-        m.process = Some(child);
+        if let Some(local) = m.local.as_mut() {
+            local.process = Some(child);
+        }
         m.paused = false;
         m.reported_role = None;
+        let member = &*m;
+        self.own_event(member, self.member_started());
+        self.started.notify_waiters();
+        Ok(())
+    }
+
+    /// The lab's launcher; given members cannot be started, killed or restarted.
+    fn launcher(&self) -> Result<&Launcher, Refusal> {
+        self.launcher
+            .as_ref()
+            .ok_or_else(|| Refusal::Conflict(NOT_OURS.into()))
+    }
+
+    /// Our `member_started` event, with the cluster's timing.
+    fn member_started(&self) -> EventKind {
         let tick_ms = self.heartbeat_ms;
-        let started = EventKind::MemberStarted {
+        EventKind::MemberStarted {
             tick_ms,
             election_ticks: self.election_ms / tick_ms.max(1),
             heartbeat_ticks: 1,
-        };
-        let member = &*m;
-        self.lab_event(member, started);
-        self.started.notify_waiters();
-        Ok(())
+        }
     }
 
     /// Kills a member with SIGKILL: a crash, with no chance to flush anything.
     pub fn kill(&self, name: &str) -> Result<(), Refusal> {
         self.known(name)?;
+        self.launcher()?;
         let mut members = self.lock();
         let m = members
             .iter_mut()
@@ -281,14 +379,14 @@ impl LabMembers {
         if !m.running() {
             return Err(Refusal::Conflict(format!("{name} is not running")));
         }
-        if let Some(mut child) = m.process.take() {
+        if let Some(mut child) = m.local.as_mut().and_then(|l| l.process.take()) {
             let _ = child.kill();
             let _ = child.wait();
         }
         m.paused = false;
         m.reported_role = None;
         let member = &*m;
-        self.lab_event(
+        self.own_event(
             member,
             EventKind::MemberStopped {
                 reason: "killed (SIGKILL)".into(),
@@ -297,19 +395,21 @@ impl LabMembers {
         Ok(())
     }
 
-    /// Notices members whose process ended on its own (a crash, a refused start).
+    /// Notices started members whose process ended on its own (a crash, a refused start).
     fn reap(&self) {
         let mut members = self.lock();
         for m in members.iter_mut() {
-            let Some(child) = m.process.as_mut() else {
+            let Some(child) = m.local.as_mut().and_then(|l| l.process.as_mut()) else {
                 continue;
             };
             if let Ok(Some(status)) = child.try_wait() {
-                m.process = None;
+                if let Some(local) = m.local.as_mut() {
+                    local.process = None;
+                }
                 m.paused = false;
                 m.reported_role = None;
                 let member = &*m;
-                self.lab_event(
+                self.own_event(
                     member,
                     EventKind::MemberStopped {
                         reason: format!("exited ({status})"),
@@ -328,7 +428,11 @@ impl LabMembers {
             .find(|m| m.name == name)
             .expect("known member");
         if !m.running() {
-            return Err(Refusal::Conflict(format!("{name} is not running")));
+            return Err(Refusal::Conflict(if m.local.is_some() {
+                format!("{name} is not running")
+            } else {
+                format!("{name} does not answer (its event stream is not connected)")
+            }));
         }
         Ok(m.client_addr())
     }
@@ -473,6 +577,12 @@ impl LabMembers {
         self.send_fault(&from, &json!({ "link": link })).await
     }
 
+    /// Makes a member start an election at once, as if its election timeout had run out.
+    pub async fn campaign(&self, name: &str) -> Result<Value, Refusal> {
+        self.known(name)?;
+        self.send_fault(name, &json!({"campaign": true})).await
+    }
+
     /// Re-applies the partition in force to a member the lab (re)connected to.
     async fn reapply_partition(&self, name: &str) {
         let partition = self
@@ -490,7 +600,7 @@ impl LabMembers {
     pub fn stop_all(&self, grace: Duration) {
         let mut members = self.lock();
         for m in members.iter_mut() {
-            if let Some(child) = m.process.as_ref() {
+            if let Some(child) = m.local.as_ref().and_then(|l| l.process.as_ref()) {
                 // SAFETY: plain kill(2) on our own child.
                 unsafe {
                     libc::kill(child.id() as i32, libc::SIGTERM);
@@ -499,7 +609,7 @@ impl LabMembers {
         }
         let deadline = std::time::Instant::now() + grace;
         for m in members.iter_mut() {
-            let Some(mut child) = m.process.take() else {
+            let Some(mut child) = m.local.as_mut().and_then(|l| l.process.take()) else {
                 continue;
             };
             while matches!(child.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
@@ -510,12 +620,14 @@ impl LabMembers {
         }
     }
 
-    /// Takes one line of member `name`'s event stream into the lab's stream, noting roles.
-    fn take_member_line(&self, name: &str, line: &str) {
+    /// Takes one line of member `name`'s event stream into the merged stream, noting roles;
+    /// true when it is the notice that ends a lagging stream.
+    fn take_member_line(&self, name: &str, line: &str) -> bool {
         let Ok(Value::Object(mut event)) = serde_json::from_str::<Value>(line) else {
-            return;
+            return false;
         };
-        if event.contains_key("notice") {
+        let notice = event.contains_key("notice");
+        if notice {
             event.insert("node".into(), Value::from(name));
         } else if let Some(m) = self.lock().iter_mut().find(|m| m.name == name) {
             if let Some(term) = event.get("term").and_then(Value::as_u64) {
@@ -528,32 +640,82 @@ impl LabMembers {
             }
         }
         self.events.push(event);
+        notice
     }
 
-    /// Follows member `name`'s event stream for as long as the lab runs: retried every
-    /// 50 ms while the process runs (it may still be starting), and at once when it is
-    /// (re)started after being down.
+    /// Marks a given member reachable or not; on a change, records our `member_started` (it
+    /// answers again: perhaps a new process, numbering its events from 1) or `member_stopped`.
+    fn set_reachable(&self, name: &str, reachable: bool, reason: &str) {
+        if self.launcher.is_some() {
+            return;
+        }
+        let mut members = self.lock();
+        let Some(m) = members.iter_mut().find(|m| m.name == name) else {
+            return;
+        };
+        if m.reachable == reachable {
+            return;
+        }
+        m.reachable = reachable;
+        m.reported_role = None;
+        if !reachable {
+            m.paused = false;
+        }
+        let kind = if reachable {
+            self.member_started()
+        } else {
+            EventKind::MemberStopped {
+                reason: reason.into(),
+            }
+        };
+        self.own_event(m, kind);
+    }
+
+    /// Follows member `name`'s event stream for as long as we run: a started member's is
+    /// retried every 50 ms while its process runs (it may still be starting) and at once when
+    /// it is (re)started; a given member's every 50 ms after its stream ends, then every
+    /// 500 ms while it does not answer.
     pub async fn follow(self: Arc<Self>, name: String) {
+        let given = self.launcher.is_none();
         loop {
-            let Ok(addr) = self.running_addr(&name) else {
+            let addr = if given {
+                self.lock()
+                    .iter()
+                    .find(|m| m.name == name)
+                    .map(Member::client_addr)
+            } else {
+                self.running_addr(&name).ok()
+            };
+            let Some(addr) = addr else {
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_millis(500)) => {}
                     _ = self.started.notified() => {}
                 }
                 continue;
             };
-            if let Ok(mut stream) = http::open_lines(&addr, "/debug/raft/events?format=jsonl").await
-            {
-                let lab = self.clone();
-                let member = name.clone();
-                tokio::spawn(async move { lab.reapply_partition(&member).await });
-                while let Ok(Some(line)) = stream.next_line().await {
-                    if !line.is_empty() {
-                        self.take_member_line(&name, &line);
+            match http::open_lines(&addr, "/debug/raft/events?format=jsonl").await {
+                Ok(mut stream) => {
+                    self.set_reachable(&name, true, "");
+                    let members = self.clone();
+                    let member = name.clone();
+                    tokio::spawn(async move { members.reapply_partition(&member).await });
+                    let mut lagged = false;
+                    while let Ok(Some(line)) = stream.next_line().await {
+                        if !line.is_empty() {
+                            lagged = self.take_member_line(&name, &line);
+                        }
                     }
+                    if !lagged {
+                        self.set_reachable(&name, false, "its event stream ended");
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => {
+                    self.set_reachable(&name, false, &format!("unreachable: {e:#}"));
+                    let pause = if given { 500 } else { 50 };
+                    tokio::time::sleep(Duration::from_millis(pause)).await;
                 }
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
@@ -573,13 +735,16 @@ impl LabMembers {
         up.iter().map(|v| v.endpoint.clone()).collect()
     }
 
-    /// Every member's view, asking the running ones for their Raft status.
+    /// Every member's view, asking the running ones for their Raft status (a given member is
+    /// always asked: it is up when it answers).
     pub async fn views(&self) -> Vec<MemberView> {
         struct Known {
             name: String,
             id: u64,
             client_url: String,
             peer_url: String,
+            started: bool,
+            running: bool,
             pid: Option<u32>,
             paused: bool,
             reported_role: Option<(String, u64)>,
@@ -588,33 +753,35 @@ impl LabMembers {
         let snapshot: Vec<Known> = self
             .lock()
             .iter_mut()
-            .map(|m| {
-                let running = m.running();
-                Known {
-                    name: m.name.clone(),
-                    id: m.id,
-                    client_url: m.client_url(),
-                    peer_url: m.peer_url(),
-                    pid: if running {
-                        m.process.as_ref().map(Child::id)
-                    } else {
-                        None
-                    },
-                    paused: m.paused && running,
-                    reported_role: m.reported_role.clone(),
-                    last_term: m.last_term,
-                }
+            .map(|m| Known {
+                running: m.running(),
+                pid: m.pid(),
+                started: m.local.is_some(),
+                name: m.name.clone(),
+                id: m.id,
+                client_url: m.client_url.clone(),
+                peer_url: m.peer_url.clone(),
+                paused: m.paused,
+                reported_role: m.reported_role.clone(),
+                last_term: m.last_term,
             })
             .collect();
         let queries = snapshot.into_iter().map(|k| async move {
-            let status = match k.pid {
-                Some(_) => status_of(&k.client_url).await,
-                None => None,
+            let status = if k.running || !k.started {
+                status_of(&k.client_url).await
+            } else {
+                None
             };
-            let state = match (k.pid, k.paused) {
-                (None, _) => "down",
-                (Some(_), true) => "paused",
-                (Some(_), false) => "up",
+            let up = if k.started {
+                k.running
+            } else {
+                status.is_some()
+            };
+            let paused = k.paused && up;
+            let state = match (up, paused) {
+                (false, _) => "down",
+                (true, true) => "paused",
+                (true, false) => "up",
             };
             let mut view = MemberView {
                 name: k.name,
@@ -628,9 +795,9 @@ impl LabMembers {
                 leader: None,
                 commit_index: 0,
                 applied_index: 0,
-                running: k.pid.is_some(),
-                paused: k.paused,
-                endpoint: k.client_url.trim_start_matches("http://").to_string(),
+                running: up,
+                paused,
+                endpoint: http::host_port(&k.client_url),
                 client_url: k.client_url,
                 peer_url: k.peer_url,
                 raft_index: 0,

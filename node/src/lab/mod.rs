@@ -5,15 +5,16 @@
 //! [`ports`] picks the members' ports (the documented defaults when free); [`members`] starts,
 //! kills, restarts, pauses, partitions and heals the members and follows their event streams
 //! into the merged, cursor-numbered stream of [`events`]; [`api`] serves `GET /api/cluster`,
-//! `GET /api/events`, `POST /api/faults`, `/api/kv`, `/api/freeze`, `/api/thaw` and a status
-//! page at `/`. `etcdlab lab kill|restart|pause|resume|partition|heal|freeze|thaw` sends the
-//! same from another terminal through [`http`], the small HTTP/1.1 client that `etcdlab
-//! events` uses too.
+//! `GET /api/events`, `POST /api/faults`, `/api/kv`, `/api/freeze`, `/api/thaw` and the
+//! visualizer at `/`. `etcdlab lab kill|restart|pause|resume|campaign|partition|heal|freeze|thaw`
+//! sends the same from another terminal through [`http`], the small HTTP/1.1 client that
+//! `etcdlab events` uses too. `etcdlab viz` (`crate::viz`) serves the same API and page over the
+//! members of a cluster it did not start.
 
-mod api;
+pub(crate) mod api;
 mod events;
 pub mod http;
-mod members;
+pub(crate) mod members;
 mod ports;
 
 use std::ffi::OsString;
@@ -27,7 +28,7 @@ use anyhow::Context;
 use clap::Parser;
 use serde_json::{Value, json};
 
-use self::members::LabMembers;
+use self::members::Members;
 
 /// The lab's documented default address for its page and control API.
 pub const DEFAULT_UI_ADDR: &str = "127.0.0.1:8379";
@@ -75,6 +76,8 @@ pub enum LabAction {
     Pause { member: String },
     /// Resume a paused member
     Resume { member: String },
+    /// Make a member start an election now, as if its election timeout had run out
+    Campaign { member: String },
     /// Cut the cluster into groups: `etcdlab lab partition m1 / m2 m3`
     Partition {
         /// Member names, groups separated by a `/` argument
@@ -147,6 +150,11 @@ async fn act(ui_addr: SocketAddr, action: LabAction) -> anyhow::Result<()> {
             json!({"resume": member}),
             format!("{member}: resumed"),
         ),
+        LabAction::Campaign { member } => (
+            "/api/faults",
+            json!({"campaign": member}),
+            format!("{member}: campaigning"),
+        ),
         LabAction::Partition { groups } => {
             let groups = partition_groups(groups);
             let text = groups
@@ -215,7 +223,7 @@ async fn run(mut flags: LabFlags) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on --ui-addr {}", flags.ui_addr))?;
     let ports = ports::choose(&data_dir, flags.size, flags.base_port)?;
-    let lab = Arc::new(LabMembers::new(&flags, &ports)?);
+    let lab = Arc::new(Members::started(&flags, &ports)?);
     lab.start_all()?;
     let mut tasks: Vec<tokio::task::JoinHandle<()>> = lab
         .names()
