@@ -642,45 +642,34 @@ fn a_partitioned_leader_loses_its_uncommitted_write() {
 }
 
 /// "Make it time out": a follower told to campaign (`{"campaign":"mN"}`, or
-/// `etcdlab lab campaign mN`) starts an election at once: it turns pre-candidate and asks every
-/// peer for a pre-vote. (With pre-vote and check-quorum, peers that still hear from the leader
-/// refuse it, so in a healthy cluster it goes back to follower: members campaign with a plain
-/// MsgHup, not with the forced campaign of a leader transfer.)
+/// `etcdlab lab campaign mN`) starts an election at once, as in a leadership transfer (no
+/// pre-vote; the peers vote although they still hear from the leader), and wins it: it
+/// becomes leader in a higher term.
 #[test]
-fn a_follower_told_to_campaign_starts_an_election() {
+fn a_follower_told_to_campaign_takes_the_lead() {
     let lab = Lab::start(3, &[]);
-    let members = lab.members();
-    let follower = members.iter().find(|m| m["role"] == "follower").unwrap()["name"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let peers: Vec<String> = members
-        .iter()
-        .filter(|m| m["name"] != follower.as_str())
-        .map(|m| m["id"].as_str().unwrap().to_string())
-        .collect();
-    // Pre-candidate, a pre-vote asked of every peer, then (refused: the peers still hear from
-    // the leader) follower again, so that the next campaign starts from follower.
-    let campaigned = |since: u64| {
-        lab.wait_events(since, Duration::from_secs(5), "an election", |events| {
-            let Some(start) = events.iter().position(|e| {
-                e["node"] == follower.as_str()
-                    && e["kind"] == "role_changed"
-                    && e["role"] == "pre_candidate"
-            }) else {
-                return false;
-            };
-            let after = &events[start..];
-            peers.iter().all(|peer| {
-                on(after, &follower, "vote_requested").any(|e| e["to"] == peer.as_str())
-            }) && on(after, &follower, "role_changed").any(|e| e["role"] == "follower")
+    let follower_of = |lab: &Lab| {
+        let members = lab.members();
+        let leader = members.iter().find(|m| m["role"] == "leader").unwrap();
+        let follower = members.iter().find(|m| m["role"] == "follower").unwrap();
+        (
+            follower["name"].as_str().unwrap().to_string(),
+            leader["term"].as_u64().unwrap(),
+        )
+    };
+    let took_the_lead = |since: u64, who: &str, term: u64| {
+        lab.wait_events(since, Duration::from_secs(5), "a won election", |events| {
+            on(events, who, "vote_requested").any(|e| e["pre_vote"] == false)
+                && on(events, who, "role_changed")
+                    .any(|e| e["role"] == "leader" && e["term"].as_u64() > Some(term))
         })
     };
+    let (follower, term) = follower_of(&lab);
     let since = lab.last_cursor();
     let (status, answer) = lab.post("/api/faults", &json!({ "campaign": follower }).to_string());
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["ok"], true, "{answer}");
-    campaigned(since);
+    took_the_lead(since, &follower, term);
 
     // The CLI spelling, and its refusal of an unknown member.
     let lab_cli = |args: &[&str]| {
@@ -695,9 +684,26 @@ fn a_follower_told_to_campaign_starts_an_election() {
         "{}",
         out.stderr
     );
+    // Wait until the lab reports the new leader, then make another follower take over.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let (next, term) = loop {
+        let members = lab.members();
+        if members
+            .iter()
+            .any(|m| m["role"] == "leader" && m["name"] == follower.as_str())
+            && members.iter().filter(|m| m["role"] == "follower").count() == 2
+        {
+            break follower_of(&lab);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the lab reports the new leader"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
     let since = lab.last_cursor();
-    let out = lab_cli(&["campaign", &follower]);
+    let out = lab_cli(&["campaign", &next]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(out.stdout, format!("{follower}: campaigning\n"));
-    campaigned(since);
+    assert_eq!(out.stdout, format!("{next}: campaigning\n"));
+    took_the_lead(since, &next, term);
 }

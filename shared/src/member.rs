@@ -351,8 +351,24 @@ impl Member {
     }
 
     /// Campaigns for leadership now (the lab's "make it time out").
+    ///
+    /// A follower campaigns as in a leadership transfer (raft-rs's `MsgTimeoutNow`): no
+    /// pre-vote, and peers that still hear from the leader vote anyway, so a healthy follower
+    /// with an up-to-date log wins. A leader has nothing to do.
     pub fn campaign(&mut self) -> Result<(), CoreError> {
-        Ok(self.raw.campaign()?)
+        let raft = &self.raw.raft;
+        match raft.state {
+            StateRole::Leader => Ok(()),
+            StateRole::Follower => {
+                let mut timeout_now = Message::default();
+                timeout_now.set_msg_type(MessageType::MsgTimeoutNow);
+                timeout_now.from = raft.id;
+                timeout_now.to = raft.id;
+                timeout_now.term = raft.term;
+                Ok(self.raw.step(timeout_now)?)
+            }
+            StateRole::Candidate | StateRole::PreCandidate => Ok(self.raw.campaign()?),
+        }
     }
 
     /// Feeds a message from a peer, sent as the sender's `msg_id`. Messages from members no
