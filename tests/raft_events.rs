@@ -77,29 +77,7 @@ fn kind(e: &Value) -> &str {
 
 /// POSTs a JSON body; returns (status, body).
 fn post(addr: &str, path: &str, body: &str) -> (u16, String) {
-    use std::io::Read;
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    let _ = stream.read_to_string(&mut response);
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
+    support::http_with_body("POST", addr, path, body).expect("HTTP request")
 }
 
 fn addr(member: &OurMember) -> String {

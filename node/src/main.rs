@@ -24,6 +24,7 @@ mod bench;
 mod ctl;
 mod events_cli;
 mod lab;
+mod line_stream;
 mod rpc;
 mod server;
 mod snapshot;

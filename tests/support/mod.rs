@@ -479,25 +479,7 @@ pub fn visible_output(out: &Output) -> String {
 
 /// A minimal HTTP/1.1 request on loopback: (status code, body).
 pub fn http(method: &str, addr: &str, path: &str) -> std::io::Result<(u16, String)> {
-    use std::io::Read;
-    let mut stream = std::net::TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    Ok((status, body))
+    http_with_body(method, addr, path, "")
 }
 
 /// An HTTP/1.1 request with a body on loopback: (status code, body). Bodies are read to the

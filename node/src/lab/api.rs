@@ -23,21 +23,16 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
-use axum::body::Body;
-use axum::extract::ws::{
-    Message, WebSocket, WebSocketUpgrade, rejection::WebSocketUpgradeRejection,
-};
+use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
-use super::events::Subscription;
 use super::members::{Members, Refusal, kv};
 
 pub fn router(lab: Arc<Members>) -> Router {
@@ -83,33 +78,11 @@ async fn events(
         return ([("content-type", "application/x-ndjson")], body).into_response();
     }
     let subscription = lab.events.subscribe(since);
-    match upgrade {
-        Ok(ws) => ws.on_upgrade(move |socket| stream_to_socket(socket, subscription)),
-        Err(_) => {
-            let lines = futures::stream::unfold(subscription, |mut sub| async move {
-                let line = sub.next().await?;
-                Some((Ok::<_, std::convert::Infallible>(format!("{line}\n")), sub))
-            });
-            Response::builder()
-                .header("content-type", "application/x-ndjson")
-                .header("cache-control", "no-cache")
-                .body(Body::from_stream(lines))
-                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
-        }
-    }
-}
-
-async fn stream_to_socket(mut socket: WebSocket, mut subscription: Subscription) {
-    while let Some(line) = subscription.next().await {
-        if socket
-            .send(Message::Text(line.to_string().into()))
-            .await
-            .is_err()
-        {
-            return;
-        }
-    }
-    let _ = tokio::time::timeout(Duration::from_secs(1), socket.send(Message::Close(None))).await;
+    let lines = futures::stream::unfold(subscription, |mut subscription| async move {
+        let line = subscription.next().await?;
+        Some((line.to_string(), subscription))
+    });
+    crate::line_stream::serve(upgrade, Box::pin(lines))
 }
 
 async fn faults(State(lab): State<Arc<Members>>, body: String) -> Response {

@@ -17,11 +17,8 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
-use axum::body::Body;
 use axum::extract::State;
-use axum::extract::ws::{
-    Message, WebSocket, WebSocketUpgrade, rejection::WebSocketUpgradeRejection,
-};
+use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -59,72 +56,43 @@ async fn events(
     let subscription = Subscription {
         receiver: state.member.subscribe(),
         stop: state.stop.clone(),
+        ended: false,
     };
-    match upgrade {
-        Ok(ws) => ws.on_upgrade(move |socket| stream_to_socket(socket, subscription)),
-        Err(_) => jsonl_response(subscription),
-    }
+    let lines = futures::stream::unfold(subscription, |mut subscription| async move {
+        let line = subscription.next_line().await?;
+        Some((line, subscription))
+    });
+    crate::line_stream::serve(upgrade, Box::pin(lines))
 }
 
 /// One subscriber's events, until the member stops.
 struct Subscription {
     receiver: broadcast::Receiver<Arc<RaftEvent>>,
     stop: watch::Receiver<bool>,
+    /// Set after the notice that ends a lagging subscriber's stream.
+    ended: bool,
 }
 
 impl Subscription {
-    /// The next line: an event, or the notice that ends a lagging stream (`true`); `None`
-    /// once the member stops.
-    async fn next_line(&mut self) -> Option<(String, bool)> {
+    /// The next line: an event, or the notice that ends a lagging stream; `None` once the
+    /// member stops or the notice was given.
+    async fn next_line(&mut self) -> Option<String> {
+        if self.ended {
+            return None;
+        }
         let received = tokio::select! {
             received = self.receiver.recv() => received,
             _ = self.stop.wait_for(|stopped| *stopped) => return None,
         };
         match received {
-            Ok(event) => serde_json::to_string(&*event)
-                .ok()
-                .map(|line| (line, false)),
-            Err(RecvError::Lagged(dropped)) => Some((
-                json!({"notice": "lagged", "dropped": dropped}).to_string(),
-                true,
-            )),
+            Ok(event) => serde_json::to_string(&*event).ok(),
+            Err(RecvError::Lagged(dropped)) => {
+                self.ended = true;
+                Some(json!({"notice": "lagged", "dropped": dropped}).to_string())
+            }
             Err(RecvError::Closed) => None,
         }
     }
-}
-
-fn jsonl_response(subscription: Subscription) -> Response {
-    let lines = futures::stream::unfold(
-        (subscription, false),
-        |(mut subscription, ended)| async move {
-            if ended {
-                return None;
-            }
-            let (mut line, last) = subscription.next_line().await?;
-            line.push('\n');
-            Some((
-                Ok::<_, std::convert::Infallible>(line),
-                (subscription, last),
-            ))
-        },
-    );
-    Response::builder()
-        .header("content-type", "application/x-ndjson")
-        .header("cache-control", "no-cache")
-        .body(Body::from_stream(lines))
-        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
-}
-
-async fn stream_to_socket(mut socket: WebSocket, mut subscription: Subscription) {
-    while let Some((line, last)) = subscription.next_line().await {
-        if socket.send(Message::Text(line.into())).await.is_err() {
-            return;
-        }
-        if last {
-            break;
-        }
-    }
-    let _ = tokio::time::timeout(Duration::from_secs(1), socket.send(Message::Close(None))).await;
 }
 
 async fn faults(State(state): State<DebugState>, body: String) -> Response {
