@@ -88,8 +88,13 @@ impl Default for SimConfig {
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum ClientOp {
     Put { key: String, value: String },
-    /// A linearizable get (a read index confirmed by the leader).
-    Get { key: String },
+    /// A get: linearizable (a read index confirmed by the leader), or `serializable` (etcd's
+    /// `--consistency=s`: the member's own state at once, possibly stale).
+    Get {
+        key: String,
+        #[serde(default)]
+        serializable: bool,
+    },
     Delete { key: String },
     /// A one-key txn: put `value` if the key holds `expect` (absent when `None`).
     Cas { key: String, expect: Option<String>, value: String },
@@ -318,7 +323,7 @@ impl Simulator {
         };
         let kv = match &op {
             ClientOp::Put { key, value } => Some((key, KvInput::Put(value.clone()))),
-            ClientOp::Get { key } => Some((key, KvInput::Get)),
+            ClientOp::Get { key, .. } => Some((key, KvInput::Get)),
             ClientOp::Delete { key } => Some((key, KvInput::Delete)),
             ClientOp::Cas { key, expect, value } => Some((
                 key,
@@ -358,10 +363,15 @@ impl Simulator {
     /// Hands a request to the member at `node`.
     fn submit(&mut self, node: usize, request: u64, op: ClientOp) -> Result<Waiting, String> {
         let (waiting, proposed) = match op {
-            ClientOp::Get { key } => {
-                let ctx = request.to_be_bytes().to_vec();
-                self.with_member(node, |m| m.read_index(ctx));
-                return Ok(Waiting::Read { key, index: None });
+            ClientOp::Get { key, serializable } => {
+                let index = if serializable {
+                    Some(0)
+                } else {
+                    let ctx = request.to_be_bytes().to_vec();
+                    self.with_member(node, |m| m.read_index(ctx));
+                    None
+                };
+                return Ok(Waiting::Read { key, index });
             }
             ClientOp::MemberAdd { name } => {
                 if self.node_index(&name).is_some() {

@@ -21,7 +21,13 @@ pub enum Action {
     Wait { ms: u64 },
     /// A client put, to `member` (any running member if absent).
     Put { key: String, value: String, member: Option<String> },
-    Get { key: String, member: Option<String> },
+    Get {
+        key: String,
+        member: Option<String>,
+        /// etcd's `--consistency=s`: the member's own, possibly stale, state.
+        #[serde(default)]
+        serializable: bool,
+    },
     Delete { key: String, member: Option<String> },
     /// Put `value` if the key holds `expect` (absent when `None`).
     Cas { key: String, expect: Option<String>, value: String, member: Option<String> },
@@ -63,8 +69,16 @@ impl Simulator {
                 let op = ClientOp::Put { key: key.clone(), value: value.clone() };
                 return client(self, op, member);
             }
-            Action::Get { key, member } => {
-                return client(self, ClientOp::Get { key: key.clone() }, member);
+            Action::Get {
+                key,
+                member,
+                serializable,
+            } => {
+                let op = ClientOp::Get {
+                    key: key.clone(),
+                    serializable: *serializable,
+                };
+                return client(self, op, member);
             }
             Action::Delete { key, member } => {
                 return client(self, ClientOp::Delete { key: key.clone() }, member);
@@ -147,6 +161,7 @@ fn get(key: &str, member: Option<&str>) -> Action {
     Action::Get {
         key: key.into(),
         member: member.map(String::from),
+        serializable: false,
     }
 }
 
@@ -335,7 +350,11 @@ pub fn random(seed: u64, operations: usize) -> Scenario {
         let member = rng.chance(0.3).then(|| "leader".to_string());
         steps.push(match rng.range(0, 99) {
             0..=29 => Action::Put { key, value: format!("v{i}"), member },
-            30..=54 => Action::Get { key, member },
+            30..=54 => Action::Get {
+                key,
+                member,
+                serializable: false,
+            },
             55..=59 => Action::Delete { key, member },
             60..=69 => Action::Cas {
                 key,
