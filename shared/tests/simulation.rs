@@ -26,7 +26,12 @@ fn play(scenario: &Scenario, seed: u64) -> (Simulator, Vec<RaftEvent>, Vec<Outco
     sim.play(scenario).unwrap();
     assert_eq!(sim.violation(), None, "{}", scenario.name);
     let verdict = check(&sim.history().operations(), CHECK_BUDGET);
-    assert_eq!(verdict, Verdict::Linearizable, "{} (seed {seed})", scenario.name);
+    assert_eq!(
+        verdict,
+        Verdict::Linearizable,
+        "{} (seed {seed})",
+        scenario.name
+    );
     let events = sim.take_events();
     let mut results = sim.take_results();
     results.sort_by_key(|(id, _)| *id);
@@ -36,7 +41,15 @@ fn play(scenario: &Scenario, seed: u64) -> (Simulator, Vec<RaftEvent>, Vec<Outco
 fn leaders(events: &[RaftEvent]) -> Vec<(u64, String)> {
     events
         .iter()
-        .filter(|e| matches!(&e.kind, EventKind::RoleChanged { role: Role::Leader, .. }))
+        .filter(|e| {
+            matches!(
+                &e.kind,
+                EventKind::RoleChanged {
+                    role: Role::Leader,
+                    ..
+                }
+            )
+        })
         .map(|e| (e.term, e.node.clone()))
         .collect()
 }
@@ -62,9 +75,16 @@ fn the_same_seed_replays_the_same_events() {
 #[test]
 fn normal_replication() {
     let (sim, _, results) = play(&builtin("normal_replication"), 1);
-    assert_eq!(&results[..3], &[Outcome::Done, Outcome::Done, Outcome::Done]);
+    assert_eq!(
+        &results[..3],
+        &[Outcome::Done, Outcome::Done, Outcome::Done]
+    );
     assert_eq!(results[3], Outcome::Value(Some("v1".into())));
-    let applied: Vec<u64> = sim.members().iter().map(|m| m.status.unwrap().applied_index).collect();
+    let applied: Vec<u64> = sim
+        .members()
+        .iter()
+        .map(|m| m.status.unwrap().applied_index)
+        .collect();
     assert!(applied.windows(2).all(|w| w[0] == w[1]), "{applied:?}");
 }
 
@@ -72,8 +92,18 @@ fn normal_replication() {
 fn leader_crash() {
     let (_, events, results) = play(&builtin("leader_crash"), 2);
     let leaders = leaders(&events);
-    assert!(leaders.len() >= 2 && leaders[0].1 != leaders.last().unwrap().1, "{leaders:?}");
-    assert_eq!(results, [Outcome::Done, Outcome::Done, Outcome::Value(Some("after".into()))]);
+    assert!(
+        leaders.len() >= 2 && leaders[0].1 != leaders.last().unwrap().1,
+        "{leaders:?}"
+    );
+    assert_eq!(
+        results,
+        [
+            Outcome::Done,
+            Outcome::Done,
+            Outcome::Value(Some("after".into()))
+        ]
+    );
 }
 
 #[test]
@@ -82,13 +112,29 @@ fn split_vote() {
     let candidates = |term| {
         events
             .iter()
-            .filter(|e| e.term == term && matches!(&e.kind, EventKind::RoleChanged { role: Role::Candidate, .. }))
+            .filter(|e| {
+                e.term == term
+                    && matches!(
+                        &e.kind,
+                        EventKind::RoleChanged {
+                            role: Role::Candidate,
+                            ..
+                        }
+                    )
+            })
             .count()
     };
     let first = leaders(&events)[0].0;
     let split = first + 1;
-    assert_eq!(candidates(split), 2, "both survivors campaign in term {split}");
-    assert!(leaders(&events).iter().all(|(t, _)| *t != split), "nobody wins term {split}");
+    assert_eq!(
+        candidates(split),
+        2,
+        "both survivors campaign in term {split}"
+    );
+    assert!(
+        leaders(&events).iter().all(|(t, _)| *t != split),
+        "nobody wins term {split}"
+    );
     assert!(leaders(&events).iter().any(|(t, _)| *t > split));
     assert_eq!(results, [Outcome::Done]);
     assert!(sim.leader().is_some());
@@ -97,19 +143,38 @@ fn split_vote() {
 #[test]
 fn minority_leader_is_rolled_back() {
     let (sim, _, results) = play(&builtin("minority_leader"), 4);
-    assert_eq!(results[0], Outcome::Unknown, "the minority leader cannot commit");
+    assert_eq!(
+        results[0],
+        Outcome::Unknown,
+        "the minority leader cannot commit"
+    );
     assert_eq!(results[1], Outcome::Done);
     assert_eq!(results[2], Outcome::Value(Some("majority".into())));
-    let applied: Vec<u64> = sim.members().iter().map(|m| m.status.unwrap().applied_index).collect();
-    assert!(applied.windows(2).all(|w| w[0] == w[1]), "all caught up after the heal: {applied:?}");
+    let applied: Vec<u64> = sim
+        .members()
+        .iter()
+        .map(|m| m.status.unwrap().applied_index)
+        .collect();
+    assert!(
+        applied.windows(2).all(|w| w[0] == w[1]),
+        "all caught up after the heal: {applied:?}"
+    );
 }
 
 #[test]
 fn follower_catches_up_by_snapshot() {
     let (sim, events, results) = play(&builtin("snapshot_catch_up"), 5);
     assert!(results.iter().all(|o| *o == Outcome::Done), "{results:?}");
-    assert!(events.iter().any(|e| matches!(e.kind, EventKind::SnapshotApplied { .. })));
-    let applied: Vec<u64> = sim.members().iter().map(|m| m.status.unwrap().applied_index).collect();
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::SnapshotApplied { .. }))
+    );
+    let applied: Vec<u64> = sim
+        .members()
+        .iter()
+        .map(|m| m.status.unwrap().applied_index)
+        .collect();
     assert!(applied.windows(2).all(|w| w[0] == w[1]), "{applied:?}");
 }
 
@@ -127,7 +192,10 @@ fn member_add_and_remove() {
 fn two_members_lose_quorum_with_one_down() {
     let (_, _, results) = play(&builtin("two_member_quorum_loss"), 7);
     assert_eq!(results[0], Outcome::Done);
-    assert!(matches!(results[1], Outcome::Unknown | Outcome::Failed(_)), "{results:?}");
+    assert!(
+        matches!(results[1], Outcome::Unknown | Outcome::Failed(_)),
+        "{results:?}"
+    );
     assert_eq!(results[2], Outcome::Done);
 }
 
@@ -175,17 +243,32 @@ fn random_fault_schedules_stay_safe_and_linearizable() {
             v => panic!("seed {seed}: {v:?}; {replay}"),
         }
     }
-    assert_eq!(unknown, 0, "histories the checker could not decide within its budget");
+    assert_eq!(
+        unknown, 0,
+        "histories the checker could not decide within its budget"
+    );
     println!("{answered} of {requests} requests answered");
-    assert!(answered * 2 > requests, "most requests are answered despite the faults");
+    assert!(
+        answered * 2 > requests,
+        "most requests are answered despite the faults"
+    );
 }
 
 #[test]
 fn the_checker_catches_a_stale_serializable_read() {
-    let mut sim = Simulator::new(SimConfig { members: 5, ..SimConfig::default() }, 9);
+    let mut sim = Simulator::new(
+        SimConfig {
+            members: 5,
+            ..SimConfig::default()
+        },
+        9,
+    );
     sim.step_ms(3_000);
     let old = sim.leader().expect("a leader");
-    let put = |value: &str| ClientOp::Put { key: "k".into(), value: value.into() };
+    let put = |value: &str| ClientOp::Put {
+        key: "k".into(),
+        value: value.into(),
+    };
     sim.client(put("v1"), Some(&old));
     sim.step_ms(500);
     sim.partition(&[vec![old.clone()]]).unwrap();
@@ -194,7 +277,10 @@ fn the_checker_catches_a_stale_serializable_read() {
     assert_ne!(new, old);
     sim.client(put("v2"), Some(&new));
     sim.step_ms(500);
-    let get = |serializable| ClientOp::Get { key: "k".into(), serializable };
+    let get = |serializable| ClientOp::Get {
+        key: "k".into(),
+        serializable,
+    };
     sim.client(get(false), Some(&old));
     sim.client(get(true), Some(&old));
     sim.step_ms(5_000);
@@ -203,7 +289,12 @@ fn the_checker_catches_a_stale_serializable_read() {
     let outcomes: Vec<Outcome> = results.into_iter().map(|(_, o)| o).collect();
     // The cut-off member cannot confirm a linearizable read; its own state is stale.
     let stale = Outcome::Value(Some("v1".into()));
-    let expected = [Outcome::Done, Outcome::Done, Outcome::Failed("timed out".into()), stale];
+    let expected = [
+        Outcome::Done,
+        Outcome::Done,
+        Outcome::Failed("timed out".into()),
+        stale,
+    ];
     assert_eq!(outcomes, expected);
     assert_eq!(sim.violation(), None);
     assert_eq!(

@@ -11,7 +11,10 @@ pub enum KvInput {
     Get,
     Delete,
     /// Put `value` if the key holds `expect` (`None`: if it is absent); a one-key etcd txn.
-    Cas { expect: Option<String>, value: String },
+    Cas {
+        expect: Option<String>,
+        value: String,
+    },
 }
 
 /// What the client got back.

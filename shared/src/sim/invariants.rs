@@ -51,7 +51,10 @@ impl Invariants {
             && let Some(other) = self.leaders.insert(raft.term, id)
             && other != id
         {
-            return Err(format!("two leaders in term {}: {other:x} and {id:x}", raft.term));
+            return Err(format!(
+                "two leaders in term {}: {other:x} and {id:x}",
+                raft.term
+            ));
         }
         let status = member.status();
         if status.applied_index > log.committed {
@@ -77,7 +80,12 @@ impl Invariants {
         let from = compared.max(first - 1) + 1;
         if from <= log.committed {
             let entries = log
-                .slice(from, log.committed + 1, None, GetEntriesContext::empty(false))
+                .slice(
+                    from,
+                    log.committed + 1,
+                    None,
+                    GetEntriesContext::empty(false),
+                )
                 .map_err(|e| format!("{id:x} cannot read its committed log: {e}"))?;
             for e in entries {
                 let committed = self.committed.entry(e.index).or_insert_with(|| Committed {
@@ -142,7 +150,9 @@ impl Invariants {
         if self.writes.contains(&(origin, request_id)) {
             Ok(())
         } else {
-            Err(format!("write {request_id} acknowledged by {origin:x} is not committed"))
+            Err(format!(
+                "write {request_id} acknowledged by {origin:x} is not committed"
+            ))
         }
     }
 }

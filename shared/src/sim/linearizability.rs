@@ -14,9 +14,13 @@ use super::history::{KvInput, KvOutput, Operation};
 pub enum Verdict {
     Linearizable,
     /// No order of this key's operations explains what the clients saw.
-    NotLinearizable { key: String },
+    NotLinearizable {
+        key: String,
+    },
     /// The search for this key ran out of budget.
-    Unknown { key: String },
+    Unknown {
+        key: String,
+    },
 }
 
 /// Checks `ops`, key by key, spending at most `budget` search steps on each key.
@@ -47,7 +51,11 @@ fn step(value: &Option<String>, op: &Operation) -> Option<Option<String>> {
         (KvInput::Cas { expect, value: new }, output) => {
             let matches = expect == value;
             match output {
-                None => Some(if matches { Some(new.clone()) } else { value.clone() }),
+                None => Some(if matches {
+                    Some(new.clone())
+                } else {
+                    value.clone()
+                }),
                 Some(KvOutput::Swapped(true)) if matches => Some(Some(new.clone())),
                 Some(KvOutput::Swapped(false)) if !matches => Some(value.clone()),
                 _ => None,
@@ -148,7 +156,12 @@ mod tests {
         }
     }
     fn put(v: &str, call: u64, ret: u64) -> Operation {
-        op("k", KvInput::Put(v.into()), call, Some((ret, KvOutput::Done)))
+        op(
+            "k",
+            KvInput::Put(v.into()),
+            call,
+            Some((ret, KvOutput::Done)),
+        )
     }
     fn get(v: Option<&str>, call: u64, ret: u64) -> Operation {
         let seen = KvOutput::Value(v.map(String::from));
@@ -176,10 +189,17 @@ mod tests {
         // A read overlapping a write may see either value; two overlapping reads may disagree
         // as long as one order explains both.
         for seen in [None, Some("1")] {
-            assert_eq!(verdict(&[put("1", 0, 10), get(seen, 5, 6)]), Verdict::Linearizable);
+            assert_eq!(
+                verdict(&[put("1", 0, 10), get(seen, 5, 6)]),
+                Verdict::Linearizable
+            );
         }
         let h = [put("1", 0, 10), get(Some("1"), 1, 2), get(None, 3, 12)];
-        assert_eq!(verdict(&h), bad(), "once seen, the new value cannot be unseen");
+        assert_eq!(
+            verdict(&h),
+            bad(),
+            "once seen, the new value cannot be unseen"
+        );
         let h = [put("1", 0, 10), get(None, 1, 2), get(Some("1"), 3, 12)];
         assert_eq!(verdict(&h), Verdict::Linearizable);
     }
@@ -190,15 +210,25 @@ mod tests {
         assert_eq!(verdict(&h), bad());
         let h = [get(Some("never written"), 0, 1)];
         assert_eq!(verdict(&h), bad());
-        let h = [put("1", 0, 1), op("k", KvInput::Delete, 2, Some((3, KvOutput::Done))), get(Some("1"), 4, 5)];
+        let h = [
+            put("1", 0, 1),
+            op("k", KvInput::Delete, 2, Some((3, KvOutput::Done))),
+            get(Some("1"), 4, 5),
+        ];
         assert_eq!(verdict(&h), bad());
     }
 
     #[test]
     fn writes_with_unknown_outcome_may_or_may_not_take_effect() {
         let pending = op("k", KvInput::Put("1".into()), 0, None);
-        assert_eq!(verdict(&[pending.clone(), get(None, 10, 20)]), Verdict::Linearizable);
-        assert_eq!(verdict(&[pending.clone(), get(Some("1"), 10, 20)]), Verdict::Linearizable);
+        assert_eq!(
+            verdict(&[pending.clone(), get(None, 10, 20)]),
+            Verdict::Linearizable
+        );
+        assert_eq!(
+            verdict(&[pending.clone(), get(Some("1"), 10, 20)]),
+            Verdict::Linearizable
+        );
         let h = [pending, get(Some("1"), 10, 20), get(None, 30, 40)];
         assert_eq!(verdict(&h), bad());
     }
@@ -207,7 +237,11 @@ mod tests {
     fn compare_and_swap_is_checked() {
         let h = [cas(None, "a", true, 0, 10), cas(None, "b", true, 1, 11)];
         assert_eq!(verdict(&h), bad(), "two creates cannot both succeed");
-        let h = [cas(None, "a", true, 0, 10), cas(None, "b", false, 1, 11), get(Some("a"), 12, 13)];
+        let h = [
+            cas(None, "a", true, 0, 10),
+            cas(None, "b", false, 1, 11),
+            get(Some("a"), 12, 13),
+        ];
         assert_eq!(verdict(&h), Verdict::Linearizable);
         let h = [put("x", 0, 1), cas(Some("x"), "y", false, 2, 3)];
         assert_eq!(verdict(&h), bad());
@@ -218,7 +252,12 @@ mod tests {
         let mut other = get(Some("1"), 40, 50);
         other.key = "other".into();
         let h = [put("1", 0, 10), other];
-        assert_eq!(verdict(&h), Verdict::NotLinearizable { key: "other".into() });
+        assert_eq!(
+            verdict(&h),
+            Verdict::NotLinearizable {
+                key: "other".into()
+            }
+        );
         let wide: Vec<Operation> = (0..10)
             .map(|i| put(&i.to_string(), i, 1000 + i))
             .chain([get(Some("x"), 2000, 2001)])

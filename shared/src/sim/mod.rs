@@ -26,8 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::events::{EventKind, RaftEvent, hex_id};
 use crate::member::{
-    Bootstrap, Member, MemberConfig, MemberStatus, MembershipChange, OutgoingMessage,
-    WriteResponse,
+    Bootstrap, Member, MemberConfig, MemberStatus, MembershipChange, OutgoingMessage, WriteResponse,
 };
 use crate::membership;
 use crate::mvcc::{MvccError, MvccStore};
@@ -87,7 +86,10 @@ impl Default for SimConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum ClientOp {
-    Put { key: String, value: String },
+    Put {
+        key: String,
+        value: String,
+    },
     /// A get: linearizable (a read index confirmed by the leader), or `serializable` (etcd's
     /// `--consistency=s`: the member's own state at once, possibly stale).
     Get {
@@ -95,13 +97,23 @@ pub enum ClientOp {
         #[serde(default)]
         serializable: bool,
     },
-    Delete { key: String },
+    Delete {
+        key: String,
+    },
     /// A one-key txn: put `value` if the key holds `expect` (absent when `None`).
-    Cas { key: String, expect: Option<String>, value: String },
+    Cas {
+        key: String,
+        expect: Option<String>,
+        value: String,
+    },
     /// `member add`; once committed the simulator starts the new member.
-    MemberAdd { name: String },
+    MemberAdd {
+        name: String,
+    },
     /// `member remove`; once committed the removed member stops for good.
-    MemberRemove { name: String },
+    MemberRemove {
+        name: String,
+    },
 }
 
 /// How a client request ended.
@@ -142,9 +154,17 @@ struct Node {
 enum Waiting {
     Write,
     /// A linearizable read: its read index once confirmed.
-    Read { key: String, index: Option<u64> },
-    MemberAdd { name: String, id: u64 },
-    MemberRemove { node: usize },
+    Read {
+        key: String,
+        index: Option<u64>,
+    },
+    MemberAdd {
+        name: String,
+        id: u64,
+    },
+    MemberRemove {
+        node: usize,
+    },
 }
 
 struct Pending {
@@ -314,10 +334,13 @@ impl Simulator {
         let request = self.next_request;
         self.next_request += 1;
         let node = match target {
-            Some(name) => self.node_index(name).filter(|i| self.nodes[*i].member.is_some()),
+            Some(name) => self
+                .node_index(name)
+                .filter(|i| self.nodes[*i].member.is_some()),
             None => {
-                let running: Vec<usize> =
-                    (0..self.nodes.len()).filter(|i| self.nodes[*i].member.is_some()).collect();
+                let running: Vec<usize> = (0..self.nodes.len())
+                    .filter(|i| self.nodes[*i].member.is_some())
+                    .collect();
                 (!running.is_empty()).then(|| running[self.rng.index(running.len())])
             }
         };
@@ -336,7 +359,11 @@ impl Simulator {
         };
         let history = kv.map(|(key, input)| self.history.invoke(request, key, input, self.now_ms));
         let Some(node) = node else {
-            self.finish(request, history, Outcome::Failed("no member running there".into()));
+            self.finish(
+                request,
+                history,
+                Outcome::Failed("no member running there".into()),
+            );
             return request;
         };
         let waiting = match self.submit(node, request, op) {
@@ -402,18 +429,27 @@ impl Simulator {
                     value: value.into_bytes(),
                     ..Default::default()
                 });
-                (Waiting::Write, self.with_member(node, |m| m.propose(op, request)))
+                (
+                    Waiting::Write,
+                    self.with_member(node, |m| m.propose(op, request)),
+                )
             }
             ClientOp::Delete { key } => {
                 let op = Op::DeleteRange(DeleteRangeRequest {
                     key: key.into_bytes(),
                     ..Default::default()
                 });
-                (Waiting::Write, self.with_member(node, |m| m.propose(op, request)))
+                (
+                    Waiting::Write,
+                    self.with_member(node, |m| m.propose(op, request)),
+                )
             }
             ClientOp::Cas { key, expect, value } => {
                 let op = Op::Txn(cas_request(key, expect, value));
-                (Waiting::Write, self.with_member(node, |m| m.propose(op, request)))
+                (
+                    Waiting::Write,
+                    self.with_member(node, |m| m.propose(op, request)),
+                )
             }
         };
         match proposed {
@@ -473,7 +509,14 @@ impl Simulator {
             .map(|g| g.iter().map(|name| self.id_of(name)).collect())
             .collect::<Result<Vec<Vec<u64>>, String>>()?;
         self.network.partition(ids);
-        let description = format!("partition {}", groups.iter().map(|g| g.join(" ")).collect::<Vec<_>>().join(" / "));
+        let description = format!(
+            "partition {}",
+            groups
+                .iter()
+                .map(|g| g.join(" "))
+                .collect::<Vec<_>>()
+                .join(" / ")
+        );
         self.record_fault(description);
         Ok(())
     }
@@ -485,7 +528,12 @@ impl Simulator {
     }
 
     /// Sets the faults of the link `from → to` (`None`: back to the default).
-    pub fn set_link(&mut self, from: &str, to: &str, faults: Option<LinkFaults>) -> Result<(), String> {
+    pub fn set_link(
+        &mut self,
+        from: &str,
+        to: &str,
+        faults: Option<LinkFaults>,
+    ) -> Result<(), String> {
         let (a, b) = (self.id_of(from)?, self.id_of(to)?);
         self.network.set_link(a, b, faults);
         self.record_fault(format!("link {from} → {to}: {faults:?}"));
@@ -501,7 +549,9 @@ impl Simulator {
     fn record_fault(&mut self, description: String) {
         for node in 0..self.nodes.len() {
             let description = description.clone();
-            self.with_member(node, |m| m.record_event(EventKind::FaultChanged { description }));
+            self.with_member(node, |m| {
+                m.record_event(EventKind::FaultChanged { description })
+            });
         }
     }
 
@@ -516,7 +566,11 @@ impl Simulator {
     }
 
     fn id_of(&self, name: &str) -> Result<u64, String> {
-        Ok(self.nodes[self.node_index(name).ok_or(format!("no member {name}"))?].config.id)
+        Ok(
+            self.nodes[self.node_index(name).ok_or(format!("no member {name}"))?]
+                .config
+                .id,
+        )
     }
 
     fn add_node(&mut self, name: &str, id: u64, bootstrap: Bootstrap) {
@@ -547,7 +601,12 @@ impl Simulator {
     /// Opens the member on its database (bootstrapping it if empty), with its tick phase.
     fn start(&mut self, node: usize) {
         let n = &self.nodes[node];
-        match Member::open(n.db.clone(), n.config.clone(), n.bootstrap.clone(), &self.logger) {
+        match Member::open(
+            n.db.clone(),
+            n.config.clone(),
+            n.bootstrap.clone(),
+            &self.logger,
+        ) {
             Ok(mut member) => {
                 member.set_events_enabled(self.config.events);
                 self.nodes[node].member = Some(member);
@@ -576,7 +635,7 @@ impl Simulator {
         let s = member.status();
         let role = s.role as u64;
         member.set_randomized_election_timeout(mix(
-            self.seed ^ mix(s.id ^ mix(s.term ^ mix(role ^ mix(s.leader_id)))),
+            self.seed ^ mix(s.id ^ mix(s.term ^ mix(role ^ mix(s.leader_id))))
         ));
         self.events.extend(member.take_events());
         Some(result)
@@ -588,7 +647,9 @@ impl Simulator {
             let out = match self.with_member(node, Member::ready) {
                 None => return,
                 Some(Ok(out)) => out,
-                Some(Err(e)) => return self.fail(format!("{}: ready failed: {e}", self.nodes[node].name)),
+                Some(Err(e)) => {
+                    return self.fail(format!("{}: ready failed: {e}", self.nodes[node].name));
+                }
             };
             let quiet = out.messages.is_empty()
                 && out.responses.is_empty()
@@ -681,9 +742,18 @@ impl Simulator {
     }
 
     fn next_due(&self) -> Option<u64> {
-        let ticks = self.nodes.iter().filter(|n| n.member.is_some()).map(|n| n.next_tick_ms);
+        let ticks = self
+            .nodes
+            .iter()
+            .filter(|n| n.member.is_some())
+            .map(|n| n.next_tick_ms);
         let deadlines = self.pending.values().map(|p| p.deadline_ms);
-        self.network.next_delivery().into_iter().chain(ticks).chain(deadlines).min()
+        self.network
+            .next_delivery()
+            .into_iter()
+            .chain(ticks)
+            .chain(deadlines)
+            .min()
     }
 
     /// Delivers the messages due now, ticks the members whose tick is due, expires requests.
@@ -711,7 +781,9 @@ impl Simulator {
 
     /// Ends a request without an answer: a write may have happened, a read did not.
     fn give_up(&mut self, request: u64) {
-        let Some(p) = self.pending.remove(&request) else { return };
+        let Some(p) = self.pending.remove(&request) else {
+            return;
+        };
         let outcome = match p.waiting {
             Waiting::Read { .. } => Outcome::Failed("timed out".into()),
             _ => Outcome::Unknown,
@@ -721,16 +793,21 @@ impl Simulator {
 
     /// Serves the reads at `node` whose read index the member has applied.
     fn serve_reads(&mut self, node: usize) {
-        let Some(applied) = self.nodes[node].member.as_ref().map(|m| m.status().applied_index) else {
+        let Some(applied) = self.nodes[node]
+            .member
+            .as_ref()
+            .map(|m| m.status().applied_index)
+        else {
             return;
         };
         let ready: Vec<(u64, String)> = self
             .pending
             .iter()
             .filter_map(|(r, p)| match &p.waiting {
-                Waiting::Read { key, index: Some(i) } if p.node == node && *i <= applied => {
-                    Some((*r, key.clone()))
-                }
+                Waiting::Read {
+                    key,
+                    index: Some(i),
+                } if p.node == node && *i <= applied => Some((*r, key.clone())),
                 _ => None,
             })
             .collect();
@@ -745,18 +822,26 @@ impl Simulator {
     }
 
     fn read(&self, node: usize, key: &str) -> Result<Option<String>, String> {
-        let txn = self.nodes[node].db.begin_read().map_err(|e| e.to_string())?;
+        let txn = self.nodes[node]
+            .db
+            .begin_read()
+            .map_err(|e| e.to_string())?;
         let range = RangeRequest {
             key: key.as_bytes().to_vec(),
             ..Default::default()
         };
         let resp = MvccStore::range(&txn, &range).map_err(|e| e.to_string())?;
-        Ok(resp.kvs.first().map(|kv| String::from_utf8_lossy(&kv.value).into_owned()))
+        Ok(resp
+            .kvs
+            .first()
+            .map(|kv| String::from_utf8_lossy(&kv.value).into_owned()))
     }
 
     /// A member's answer to one of its proposals.
     fn answer(&mut self, request: u64, result: Result<WriteResponse, MvccError>) {
-        let Some(p) = self.pending.remove(&request) else { return };
+        let Some(p) = self.pending.remove(&request) else {
+            return;
+        };
         let origin = self.nodes[p.node].config.id;
         let outcome = match (p.waiting, result) {
             (_, Err(e)) => Outcome::Failed(e.to_string()),
@@ -793,8 +878,14 @@ impl Simulator {
         if let Some(at) = history {
             match &outcome {
                 Outcome::Done => self.history.complete(at, KvOutput::Done, self.now_ms),
-                Outcome::Value(v) => self.history.complete(at, KvOutput::Value(v.clone()), self.now_ms),
-                Outcome::Swapped(s) => self.history.complete(at, KvOutput::Swapped(*s), self.now_ms),
+                Outcome::Value(v) => {
+                    self.history
+                        .complete(at, KvOutput::Value(v.clone()), self.now_ms)
+                }
+                Outcome::Swapped(s) => {
+                    self.history
+                        .complete(at, KvOutput::Swapped(*s), self.now_ms)
+                }
                 Outcome::Failed(_) => self.history.drop_op(at),
                 Outcome::Unknown => {}
             }

@@ -99,7 +99,12 @@ impl Network {
     }
 
     /// Puts a message on the wire at `now`; `Err` names why it was dropped.
-    pub fn send(&mut self, rng: &mut Rng, now: u64, envelope: Envelope) -> Result<(), &'static str> {
+    pub fn send(
+        &mut self,
+        rng: &mut Rng,
+        now: u64,
+        envelope: Envelope,
+    ) -> Result<(), &'static str> {
         if self.is_cut(envelope.from, envelope.to) {
             return Err("partition");
         }

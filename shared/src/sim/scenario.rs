@@ -6,8 +6,8 @@
 //! term), `follower` (the first running follower) or `stopped` (the first crashed member),
 //! resolved when the step runs.
 
-use serde::{Deserialize, Serialize};
 use raft::StateRole;
+use serde::{Deserialize, Serialize};
 
 use super::network::LinkFaults;
 use super::rng::Rng;
@@ -18,9 +18,15 @@ use super::{ClientOp, SimConfig, Simulator};
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {
     /// Lets `ms` of virtual time pass.
-    Wait { ms: u64 },
+    Wait {
+        ms: u64,
+    },
     /// A client put, to `member` (any running member if absent).
-    Put { key: String, value: String, member: Option<String> },
+    Put {
+        key: String,
+        value: String,
+        member: Option<String>,
+    },
     Get {
         key: String,
         member: Option<String>,
@@ -28,23 +34,49 @@ pub enum Action {
         #[serde(default)]
         serializable: bool,
     },
-    Delete { key: String, member: Option<String> },
+    Delete {
+        key: String,
+        member: Option<String>,
+    },
     /// Put `value` if the key holds `expect` (absent when `None`).
-    Cas { key: String, expect: Option<String>, value: String, member: Option<String> },
-    MemberAdd { name: String },
-    MemberRemove { member: String },
-    Kill { member: String },
-    Restart { member: String },
+    Cas {
+        key: String,
+        expect: Option<String>,
+        value: String,
+        member: Option<String>,
+    },
+    MemberAdd {
+        name: String,
+    },
+    MemberRemove {
+        member: String,
+    },
+    Kill {
+        member: String,
+    },
+    Restart {
+        member: String,
+    },
     /// Makes the member start an election now.
-    Campaign { member: String },
+    Campaign {
+        member: String,
+    },
     /// Members in different groups cannot talk; members in no group form one more group.
-    Partition { groups: Vec<Vec<String>> },
+    Partition {
+        groups: Vec<Vec<String>>,
+    },
     /// Removes the partition and every link fault.
     Heal,
     /// Sets the faults of the link `from → to` (`None`: back to the default).
-    Link { from: String, to: String, faults: Option<LinkFaults> },
+    Link {
+        from: String,
+        to: String,
+        faults: Option<LinkFaults>,
+    },
     /// Sets the faults of every link without its own.
-    Faults { faults: LinkFaults },
+    Faults {
+        faults: LinkFaults,
+    },
 }
 
 /// A named cluster shape and its steps.
@@ -66,7 +98,10 @@ impl Simulator {
         match action {
             Action::Wait { ms } => self.step_ms(*ms),
             Action::Put { key, value, member } => {
-                let op = ClientOp::Put { key: key.clone(), value: value.clone() };
+                let op = ClientOp::Put {
+                    key: key.clone(),
+                    value: value.clone(),
+                };
                 return client(self, op, member);
             }
             Action::Get {
@@ -83,7 +118,12 @@ impl Simulator {
             Action::Delete { key, member } => {
                 return client(self, ClientOp::Delete { key: key.clone() }, member);
             }
-            Action::Cas { key, expect, value, member } => {
+            Action::Cas {
+                key,
+                expect,
+                value,
+                member,
+            } => {
                 let op = ClientOp::Cas {
                     key: key.clone(),
                     expect: expect.clone(),
@@ -240,8 +280,12 @@ pub fn builtin() -> Vec<Scenario> {
             vec![
                 wait(ELECT),
                 kill("leader"),
-                Action::Campaign { member: "follower".into() },
-                Action::Campaign { member: "follower".into() },
+                Action::Campaign {
+                    member: "follower".into(),
+                },
+                Action::Campaign {
+                    member: "follower".into(),
+                },
                 wait(2 * ELECT),
                 put("k", "v", Some("leader")),
                 wait(500),
@@ -296,7 +340,9 @@ pub fn builtin() -> Vec<Scenario> {
                 Action::MemberAdd { name: "m4".into() },
                 wait(ELECT),
                 put("k", "v2", None),
-                Action::MemberRemove { member: "follower".into() },
+                Action::MemberRemove {
+                    member: "follower".into(),
+                },
                 wait(ELECT),
                 put("k", "v3", Some("leader")),
                 wait(500),
@@ -349,7 +395,11 @@ pub fn random(seed: u64, operations: usize) -> Scenario {
         let key = keys[rng.index(keys.len())].to_string();
         let member = rng.chance(0.3).then(|| "leader".to_string());
         steps.push(match rng.range(0, 99) {
-            0..=29 => Action::Put { key, value: format!("v{i}"), member },
+            0..=29 => Action::Put {
+                key,
+                value: format!("v{i}"),
+                member,
+            },
             30..=54 => Action::Get {
                 key,
                 member,
@@ -358,7 +408,9 @@ pub fn random(seed: u64, operations: usize) -> Scenario {
             55..=59 => Action::Delete { key, member },
             60..=69 => Action::Cas {
                 key,
-                expect: rng.chance(0.8).then(|| format!("v{}", rng.range(0, i as u64))),
+                expect: rng
+                    .chance(0.8)
+                    .then(|| format!("v{}", rng.range(0, i as u64))),
                 value: format!("v{i}"),
                 member,
             },
@@ -367,7 +419,9 @@ pub fn random(seed: u64, operations: usize) -> Scenario {
             80..=83 => {
                 let mut group: Vec<String> = (1..=n).map(|m| format!("m{m}")).collect();
                 group.retain(|_| rng.chance(0.5));
-                Action::Partition { groups: vec![group] }
+                Action::Partition {
+                    groups: vec![group],
+                }
             }
             84..=88 => Action::Heal,
             89..=92 => Action::Link {
