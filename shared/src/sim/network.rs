@@ -140,3 +140,50 @@ impl Network {
         self.in_flight.len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn envelope(from: u64, to: u64, msg_id: u64) -> Envelope {
+        Envelope {
+            from,
+            to,
+            msg_id,
+            message: Message::default(),
+        }
+    }
+
+    #[test]
+    fn faults_and_partitions_shape_delivery() {
+        let mut rng = Rng::new(1);
+        let mut net = Network::new(LinkFaults {
+            min_delay_ms: 5,
+            max_delay_ms: 5,
+            ..LinkFaults::default()
+        });
+        net.send(&mut rng, 0, envelope(1, 2, 1)).unwrap();
+        assert_eq!(net.next_delivery(), Some(5));
+        assert!(net.pop_due(4).is_none());
+        assert_eq!(net.pop_due(5).map(|e| e.msg_id), Some(1));
+
+        net.partition(vec![vec![1]]);
+        assert!(net.is_cut(1, 2) && !net.is_cut(2, 3));
+        assert_eq!(net.send(&mut rng, 0, envelope(1, 2, 2)), Err("partition"));
+        net.heal(LinkFaults::default());
+        let lossy = LinkFaults {
+            loss: 1.0,
+            ..LinkFaults::default()
+        };
+        net.set_link(1, 2, Some(lossy));
+        assert_eq!(net.send(&mut rng, 0, envelope(1, 2, 3)), Err("loss"));
+        assert!(net.send(&mut rng, 0, envelope(2, 1, 4)).is_ok(), "links are directed");
+        let doubled = LinkFaults {
+            duplicate: 1.0,
+            ..LinkFaults::default()
+        };
+        net.set_link(1, 2, Some(doubled));
+        net.send(&mut rng, 0, envelope(1, 2, 5)).unwrap();
+        assert_eq!(net.in_flight(), 3);
+    }
+}
