@@ -243,7 +243,12 @@ fn random_fault_schedules_stay_safe_and_linearizable() {
         match check(&sim.history().operations(), CHECK_BUDGET) {
             Verdict::Linearizable => {}
             Verdict::Unknown { .. } => unknown += 1,
-            v => panic!("seed {seed}: {v:?}; {replay}"),
+            Verdict::NotLinearizable { key } => {
+                for op in sim.history().operations().iter().filter(|op| op.key == key) {
+                    eprintln!("{op:?}");
+                }
+                panic!("seed {seed}: key {key} is not linearizable (history above); {replay}");
+            }
         }
     }
     assert_eq!(
@@ -304,4 +309,18 @@ fn the_checker_catches_a_stale_serializable_read() {
         check(&sim.history().operations(), CHECK_BUDGET),
         Verdict::NotLinearizable { key: "k".into() }
     );
+}
+
+#[test]
+fn the_cluster_view_follows_a_simulated_cluster() {
+    let (sim, events, _) = play(&builtin("leader_crash"), 10);
+    let mut view = etcdlab_core::cluster_view::ClusterView::new();
+    for event in &events {
+        view.apply(event);
+    }
+    assert_eq!(view.members.len(), 3);
+    assert_eq!(view.leader().map(|m| m.name.clone()), sim.leader());
+    let leader = view.leader().unwrap();
+    assert_eq!(leader.kv.get("k").map(String::as_str), Some("after"));
+    assert!(view.now_ms <= sim.now_ms() && view.now_ms + 200 > sim.now_ms());
 }

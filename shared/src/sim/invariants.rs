@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use prost::Message as _;
+use raft::eraftpb::EntryType;
 use raft::{GetEntriesContext, StateRole};
 use redb::ReadableDatabase;
 
@@ -88,6 +89,7 @@ impl Invariants {
                 )
                 .map_err(|e| format!("{id:x} cannot read its committed log: {e}"))?;
             for e in entries {
+                let seen_before = self.committed.contains_key(&e.index);
                 let committed = self.committed.entry(e.index).or_insert_with(|| Committed {
                     term: e.term,
                     entry_type: e.entry_type as i32,
@@ -102,8 +104,16 @@ impl Invariants {
                         e.index, e.term, committed.term
                     ));
                 }
-                if let Ok(RaftRequest { origin, id, .. }) = RaftRequest::decode(&e.data[..]) {
-                    self.writes.insert((origin, id));
+                if e.get_entry_type() == EntryType::EntryNormal
+                    && let Ok(RaftRequest { origin, id, .. }) = RaftRequest::decode(&e.data[..])
+                    && id != 0
+                    && !self.writes.insert((origin, id))
+                    && !seen_before
+                {
+                    return Err(format!(
+                        "request {id} from {origin:x} committed twice (again at {})",
+                        e.index
+                    ));
                 }
             }
         }
