@@ -295,11 +295,10 @@ impl Simulator {
                 Outcome::Done
             }
             (Waiting::MemberRemove { node }, Ok(_)) => {
-                if self.nodes[node].member.is_some() {
-                    let name = self.nodes[node].name.clone();
-                    let _ = self.kill(&name);
-                }
+                // Stopped already if it applied its removal; if not (cut off), stopped now.
                 self.nodes[node].removed = true;
+                let name = self.nodes[node].name.clone();
+                let _ = self.stop(&name, "removed from the cluster");
                 Outcome::Done
             }
             (_, Ok(response)) => {

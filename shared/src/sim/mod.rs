@@ -99,6 +99,8 @@ struct Node {
     db: Arc<Database>,
     member: Option<Member>,
     removed: bool,
+    /// Whether the member has seen itself in the cluster's configuration.
+    joined: bool,
     next_tick_ms: u64,
 }
 
@@ -258,11 +260,14 @@ impl Simulator {
     /// Crashes a member: it stops at once, its database keeps what it committed; requests it
     /// was serving end as [`Outcome::Unknown`].
     pub fn kill(&mut self, name: &str) -> Result<(), String> {
+        self.stop(name, "killed (simulated crash)")
+    }
+
+    fn stop(&mut self, name: &str, reason: &str) -> Result<(), String> {
         let node = self.running_index(name)?;
+        let reason = reason.to_string();
         self.with_member(node, |m| {
-            m.record_event(EventKind::MemberStopped {
-                reason: "killed (simulated crash)".into(),
-            })
+            m.record_event(EventKind::MemberStopped { reason })
         });
         self.nodes[node].member = None;
         let lost: Vec<u64> = self
@@ -389,6 +394,7 @@ impl Simulator {
             db: Arc::new(db),
             member: None,
             removed: false,
+            joined: false,
             next_tick_ms: 0,
         });
         self.start(self.nodes.len() - 1);
@@ -476,6 +482,21 @@ impl Simulator {
             }
         }
         self.serve_reads(node);
+        self.stop_if_removed(node);
+    }
+
+    /// Stops a member that applied its own removal, as etcd does: raft-rs must not drive a
+    /// leader that is no longer in its configuration (it would panic on the next ack).
+    fn stop_if_removed(&mut self, node: usize) {
+        let n = &mut self.nodes[node];
+        let Some(member) = &n.member else { return };
+        let in_config = member.raft().prs().get(n.config.id).is_some();
+        n.joined |= in_config;
+        if n.joined && !in_config {
+            n.removed = true;
+            let name = n.name.clone();
+            let _ = self.stop(&name, "removed from the cluster");
+        }
     }
 
     fn observe(&mut self, node: usize) {

@@ -371,7 +371,7 @@ pub fn builtin() -> Vec<Scenario> {
 
 /// A random fault schedule of `operations` steps over a random cluster, all drawn from `seed`:
 /// client requests on a few keys, crashes and restarts, partitions, link faults and heals,
-/// then a heal, every member back and a final read of every key.
+/// members added and removed, then a heal, every member back and a final read of every key.
 pub fn random(seed: u64, operations: usize) -> Scenario {
     let mut rng = Rng::new(seed ^ 0x5ce9_a810);
     let n = if rng.chance(0.5) { 3 } else { 5 };
@@ -433,6 +433,12 @@ pub fn random(seed: u64, operations: usize) -> Scenario {
                     loss: rng.range(0, 50) as f64 / 100.0,
                     duplicate: rng.range(0, 20) as f64 / 100.0,
                 }),
+            },
+            93 => Action::MemberAdd {
+                name: format!("m{}", n + 1 + i),
+            },
+            94 => Action::MemberRemove {
+                member: "follower".into(),
             },
             _ => wait(rng.range(500, 3_000)),
         });
