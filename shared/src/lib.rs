@@ -11,6 +11,7 @@
 //! - [`alarms`]: NOSPACE/CORRUPT alarms, raised and cleared through Raft.
 //! - [`events`]: the versioned Raft event schema every member reports; [`raft_events`] turns
 //!   raft-rs messages and state into events, [`request_text`] writes entries readably.
+//! - [`sim`]: the deterministic cluster simulator, its scenarios and the linearizability checker.
 //! - [`cluster_view`]: the reducer from events to what the cluster looks like (roles, logs,
 //!   key-value state, messages in flight), shared by the visualizer and the lessons.
 //!
@@ -29,6 +30,7 @@ pub mod proto;
 pub mod raft_events;
 pub mod raft_log;
 pub mod request_text;
+pub mod sim;
 pub mod state_snapshot;
 
 pub use error::{CoreError, MembershipError};

@@ -329,6 +329,21 @@ impl Member {
         self.raw.tick()
     }
 
+    /// Sets the election timeout raft-rs randomises (with the thread's RNG, on every term or role
+    /// change) to the value `draw` picks in its range `[election_tick, 2·election_tick)`: the
+    /// simulator's seeded replacement, so a simulation replays exactly.
+    pub fn set_randomized_election_timeout(&mut self, draw: u64) {
+        // raft-rs's defaults, which `open` keeps: `[election_tick, 2·election_tick)`.
+        let min = self.config.election_tick;
+        let ticks = min + (draw % min.max(1) as u64) as usize;
+        self.raw.raft.set_randomized_election_timeout(ticks);
+    }
+
+    /// Read-only access to raft-rs's state (log, progress, term), for checkers and inspectors.
+    pub fn raft(&self) -> &raft::Raft<RaftLog> {
+        &self.raw.raft
+    }
+
     /// Starts or stops recording events (off by default: recording costs only when asked for).
     pub fn set_events_enabled(&mut self, enabled: bool) {
         self.events.set_enabled(enabled);
