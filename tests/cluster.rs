@@ -349,7 +349,25 @@ fn members_are_added_as_learners_promoted_and_removed() {
     );
     let list = etcdctl(&leader_ep, &args(&["member", "list"]), None);
     assert_eq!(list.stdout.lines().count(), 3, "{}", list.stdout);
-    cluster.members[follower].kill9();
+    // The removed member stops by itself, as etcd's does, with the reason in its log.
+    let removed = &mut cluster.members[follower];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let child = &mut removed.process.as_mut().unwrap().child;
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the removed member keeps running");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        removed
+            .log()
+            .contains("the member has been permanently removed from the cluster"),
+        "{}",
+        removed.log()
+    );
+    removed.kill9();
     assert_eq!(
         etcdctl(&leader_ep, &args(&["put", "after-remove", "1"]), None).stdout,
         "OK\n"

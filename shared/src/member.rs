@@ -186,6 +186,8 @@ pub struct Member {
     cluster_version_set: bool,
     /// Whether the NOSPACE alarm is raised: writes that add data are refused until disarmed.
     no_space: bool,
+    /// Whether this member has applied its own removal from the cluster.
+    removed: bool,
     logger: slog::Logger,
     events: EventLog,
     next_msg_id: u64,
@@ -239,6 +241,9 @@ impl Member {
                 cluster_id
             }
         };
+        // A member that applied its own removal stays removed (etcd refuses to start it too).
+        let members = membership::list_in(&txn)?;
+        let removed = !members.is_empty() && !members.iter().any(|m| m.id == config.id);
         txn.commit()?;
 
         let raft_config = raft::Config {
@@ -268,8 +273,15 @@ impl Member {
             attributes_published: false,
             cluster_version_set,
             no_space,
+            removed,
             logger: logger.clone(),
         })
+    }
+
+    /// Whether this member has applied its own removal: it must stop, as etcd's does (raft-rs
+    /// panics if a removed leader keeps stepping messages).
+    pub fn is_removed(&self) -> bool {
+        self.removed
     }
 
     pub fn id(&self) -> u64 {
@@ -934,7 +946,10 @@ impl Member {
                     learners: cs.learners.iter().map(|id| hex_id(*id)).collect(),
                 });
                 match (cc.get_change_type(), &context.member) {
-                    (ConfChangeType::RemoveNode, _) => membership::remove(txn, cc.node_id)?,
+                    (ConfChangeType::RemoveNode, _) => {
+                        membership::remove(txn, cc.node_id)?;
+                        self.removed |= cc.node_id == self.config.id;
+                    }
                     (_, Some(info)) => {
                         // A promotion keeps the name and client URLs the member published.
                         let mut info = info.clone();

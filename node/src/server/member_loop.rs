@@ -366,6 +366,12 @@ impl MemberLoop {
             }
             self.start_read_round();
             self.process_ready()?;
+            if self.member.is_removed() {
+                self.publish_events();
+                return Err(CoreError::Invalid(
+                    "the member has been permanently removed from the cluster".into(),
+                ));
+            }
             self.publish_events();
         }
     }
