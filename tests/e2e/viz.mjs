@@ -25,6 +25,7 @@ try {
   page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
   page.on('console', (m) => { if (m.type() === 'error') errors.push(`console: ${m.text()}`); });
   const shot = (name) => page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+  // SVG elements are clicked by event: messages flying over them would take a pointer click.
   const wait = (fn, arg, timeout = 20000) => page.waitForFunction(fn, arg, { timeout, polling: 100 });
 
   stage = 'three members, one leader';
@@ -37,7 +38,7 @@ try {
   console.log(`ok: 3 members, leader ${leader.name} in term ${leader.term}`);
 
   stage = 'kill the leader from the UI';
-  await page.click(`g[data-node="${leader.name}"]`);
+  await page.dispatchEvent(`g[data-node="${leader.name}"]`, 'click');
   await page.click('.member-controls button[data-action="kill"]');
   await wait((old) => {
     const down = document.querySelector(`g[data-node="${old.name}"]`)?.dataset.role === 'down';
@@ -67,7 +68,7 @@ try {
   console.log(`ok: put committed on ${live.join(', ')}`);
 
   stage = 'restart the killed member from the UI';
-  await page.click(`g[data-node="${leader.name}"]`);
+  await page.dispatchEvent(`g[data-node="${leader.name}"]`, 'click');
   await page.click('.member-controls button[data-action="restart"]');
   await committedOn([leader.name]);
   await shot('4-caught-up');
@@ -75,10 +76,10 @@ try {
 
   stage = 'cut and mend a link by clicking it';
   const link = await page.$eval('g[data-link]', (g) => g.dataset.link);
-  await page.click(`g[data-link="${link}"]`);
+  await page.dispatchEvent(`g[data-link="${link}"]`, 'click');
   await wait((l) => document.querySelector(`g[data-link="${l}"] line.link.cut`) !== null, link);
   await shot('5-link-cut');
-  await page.click(`g[data-link="${link}"]`);
+  await page.dispatchEvent(`g[data-link="${link}"]`, 'click');
   await wait((l) => document.querySelector(`g[data-link="${l}"] line.link.cut`) === null, link);
   console.log(`ok: link ${link} cut and mended`);
 
