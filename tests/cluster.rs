@@ -357,7 +357,10 @@ fn members_are_added_as_learners_promoted_and_removed() {
         if child.try_wait().unwrap().is_some() {
             break;
         }
-        assert!(Instant::now() < deadline, "the removed member keeps running");
+        assert!(
+            Instant::now() < deadline,
+            "the removed member keeps running"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(
