@@ -80,12 +80,7 @@ fn normal_replication() {
         &[Outcome::Done, Outcome::Done, Outcome::Done]
     );
     assert_eq!(results[3], Outcome::Value(Some("v1".into())));
-    let applied: Vec<u64> = sim
-        .members()
-        .iter()
-        .map(|m| m.status.unwrap().applied_index)
-        .collect();
-    assert!(applied.windows(2).all(|w| w[0] == w[1]), "{applied:?}");
+    assert_all_applied_equally(&sim);
 }
 
 #[test]
@@ -170,12 +165,7 @@ fn follower_catches_up_by_snapshot() {
             .iter()
             .any(|e| matches!(e.kind, EventKind::SnapshotApplied { .. }))
     );
-    let applied: Vec<u64> = sim
-        .members()
-        .iter()
-        .map(|m| m.status.unwrap().applied_index)
-        .collect();
-    assert!(applied.windows(2).all(|w| w[0] == w[1]), "{applied:?}");
+    assert_all_applied_equally(&sim);
 }
 
 #[test]
@@ -323,4 +313,14 @@ fn the_cluster_view_follows_a_simulated_cluster() {
     let leader = view.leader().unwrap();
     assert_eq!(leader.kv.get("k").map(String::as_str), Some("after"));
     assert!(view.now_ms <= sim.now_ms() && view.now_ms + 200 > sim.now_ms());
+}
+
+/// Every member has applied the same entries.
+fn assert_all_applied_equally(sim: &Simulator) {
+    let applied: Vec<u64> = sim
+        .members()
+        .iter()
+        .map(|m| m.status.unwrap().applied_index)
+        .collect();
+    assert!(applied.windows(2).all(|w| w[0] == w[1]), "{applied:?}");
 }

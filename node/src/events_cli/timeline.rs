@@ -81,6 +81,11 @@ impl Timeline {
         }
         let s = |key: &str| event[key].as_str().unwrap_or("").to_string();
         let n = |key: &str| event[key].as_u64().unwrap_or(0);
+        let pre = if event["pre_vote"] == true {
+            "pre-vote"
+        } else {
+            "vote"
+        };
         let term = format!("t{}", n("term"));
         let me = self.member(&node);
         let text = match kind {
@@ -105,11 +110,6 @@ impl Timeline {
             ),
             "vote_requested" => {
                 let to = self.member(&s("to"));
-                let pre = if event["pre_vote"] == true {
-                    "pre-vote"
-                } else {
-                    "vote"
-                };
                 format!(
                     "{me} ▶ {to} {pre}? last {}/t{} {term}",
                     n("last_index"),
@@ -118,20 +118,10 @@ impl Timeline {
             }
             "vote_granted" => {
                 let to = self.member(&s("to"));
-                let pre = if event["pre_vote"] == true {
-                    "pre-vote"
-                } else {
-                    "vote"
-                };
                 format!("{me} ▶ {to} {pre} {} {term}", self.paint(GREEN, "✓"))
             }
             "vote_rejected" => {
                 let to = self.member(&s("to"));
-                let pre = if event["pre_vote"] == true {
-                    "pre-vote"
-                } else {
-                    "vote"
-                };
                 format!(
                     "{me} ▶ {to} {pre} {} ({}) {term}",
                     self.paint(RED, "✗"),

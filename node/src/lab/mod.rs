@@ -233,7 +233,7 @@ async fn run(mut flags: LabFlags) -> anyhow::Result<()> {
     tasks.push(tokio::spawn(lab.clone().supervise()));
     let endpoints = lab.client_endpoints().join(",");
     println!(
-        "etcdlab lab: {} members starting (data in {}), page and API on http://{}\n\
+        "etcdlab lab: {} members starting (data in {}); visualizer and API: open http://{}\n\
          timing: heartbeat {} ms, election timeout {} ms{}\n\n  \
          etcdctl --endpoints {endpoints} put key1 value1\n  \
          etcdctl --endpoints {endpoints} endpoint status -w table\n  \
