@@ -106,11 +106,14 @@ pub fn etcdctl(endpoints: &str, args: &[String], stdin: Option<&str>) -> Output 
 
 /// Masks member and cluster ids, in hex (16 digits) and decimal (15+ digits).
 pub fn mask_ids(text: &str) -> String {
-    // Go prints ids with %x, so a leading zero drops a digit.
-    let hex = regex_lite::Regex::new(r"\b[0-9a-f]{13,16}\b").unwrap();
+    // Go prints ids with %x, so a leading zero drops a digit; with %16x it becomes a space,
+    // so the spaces before an id are one space however many digits it has.
+    let hex = regex_lite::Regex::new(r"( +)?\b[0-9a-f]{13,16}\b").unwrap();
     let dec = regex_lite::Regex::new(r"\b\d{15,20}\b").unwrap();
-    dec.replace_all(&hex.replace_all(text, "ID"), "BIG")
-        .into_owned()
+    let masked = hex.replace_all(text, |found: &regex_lite::Captures| {
+        if found.get(1).is_some() { " ID" } else { "ID" }
+    });
+    dec.replace_all(&masked, "BIG").into_owned()
 }
 
 /// A process killed (and its data dir removed) on drop.
