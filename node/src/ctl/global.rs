@@ -252,6 +252,14 @@ impl Client<'_> {
         self.request_within(&self.endpoints, call).await
     }
 
+    /// A connection for a long-lived stream (a watch): the first endpoint to answer within
+    /// the dial timeout.
+    pub async fn connect(&self) -> Result<Channel, CtlError> {
+        tokio::time::timeout(self.global.dial_timeout, self.channel(&self.endpoints))
+            .await
+            .map_err(|_| CtlError::deadline_exceeded())
+    }
+
     /// Sends one request to `endpoint` itself (status, hash: answers about one member).
     pub async fn request_to<T>(
         &self,

@@ -146,7 +146,7 @@ pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
 
 /// The key and range end of a key, an explicit range, `--prefix` or `--from-key` (an empty
 /// key with either means the whole key space).
-fn key_range(
+pub(super) fn key_range(
     key: &str,
     range_end: Option<&String>,
     prefix: bool,

@@ -7,7 +7,7 @@
 //! sends its requests through a [`global::Client`] and hands the answer to [`print`] in the
 //! chosen format. Modules: [`kv`] get/put/del/compaction, [`txn`] the transaction language,
 //! [`endpoint`] health/status/hashkv, [`member`] membership, [`maintenance`] alarm,
-//! move-leader and snapshots, [`version`]; [`usage`] renders help text; [`gotext`] holds the
+//! move-leader and snapshots, [`watch`] event streams, [`version`]; [`usage`] renders help text; [`gotext`] holds the
 //! Go text conventions etcdctl's output inherits; [`v2`] answers `ETCDCTL_API=2`.
 
 mod cli;
@@ -22,6 +22,7 @@ mod txn;
 mod usage;
 mod v2;
 mod version;
+mod watch;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -131,6 +132,7 @@ static ROOT: Command = Command::new("etcdctl", "A simple command line client for
         &maintenance::SNAPSHOT,
         &txn::TXN,
         &version::VERSION,
+        &watch::WATCH,
     ]);
 
 /// cobra's `help [command]`.

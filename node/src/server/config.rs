@@ -139,6 +139,13 @@ pub struct EtcdFlags {
     /// `POST /debug/faults` of the client URL: for labs and tests, never for production.
     #[arg(long = "experimental-fault-injection", env = "ETCD_EXPERIMENTAL_FAULT_INJECTION", default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub experimental_fault_injection: bool,
+    /// Duration of periodic watch progress notifications.
+    #[arg(
+        long = "experimental-watch-progress-notify-interval",
+        env = "ETCD_EXPERIMENTAL_WATCH_PROGRESS_NOTIFY_INTERVAL",
+        default_value = "10m0s"
+    )]
+    pub experimental_watch_progress_notify_interval: String,
     /// Path to the client server TLS cert file.
     #[arg(long = "cert-file", env = "ETCD_CERT_FILE")]
     pub cert_file: Option<PathBuf>,
@@ -195,6 +202,8 @@ pub struct ServerConfig {
     pub pre_vote: bool,
     pub snapshot_count: u64,
     pub fault_injection: bool,
+    /// How often watchers that asked for progress notifications get one.
+    pub watch_progress_interval: Duration,
     /// Backend size beyond which writes raise NOSPACE (None: no quota).
     pub quota_backend_bytes: Option<u64>,
 }
@@ -303,12 +312,24 @@ impl EtcdFlags {
             pre_vote: self.pre_vote,
             snapshot_count: self.snapshot_count,
             fault_injection: self.experimental_fault_injection,
+            watch_progress_interval: go_duration(
+                &self.experimental_watch_progress_notify_interval,
+                "--experimental-watch-progress-notify-interval",
+            )?,
             quota_backend_bytes: match self.quota_backend_bytes {
                 q if q < 0 => None,
                 0 => Some(DEFAULT_QUOTA_BYTES),
                 q => Some(q as u64),
             },
         })
+    }
+}
+
+/// A positive Go duration such as `10m0s` or `500ms`.
+fn go_duration(text: &str, flag: &str) -> anyhow::Result<Duration> {
+    match humantime::parse_duration(text) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        _ => bail!("invalid value {text:?} for {flag}: want a positive duration such as 10m0s"),
     }
 }
 

@@ -105,6 +105,7 @@ pub struct MemberHandle {
     db: DatabaseSlot,
     request_timeout: Duration,
     events: broadcast::Sender<Arc<RaftEvent>>,
+    applied_revision: tokio::sync::watch::Receiver<i64>,
 }
 
 impl MemberHandle {
@@ -168,6 +169,12 @@ impl MemberHandle {
     /// subscriber and stops after the last).
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<RaftEvent>> {
         self.events.subscribe()
+    }
+
+    /// The key space's revision as applied and committed to the database here; it changes
+    /// after every ready that changed the key space (watchers read the new changes then).
+    pub fn applied_revision(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.applied_revision.clone()
     }
 
     /// The cluster's members as this member has applied them, ordered by id.
@@ -244,6 +251,7 @@ pub fn spawn(
     let (commands, inbox) = mpsc::channel();
     let status = Arc::new(Mutex::new(member.status()));
     let (events, _) = broadcast::channel(EVENT_BUFFER);
+    let (revision_tx, applied_revision) = tokio::sync::watch::channel(member.status().revision);
     let db: DatabaseSlot = Arc::new(RwLock::new(Some(member.database().clone())));
     let handle = MemberHandle {
         commands,
@@ -251,10 +259,13 @@ pub fn spawn(
         db: db.clone(),
         request_timeout,
         events: events.clone(),
+        applied_revision,
     };
     let thread = thread::Builder::new()
         .name("raft-member".into())
-        .spawn(move || MemberLoop::new(member, peers, status, events, db).run(inbox, tick))
+        .spawn(move || {
+            MemberLoop::new(member, peers, status, events, revision_tx, db).run(inbox, tick)
+        })
         .expect("spawning the member thread");
     (handle, thread)
 }
@@ -284,6 +295,8 @@ struct MemberLoop {
     /// Confirmed read points waiting for the apply to catch up: (index, waiters).
     reads_confirmed: Vec<(u64, ReadWaiters)>,
     events: broadcast::Sender<Arc<RaftEvent>>,
+    /// Tells watchers the key space's revision after each ready.
+    revision: tokio::sync::watch::Sender<i64>,
     faults: Faults,
     /// Commands that arrived while paused, carried out on resume.
     held: VecDeque<Command>,
@@ -296,6 +309,7 @@ impl MemberLoop {
         peers: PeerSender,
         status: Arc<Mutex<MemberStatus>>,
         events: broadcast::Sender<Arc<RaftEvent>>,
+        revision: tokio::sync::watch::Sender<i64>,
         db: DatabaseSlot,
     ) -> Self {
         MemberLoop {
@@ -308,6 +322,7 @@ impl MemberLoop {
             reads_in_flight: HashMap::new(),
             reads_confirmed: Vec::new(),
             events,
+            revision,
             faults: Faults::default(),
             held: VecDeque::new(),
             db,
@@ -545,6 +560,11 @@ impl MemberLoop {
             false
         });
         *self.status.lock().unwrap_or_else(|p| p.into_inner()) = status;
+        self.revision.send_if_modified(|revision| {
+            let changed = *revision != status.revision;
+            *revision = status.revision;
+            changed
+        });
         Ok(())
     }
 

@@ -2,7 +2,7 @@
 //!
 //! [`config`] reads etcd's flags, [`data_dir`] opens the member's redb file, the core's
 //! `Member` is started on its own thread by [`member_loop`], and the gRPC services ([`kv`],
-//! [`maintenance`], [`cluster`]) are served on every `--listen-client-urls` address until
+//! [`watch`], [`maintenance`], [`cluster`]) are served on every `--listen-client-urls` address until
 //! SIGINT or SIGTERM, when the member finishes its current ready and stops.
 
 pub mod cluster;
@@ -16,6 +16,7 @@ pub mod maintenance;
 pub mod member_loop;
 pub mod peer;
 pub mod raft_logging;
+pub mod watch;
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
@@ -31,6 +32,7 @@ use tokio::net::TcpListener;
 use self::config::{EtcdFlags, ServerConfig};
 use crate::rpc::etcdserverpb::{
     cluster_server::ClusterServer, kv_server::KvServer, maintenance_server::MaintenanceServer,
+    watch_server::WatchServer,
 };
 
 /// gRPC framing allowance on top of `--max-request-bytes`, as etcd adds.
@@ -133,6 +135,14 @@ async fn run(config: ServerConfig) -> anyhow::Result<()> {
         .add_service(
             ClusterServer::new(cluster::ClusterService::new(handle.clone()))
                 .max_decoding_message_size(limit),
+        )
+        .add_service(
+            WatchServer::new(watch::WatchService::new(
+                handle.clone(),
+                config.max_request_bytes,
+                config.watch_progress_interval,
+            ))
+            .max_decoding_message_size(limit),
         );
         // gRPC (HTTP/2) and the debug endpoints (HTTP/1.1, WebSocket) share the port.
         let app = routes.into_axum_router().merge(debug_http::router(

@@ -46,12 +46,13 @@
 //!
 //! Submodules: `encoding` (records, etcd's revision key), `range` (key ranges and reads), `write`
 //! (puts and deletes inside one revision), `txn` (checks, compares, nested ops), `compact`
-//! (compaction and HashKV).
+//! (compaction and HashKV), `watch` (the change log read as watch events).
 
 mod compact;
 mod encoding;
 mod range;
 mod txn;
+pub mod watch;
 mod write;
 
 use redb::{

@@ -1897,3 +1897,93 @@ fn malformed_stored_bytes_are_storage_errors() {
         Err(MvccError::Storage(_))
     ));
 }
+
+/// What a watcher starting at `from` would be sent: (type, key, value, mod revision, prev value).
+fn watched(
+    f: &Fixture,
+    from: i64,
+    max_revisions: i64,
+) -> Vec<(i32, String, String, i64, Option<String>)> {
+    let batch =
+        watch::changes_since(&f.db.begin_read().unwrap(), from, max_revisions, true).unwrap();
+    let text = |b: &[u8]| String::from_utf8(b.to_vec()).unwrap();
+    batch
+        .events
+        .iter()
+        .map(|e| {
+            let kv = e.kv.as_ref().unwrap();
+            (
+                e.r#type,
+                text(&kv.key),
+                text(&kv.value),
+                kv.mod_revision,
+                e.prev_kv.as_ref().map(|p| text(&p.value)),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn watch_events_replay_the_change_log_in_revision_order() {
+    let mut f = Fixture::new();
+    f.put("a", "1"); // rev 2
+    f.put("b", "1"); // rev 3
+    f.put("a", "2"); // rev 4
+    f.del("a", b""); // rev 5
+    f.txn(&branch(vec![put_op("c", "1"), put_op("b", "2")]))
+        .unwrap(); // rev 6
+    let (put, delete) = (0, 1);
+    let s = |v: &str| Some(v.to_string());
+    assert_eq!(
+        watched(&f, 1, 100),
+        vec![
+            (put, "a".into(), "1".into(), 2, None),
+            (put, "b".into(), "1".into(), 3, None),
+            (put, "a".into(), "2".into(), 4, s("1")),
+            // A deletion carries the key and its revision only, and the value it ended.
+            (delete, "a".into(), "".into(), 5, s("2")),
+            (put, "c".into(), "1".into(), 6, None),
+            (put, "b".into(), "2".into(), 6, s("1")),
+        ]
+    );
+    // From a later revision, and cut at a revision limit.
+    let batch = watch::changes_since(&f.db.begin_read().unwrap(), 4, 2, false).unwrap();
+    assert_eq!(
+        (batch.through, batch.current, batch.events.len()),
+        (5, 6, 2)
+    );
+    assert!(batch.events.iter().all(|e| e.prev_kv.is_none()));
+    // Past the current revision: nothing yet.
+    assert_eq!(watched(&f, 7, 100), vec![]);
+    // Recreated after the delete: no previous version.
+    f.put("a", "3"); // rev 7
+    assert_eq!(
+        watched(&f, 7, 100),
+        vec![(put, "a".into(), "3".into(), 7, None)]
+    );
+}
+
+#[test]
+fn watch_events_before_the_compaction_point_are_gone() {
+    let mut f = Fixture::new();
+    f.put("a", "1"); // rev 2
+    f.put("a", "2"); // rev 3
+    f.put("b", "1"); // rev 4
+    f.compact(3).unwrap();
+    let txn = f.db.begin_read().unwrap();
+    assert_eq!(watch::revisions(&txn).unwrap(), (4, 3));
+    assert_eq!(
+        watch::changes_since(&txn, 2, 100, true),
+        Err(MvccError::Compacted)
+    );
+    drop(txn);
+    // At the compaction point itself the surviving version is still there; its predecessor is
+    // not, so it comes without a previous value.
+    assert_eq!(
+        watched(&f, 3, 100),
+        vec![
+            (0, "a".into(), "2".into(), 3, None),
+            (0, "b".into(), "1".into(), 4, None)
+        ]
+    );
+}

@@ -29,6 +29,16 @@ pub(super) fn render(report: &Report) -> Option<Rendered> {
                 }
             }
         }
+        Report::Watch { response, .. } => {
+            header(&mut out, response.header.as_ref());
+            for event in &response.events {
+                line(&mut out, "Type", super::event_type_name(event.r#type));
+                if let Some(prev) = &event.prev_kv {
+                    kv(&mut out, "Prev", prev);
+                }
+                kv(&mut out, "", &event.kv.clone().unwrap_or_default());
+            }
+        }
         Report::MemberList(r) => {
             header(&mut out, r.header.as_ref());
             for m in &r.members {

@@ -9,7 +9,7 @@ use etcdlab_core::proto::etcdserverpb::{
     DeleteRangeResponse, Member, PutResponse, RangeResponse, ResponseHeader, StatusResponse,
     TxnResponse,
 };
-use etcdlab_core::proto::mvccpb::KeyValue;
+use etcdlab_core::proto::mvccpb::{Event, KeyValue};
 use serde_json::{Map, Value, json};
 
 use super::{Health, Rendered, Report};
@@ -74,6 +74,18 @@ pub(super) fn render(report: &Report) -> Rendered {
         Report::MoveLeader { response, .. } => {
             object([("header", response.header.as_ref().map(GoJson::go_json))])
         }
+        // clientv3's WatchResponse struct: exported Go fields, no json tags of its own.
+        Report::Watch { response, closed } => json!({
+            "Header": response.header.map(|h| h.go_json()).unwrap_or_else(|| json!({})),
+            "Events": if *closed {
+                Value::Null
+            } else {
+                Value::Array(response.events.iter().map(GoJson::go_json).collect())
+            },
+            "CompactRevision": response.compact_revision,
+            "Canceled": response.canceled,
+            "Created": response.created,
+        }),
     };
     let mut text = encode(&value);
     text.push('\n');
@@ -193,6 +205,16 @@ impl GoJson for KeyValue {
             ("version", non_zero(self.version)),
             ("value", bytes(&self.value)),
             ("lease", non_zero(self.lease)),
+        ])
+    }
+}
+
+impl GoJson for Event {
+    fn go_json(&self) -> Value {
+        object([
+            ("type", non_zero(self.r#type)),
+            ("kv", self.kv.as_ref().map(GoJson::go_json)),
+            ("prev_kv", self.prev_kv.as_ref().map(GoJson::go_json)),
         ])
     }
 }

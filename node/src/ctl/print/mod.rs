@@ -14,7 +14,7 @@ use std::io::Write;
 use etcdlab_core::proto::etcdserverpb::{
     AlarmResponse, DeleteRangeResponse, HashKvResponse, MemberAddResponse, MemberListResponse,
     MemberPromoteResponse, MemberRemoveResponse, MemberUpdateResponse, MoveLeaderResponse,
-    PutResponse, RangeResponse, StatusResponse, TxnResponse,
+    PutResponse, RangeResponse, StatusResponse, TxnResponse, WatchResponse,
 };
 
 pub use super::gotext::humanize_bytes;
@@ -74,6 +74,12 @@ pub enum Report<'a> {
         leader: u64,
         target: u64,
         response: &'a MoveLeaderResponse,
+    },
+    /// One response of a watch as clientv3 hands it on; `closed` is the empty response it
+    /// makes up when the server refused the watch (no header, no event list).
+    Watch {
+        response: &'a WatchResponse,
+        closed: bool,
     },
 }
 
@@ -254,6 +260,15 @@ fn alarm_name(alarm: i32) -> String {
         0 => "NONE".to_string(),
         1 => "NOSPACE".to_string(),
         2 => "CORRUPT".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// A watch event's type as Go prints the enum.
+fn event_type_name(kind: i32) -> String {
+    match kind {
+        0 => "PUT".to_string(),
+        1 => "DELETE".to_string(),
         other => other.to_string(),
     }
 }

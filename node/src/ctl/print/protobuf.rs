@@ -18,6 +18,14 @@ pub(super) fn render(report: &Report) -> Option<Rendered> {
         Report::MemberPromote(_, r) => r.encode_to_vec(),
         Report::Alarm(r) => r.encode_to_vec(),
         Report::MoveLeader { response, .. } => response.encode_to_vec(),
+        // etcdctl rebuilds the message from clientv3's response, which has no watch id.
+        Report::Watch { response, .. } => etcdlab_core::proto::etcdserverpb::WatchResponse {
+            watch_id: 0,
+            cancel_reason: String::new(),
+            fragment: false,
+            ..(*response).clone()
+        }
+        .encode_to_vec(),
         Report::EndpointHealth(_) | Report::EndpointStatus(_) | Report::EndpointHashKv(_) => {
             return None;
         }

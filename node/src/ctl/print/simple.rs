@@ -82,6 +82,17 @@ pub(super) fn render(report: &Report, hex: bool, value_only: bool) -> Rendered {
         Report::MoveLeader { leader, target, .. } => {
             format!("Leadership transferred from {leader:x} to {target:x}\n")
         }
+        Report::Watch { response, .. } => {
+            let mut out = Vec::new();
+            for event in &response.events {
+                out.extend(format!("{}\n", super::event_type_name(event.r#type)).into_bytes());
+                if let Some(prev) = &event.prev_kv {
+                    out.extend(kvs.kv(prev));
+                }
+                out.extend(kvs.kv(&event.kv.clone().unwrap_or_default()));
+            }
+            return Rendered::stdout(out);
+        }
     };
     Rendered::stdout(text)
 }
