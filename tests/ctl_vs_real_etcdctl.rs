@@ -369,6 +369,16 @@ fn cases() -> Vec<Case> {
         case(&["help", "txn"]),
         case(&["help", "member", "add"]),
         case(&["version", "extra", "-w", "json"]),
+        // watches that end by themselves
+        case(&["watch", "--help"]),
+        case(&["watch"]),
+        case(&["watch", "a", "--"]),
+        case(&["watch", "a", "b", "--prefix"]),
+        case(&["watch", "b", "a"]),
+        case(&["watch", "b", "a", "-w", "json"]),
+        case(&["watch", "key1", "--rev", "-1", "-w", "fields"]),
+        case(&["watch"]).env("ETCDCTL_WATCH_RANGE_END", "z"),
+        case(&["watch", "a"]).env("ETCDCTL_WATCH_KEY", "k"),
         case(&["get", "/", "--prefix", "--keys-only"]).env("ETCDCTL_API", "4"),
         // Last: whatever is left, then nothing.
         case(&["del", "", "--from-key", "--prev-kv", "-w", "json"]),
