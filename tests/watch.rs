@@ -281,3 +281,50 @@ fn watchers_see_every_write_once_across_a_leader_kill() {
     );
     assert_eq!(seen, joined);
 }
+
+#[test]
+fn a_stopped_watcher_neither_holds_up_writes_nor_loses_events() {
+    let member = OurMember::start_single("slow-watcher");
+    let ep = member.endpoint();
+    let watcher = Background::start(
+        &real_etcdctl(),
+        &["--endpoints", &ep, "watch", "big", "--prefix", "-w", "json"],
+    );
+    std::thread::sleep(WATCH_START);
+    // A client that stops reading: its socket and HTTP/2 windows fill up, its stream waits.
+    let pid = watcher.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-STOP", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let value = "x".repeat(32 * 1024);
+    let writes = 100;
+    for i in 0..writes {
+        let out = etcdctl(&ep, &args(&format!("put big{i:03}")), Some(&value));
+        assert_eq!(
+            out.code, 0,
+            "put {i} while the watcher is stopped: {}",
+            out.stderr
+        );
+    }
+    assert!(
+        Command::new("kill")
+            .args(["-CONT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while json_events(&watcher.output()).len() < writes && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let keys: Vec<String> = json_events(&watcher.output())
+        .into_iter()
+        .map(|e| e.0)
+        .collect();
+    let expected: Vec<String> = (0..writes).map(|i| format!("big{i:03}")).collect();
+    assert_eq!(keys, expected);
+}
