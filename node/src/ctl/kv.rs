@@ -5,6 +5,7 @@
 
 use std::io::Read;
 
+use etcdlab_core::mvcc::prefix_end;
 use etcdlab_core::proto::etcdserverpb::range_request::{SortOrder, SortTarget};
 use etcdlab_core::proto::etcdserverpb::{
     CompactionRequest, DeleteRangeRequest, PutRequest, RangeRequest,
@@ -130,19 +131,6 @@ pub static COMPACTION: Command = Command::new(
 )
 .flags(&[PHYSICAL])
 .run(|inv| Box::pin(compaction(inv)));
-
-/// The smallest key after every key starting with `prefix` (`"\0"` when there is none), as
-/// clientv3's `GetPrefixRangeEnd`.
-pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < 0xff {
-            end.push(last + 1);
-            return end;
-        }
-    }
-    vec![0]
-}
 
 /// The key and range end of a key, an explicit range, `--prefix` or `--from-key` (an empty
 /// key with either means the whole key space).

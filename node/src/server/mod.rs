@@ -2,20 +2,23 @@
 //!
 //! [`config`] reads etcd's flags, [`data_dir`] opens the member's redb file, the core's
 //! `Member` is started on its own thread by [`member_loop`], and the gRPC services ([`kv`],
-//! [`watch`], [`maintenance`], [`cluster`]) are served on every `--listen-client-urls` address until
+//! [`watch`], [`maintenance`], [`cluster`], and [`lock`] and [`election`] over [`recipes`]) are served on every `--listen-client-urls` address until
 //! SIGINT or SIGTERM, when the member finishes its current ready and stops.
 
 pub mod cluster;
 pub mod config;
 pub mod data_dir;
 pub mod debug_http;
+pub mod election;
 pub mod errors;
 pub mod faults;
 pub mod kv;
+pub mod lock;
 pub mod maintenance;
 pub mod member_loop;
 pub mod peer;
 pub mod raft_logging;
+pub mod recipes;
 pub mod watch;
 
 use std::ffi::OsString;
@@ -34,6 +37,8 @@ use crate::rpc::etcdserverpb::{
     cluster_server::ClusterServer, kv_server::KvServer, maintenance_server::MaintenanceServer,
     watch_server::WatchServer,
 };
+use crate::rpc::v3electionpb::election_server::ElectionServer;
+use crate::rpc::v3lockpb::lock_server::LockServer;
 
 /// gRPC framing allowance on top of `--max-request-bytes`, as etcd adds.
 const GRPC_OVERHEAD_BYTES: usize = 512 * 1024;
@@ -143,7 +148,13 @@ async fn run(config: ServerConfig) -> anyhow::Result<()> {
                 config.watch_progress_interval,
             ))
             .max_decoding_message_size(limit),
-        );
+        )
+        .add_service(LockServer::new(lock::LockService::new(
+            recipes::Recipes::new(handle.clone()),
+        )))
+        .add_service(ElectionServer::new(election::ElectionService::new(
+            recipes::Recipes::new(handle.clone()),
+        )));
         // gRPC (HTTP/2) and the debug endpoints (HTTP/1.1, WebSocket) share the port.
         let app = routes.into_axum_router().merge(debug_http::router(
             handle.clone(),

@@ -65,7 +65,7 @@ use crate::proto::etcdserverpb::{
     PutResponse, RangeRequest, RangeResponse, ResponseHeader, TxnRequest, TxnResponse,
 };
 
-pub use range::KeyRange;
+pub use range::{KeyRange, prefix_end};
 pub use txn::check_txn;
 use write::Writer;
 

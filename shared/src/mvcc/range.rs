@@ -26,6 +26,19 @@ pub struct KeyRange {
     pub end: Option<Vec<u8>>,
 }
 
+/// The smallest key after every key starting with `prefix` (`"\0"`, the end of the key space,
+/// when there is none), as clientv3's `GetPrefixRangeEnd`.
+pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    vec![0]
+}
+
 impl KeyRange {
     pub fn new(key: &[u8], range_end: &[u8]) -> KeyRange {
         let end = match range_end {
