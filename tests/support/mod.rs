@@ -110,9 +110,12 @@ pub fn mask_ids(text: &str) -> String {
     // so the spaces before an id are one space however many digits it has.
     let hex = regex_lite::Regex::new(r"( +)?\b[0-9a-f]{13,16}\b").unwrap();
     let dec = regex_lite::Regex::new(r"\b\d{15,20}\b").unwrap();
-    let masked = hex.replace_all(text, |found: &regex_lite::Captures| {
-        if found.get(1).is_some() { " ID" } else { "ID" }
-    });
+    let masked = hex.replace_all(
+        text,
+        |found: &regex_lite::Captures| {
+            if found.get(1).is_some() { " ID" } else { "ID" }
+        },
+    );
     dec.replace_all(&masked, "BIG").into_owned()
 }
 

@@ -210,6 +210,7 @@ pub fn identity(config: &ServerConfig) -> (MemberConfig, Bootstrap) {
         client_urls: config.advertise_client_urls.clone(),
         election_tick: config.election_ticks,
         heartbeat_tick: 1,
+        tick_ms: config.tick.as_millis() as u64,
         pre_vote: config.pre_vote,
         snapshot_count: config.snapshot_count,
     };
