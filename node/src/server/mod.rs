@@ -2,7 +2,7 @@
 //!
 //! [`config`] reads etcd's flags, [`data_dir`] opens the member's redb file, the core's
 //! `Member` is started on its own thread by [`member_loop`], and the gRPC services ([`kv`],
-//! [`maintenance`], [`cluster`]) are served on every `--listen-client-urls` address until
+//! [`lease`], [`maintenance`], [`cluster`]) are served on every `--listen-client-urls` address until
 //! SIGINT or SIGTERM, when the member finishes its current ready and stops.
 
 pub mod cluster;
@@ -12,6 +12,7 @@ pub mod debug_http;
 pub mod errors;
 pub mod faults;
 pub mod kv;
+pub mod lease;
 pub mod maintenance;
 pub mod member_loop;
 pub mod peer;
@@ -30,7 +31,8 @@ use tokio::net::TcpListener;
 
 use self::config::{EtcdFlags, ServerConfig};
 use crate::rpc::etcdserverpb::{
-    cluster_server::ClusterServer, kv_server::KvServer, maintenance_server::MaintenanceServer,
+    cluster_server::ClusterServer, kv_server::KvServer, lease_server::LeaseServer,
+    maintenance_server::MaintenanceServer,
 };
 
 /// gRPC framing allowance on top of `--max-request-bytes`, as etcd adds.
@@ -108,6 +110,7 @@ async fn run(config: ServerConfig) -> anyhow::Result<()> {
 
     let listeners = bind_all(&config.listen_client).await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let leases = lease::LeaseService::new(handle.clone());
     let mut servers = Vec::new();
     for listener in listeners {
         tracing::info!(address = %listener.local_addr()?, "serving client requests");
@@ -133,7 +136,8 @@ async fn run(config: ServerConfig) -> anyhow::Result<()> {
         .add_service(
             ClusterServer::new(cluster::ClusterService::new(handle.clone()))
                 .max_decoding_message_size(limit),
-        );
+        )
+        .add_service(LeaseServer::new(leases.clone()).max_decoding_message_size(limit));
         // gRPC (HTTP/2) and the debug endpoints (HTTP/1.1, WebSocket) share the port.
         let app = routes.into_axum_router().merge(debug_http::router(
             handle.clone(),
