@@ -12,9 +12,10 @@ mod table;
 use std::io::Write;
 
 use etcdlab_core::proto::etcdserverpb::{
-    AlarmResponse, DeleteRangeResponse, HashKvResponse, MemberAddResponse, MemberListResponse,
-    MemberPromoteResponse, MemberRemoveResponse, MemberUpdateResponse, MoveLeaderResponse,
-    PutResponse, RangeResponse, StatusResponse, TxnResponse,
+    AlarmResponse, DeleteRangeResponse, HashKvResponse, LeaseGrantResponse, LeaseKeepAliveResponse,
+    LeaseLeasesResponse, LeaseRevokeResponse, LeaseTimeToLiveResponse, MemberAddResponse,
+    MemberListResponse, MemberPromoteResponse, MemberRemoveResponse, MemberUpdateResponse,
+    MoveLeaderResponse, PutResponse, RangeResponse, StatusResponse, TxnResponse,
 };
 
 pub use super::gotext::humanize_bytes;
@@ -75,6 +76,13 @@ pub enum Report<'a> {
         target: u64,
         response: &'a MoveLeaderResponse,
     },
+    LeaseGrant(&'a LeaseGrantResponse),
+    /// The revoked lease and the answer.
+    LeaseRevoke(i64, &'a LeaseRevokeResponse),
+    LeaseKeepAlive(&'a LeaseKeepAliveResponse),
+    /// `lease timetolive`, and whether `--keys` asked for the keys.
+    LeaseTimeToLive(&'a LeaseTimeToLiveResponse, bool),
+    LeaseList(&'a LeaseLeasesResponse),
 }
 
 /// One endpoint's `endpoint health` result.
