@@ -21,6 +21,9 @@ pub enum CoreError {
     /// A proposal could not be accepted (no leader known yet, or leadership in transfer).
     #[error("etcdserver: no leader")]
     NoLeader,
+    /// Only the leader can answer (lease keep-alives and TTLs): the host asks the leader.
+    #[error("etcdserver: not leader")]
+    NotLeader,
     /// The database is still shared (a snapshot is being streamed): try again later.
     #[error("the database is in use: {0}")]
     Busy(String),

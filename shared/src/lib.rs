@@ -8,6 +8,7 @@
 //! - [`raft_log`]: raft-rs's `Storage` on redb, mirrored in memory as etcd mirrors its WAL.
 //! - [`mvcc`]: the MVCC key space (revisions, history, ranges, txns, compaction) on redb.
 //! - [`membership`]: member and cluster ids as etcd derives them, and the member table.
+//! - [`lease`]: leases (grant, revoke, attached keys) and the leader's lease clock.
 //! - [`alarms`]: NOSPACE/CORRUPT alarms, raised and cleared through Raft.
 //! - [`events`]: the versioned Raft event schema every member reports; [`raft_events`] turns
 //!   raft-rs messages and state into events, [`request_text`] writes entries readably.
@@ -23,6 +24,7 @@ pub mod alarms;
 pub mod cluster_view;
 pub mod error;
 pub mod events;
+pub mod lease;
 pub mod member;
 pub mod membership;
 pub mod mvcc;

@@ -28,6 +28,7 @@ use redb::{
 
 use crate::error::{CoreError, MembershipError};
 use crate::events::{EventKind, EventLog, RaftEvent, hex_id};
+use crate::lease::Lessor;
 use crate::membership;
 use crate::mvcc::{MvccError, MvccStore};
 use crate::proto::etcdlab::raft_request::Op;
@@ -35,8 +36,9 @@ use crate::proto::etcdlab::{
     ClusterVersion, ConfChangeContext, MemberAttributes, MemberPeerUrls, RaftRequest,
 };
 use crate::proto::etcdserverpb::{
-    CompactionResponse, DeleteRangeResponse, Member as MemberInfo, PutResponse, ResponseHeader,
-    TxnResponse,
+    CompactionResponse, DeleteRangeResponse, LeaseGrantResponse, LeaseRevokeRequest,
+    LeaseRevokeResponse, LeaseTimeToLiveResponse, Member as MemberInfo, PutResponse,
+    ResponseHeader, TxnResponse,
 };
 use crate::raft_log::RaftLog;
 
@@ -59,6 +61,8 @@ pub struct MemberConfig {
     /// Ticks without a heartbeat before a follower campaigns (randomised up to twice this).
     pub election_tick: usize,
     pub heartbeat_tick: usize,
+    /// Milliseconds per tick (the host's timer), for lease timing.
+    pub tick_ms: u64,
     pub pre_vote: bool,
     /// Applied entries kept in the log before it is compacted (etcd's `--snapshot-count`); a
     /// member that falls further behind is caught up with a snapshot.
@@ -132,6 +136,8 @@ pub enum WriteResponse {
         members: Vec<MemberInfo>,
     },
     Alarm(crate::proto::etcdserverpb::AlarmResponse),
+    LeaseGrant(LeaseGrantResponse),
+    LeaseRevoke(LeaseRevokeResponse),
     /// Internal writes (member attributes, cluster version) answer with nothing.
     Done,
 }
@@ -195,6 +201,8 @@ pub struct Member {
     vote_refusals: Vec<(u64, String)>,
     /// The commit index last reported in a `commit_advanced` event.
     reported_commit: u64,
+    /// Lease deadlines, kept while this member leads.
+    lessor: Lessor,
 }
 
 impl Member {
@@ -210,6 +218,7 @@ impl Member {
         let txn = db.begin_write()?;
         let mvcc = MvccStore::open(&txn)?;
         membership::create_table(&txn)?;
+        crate::lease::create_table(&txn)?;
         let no_space = crate::alarms::no_space(&txn)?;
         let (stored_id, stored_cluster, applied_index, cluster_version_set) = {
             let meta = txn.open_table(META)?;
@@ -275,6 +284,7 @@ impl Member {
             no_space,
             removed,
             logger: logger.clone(),
+            lessor: Lessor::default(),
         })
     }
 
@@ -320,8 +330,10 @@ impl Member {
         Ok(())
     }
 
-    /// Advances the logical clock by one tick. Returns whether a ready may be pending.
+    /// Advances the logical clock by one tick (the leader also proposes the revoke of every
+    /// lease that expired). Returns whether a ready may be pending.
     pub fn tick(&mut self) -> bool {
+        self.revoke_expired_leases();
         let raft = &self.raw.raft;
         if self.events.enabled()
             && raft.state != StateRole::Leader
@@ -364,6 +376,12 @@ impl Member {
     /// Sets the time, in milliseconds, stamped on events from now on (the host's clock).
     pub fn set_clock(&mut self, now_ms: u64) {
         self.events.set_now(now_ms);
+    }
+
+    /// Sets the lease clock: milliseconds on the host's monotonic clock (only the leader reads
+    /// it, to time leases).
+    pub fn set_lease_clock(&mut self, now_ms: u64) {
+        self.lessor.set_now(now_ms);
     }
 
     /// Records an event the host observed (start, stop, an injected fault).
@@ -428,6 +446,7 @@ impl Member {
     /// Proposes a client write; its answer comes back from a later [`Member::ready`] under
     /// `request_id`. A follower forwards the proposal to the leader.
     pub fn propose(&mut self, op: WriteRequest, request_id: u64) -> Result<(), CoreError> {
+        let op = self.with_min_lease_ttl(op);
         if self.events.enabled() {
             let term = self.raw.raft.term;
             self.events.record(term, || EventKind::ClientRequest {
@@ -592,6 +611,85 @@ impl Member {
         }
     }
 
+    /// etcd's rule: a lease is granted at least the cluster's minimum TTL.
+    fn with_min_lease_ttl(&self, op: WriteRequest) -> WriteRequest {
+        match op {
+            Op::LeaseGrant(mut grant) => {
+                let min =
+                    crate::lease::min_lease_ttl(self.config.election_tick, self.config.tick_ms);
+                grant.ttl = grant.ttl.max(min);
+                Op::LeaseGrant(grant)
+            }
+            other => other,
+        }
+    }
+
+    /// The leader proposes a revoke for each lease that expired (nobody waits for its answer).
+    fn revoke_expired_leases(&mut self) {
+        for id in self.lessor.take_expired() {
+            let revoke = internal(Op::LeaseRevoke(LeaseRevokeRequest { id }));
+            if let Err(e) = self.propose_request(revoke) {
+                slog::debug!(self.logger, "cannot propose a lease revoke yet"; "lease" => id, "error" => %e);
+            }
+        }
+    }
+
+    /// A lease keep-alive (leader only): the lease lives its granted TTL from now, returned.
+    pub fn renew_lease(&mut self, id: i64) -> Result<i64, CoreError> {
+        if !self.lessor.is_primary() {
+            return Err(CoreError::NotLeader);
+        }
+        let ttl = crate::lease::granted_ttl(&self.database().begin_read()?, id)?
+            .ok_or(MvccError::LeaseNotFound)?;
+        if !self.lessor.renew(id, ttl) {
+            return Err(MvccError::LeaseNotFound.into());
+        }
+        Ok(ttl)
+    }
+
+    /// etcd's LeaseTimeToLive (leader only: only it times leases), with the attached keys if
+    /// asked. The remaining TTL is in whole seconds, rounded down as etcd's.
+    pub fn lease_time_to_live(
+        &self,
+        id: i64,
+        with_keys: bool,
+    ) -> Result<LeaseTimeToLiveResponse, CoreError> {
+        if !self.lessor.is_primary() {
+            return Err(CoreError::NotLeader);
+        }
+        let txn = self.database().begin_read()?;
+        let granted_ttl = crate::lease::granted_ttl(&txn, id)?.ok_or(MvccError::LeaseNotFound)?;
+        let remaining_ms = self.lessor.remaining_ms(id).unwrap_or(0);
+        let keys = if with_keys {
+            MvccStore::lease_keys(&txn, id)?
+        } else {
+            Vec::new()
+        };
+        Ok(LeaseTimeToLiveResponse {
+            header: Some(self.header(None)),
+            id,
+            ttl: (remaining_ms / 1000) as i64,
+            granted_ttl,
+            keys,
+        })
+    }
+
+    /// Starts timing leases on becoming leader (each gets its full TTL plus an election
+    /// timeout, as etcd's `Promote`), stops on losing leadership.
+    fn follow_leadership(&mut self, role: StateRole) -> Result<(), CoreError> {
+        match (role, self.lessor.is_primary()) {
+            (StateRole::Leader, false) => {
+                let txn = self.database().begin_read()?;
+                let leases = crate::lease::all(&txn.open_table(crate::lease::LEASES)?)?;
+                let extension = self.config.election_tick as u64 * self.config.tick_ms;
+                self.lessor.promote(leases, extension);
+            }
+            (StateRole::Leader, true) => {}
+            (_, _) => self.lessor.demote(),
+        }
+        Ok(())
+    }
+
     /// Does what raft-rs has made ready, in its documented order; see the module docs.
     pub fn ready(&mut self) -> Result<ReadyOutput, CoreError> {
         let mut out = ReadyOutput::default();
@@ -607,6 +705,7 @@ impl Member {
         if let Some(ss) = rd.ss() {
             out.role_changed = Some((ss.raft_state, ss.leader_id));
             self.record_role();
+            self.follow_leadership(ss.raft_state)?;
         }
         out.read_states = rd.take_read_states();
         for rs in &out.read_states {
@@ -853,6 +952,7 @@ impl Member {
             None => Ok(WriteResponse::Done),
             Some(Op::Put(_)) if self.no_space => Err(MvccError::NoSpace),
             Some(Op::Txn(r)) if self.no_space && txn_writes(&r) => Err(MvccError::NoSpace),
+            Some(Op::LeaseGrant(_)) if self.no_space => Err(MvccError::NoSpace),
             Some(Op::Alarm(r)) => {
                 let resp = crate::alarms::apply(txn, &r)?;
                 self.no_space = crate::alarms::no_space(txn)?;
@@ -875,6 +975,19 @@ impl Member {
                 WriteResponse::Compaction(resp)
             }),
             Some(Op::Range(_)) => Ok(WriteResponse::Done),
+            Some(Op::LeaseGrant(r)) => crate::lease::grant(txn, &r).map(|mut resp| {
+                self.lessor.granted(resp.id, resp.ttl);
+                resp.header = Some(self.header(None));
+                WriteResponse::LeaseGrant(resp)
+            }),
+            Some(Op::LeaseRevoke(r)) => {
+                // Gone either way: an expiry and a client may both have revoked it.
+                self.lessor.revoked(r.id);
+                crate::lease::revoke(txn, &mut self.mvcc, r.id).map(|mut resp| {
+                    resp.header = Some(self.header(resp.header.take()));
+                    WriteResponse::LeaseRevoke(resp)
+                })
+            }
             Some(Op::MemberAttributes(attrs)) => {
                 if let Some(mut info) = membership::get(txn, attrs.member_id)? {
                     info.name = attrs.name;

@@ -39,6 +39,8 @@ pub fn describe(op: &Op) -> String {
                 .unwrap_or_else(|_| a.alarm.to_string());
             format!("alarm {action} {alarm} on {:x}", a.member_id)
         }
+        Op::LeaseGrant(g) => format!("lease grant {:x} ttl {}s", g.id, g.ttl),
+        Op::LeaseRevoke(r) => format!("lease revoke {:x}", r.id),
     }
 }
 

@@ -15,6 +15,7 @@ mod endpoint;
 mod global;
 mod gotext;
 mod kv;
+mod lease;
 mod maintenance;
 mod member;
 pub mod print;
@@ -126,6 +127,7 @@ static ROOT: Command = Command::new("etcdctl", "A simple command line client for
         &endpoint::ENDPOINT,
         &kv::GET,
         &HELP,
+        &lease::LEASE,
         &member::MEMBER,
         &maintenance::MOVE_LEADER,
         &kv::PUT,

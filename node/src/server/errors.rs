@@ -20,6 +20,9 @@ pub fn mvcc(e: &MvccError) -> Status {
         MvccError::Compacted | MvccError::FutureRevision => Code::OutOfRange,
         MvccError::Storage(_) => Code::Internal,
         MvccError::NoSpace => Code::ResourceExhausted,
+        MvccError::LeaseNotFound => Code::NotFound,
+        MvccError::LeaseExists => Code::FailedPrecondition,
+        MvccError::LeaseTtlTooLarge => Code::OutOfRange,
         _ => Code::InvalidArgument,
     };
     Status::new(code, e.to_string())

@@ -85,7 +85,7 @@ pub fn read_range(member: &MemberHandle, req: &RangeRequest) -> Result<RangeResp
     Ok(resp)
 }
 
-fn unexpected(what: &str) -> Status {
+pub(super) fn unexpected(what: &str) -> Status {
     Status::internal(format!("etcdserver: unexpected apply result for {what}"))
 }
 

@@ -26,7 +26,9 @@ use std::time::{Duration, Instant};
 use etcdlab_core::events::{EventKind, RaftEvent};
 use etcdlab_core::membership;
 use etcdlab_core::mvcc::MvccError;
-use etcdlab_core::proto::etcdserverpb::{Member as MemberInfo, MemberListResponse, ResponseHeader};
+use etcdlab_core::proto::etcdserverpb::{
+    LeaseTimeToLiveResponse, Member as MemberInfo, MemberListResponse, ResponseHeader,
+};
 use etcdlab_core::{
     CoreError, Member, MemberStatus, MembershipChange, MembershipError, OutgoingMessage,
     WriteRequest, WriteResponse,
@@ -45,6 +47,9 @@ pub enum MemberError {
     Apply(#[from] MvccError),
     #[error("etcdserver: no leader")]
     NoLeader,
+    /// Only the leader answers this (lease keep-alives and TTLs).
+    #[error("etcdserver: not leader")]
+    NotLeader,
     #[error("etcdserver: request timed out")]
     Timeout,
     #[error("etcdserver: server stopped")]
@@ -55,6 +60,18 @@ pub enum MemberError {
     Defragmenting,
     #[error("etcdserver: {0}")]
     Storage(String),
+}
+
+impl From<CoreError> for MemberError {
+    fn from(e: CoreError) -> Self {
+        match e {
+            CoreError::Mvcc(e) => MemberError::Apply(e),
+            CoreError::NotLeader => MemberError::NotLeader,
+            CoreError::NoLeader => MemberError::NoLeader,
+            CoreError::Membership(e) => MemberError::Membership(e),
+            other => MemberError::Storage(other.to_string()),
+        }
+    }
 }
 
 /// The database as the loop lends it to request handlers; empty while it defragments.
@@ -74,6 +91,17 @@ enum Command {
     Membership {
         change: MembershipChange,
         reply: oneshot::Sender<Result<WriteResponse, MemberError>>,
+    },
+    /// A lease keep-alive (leader only): answers the lease's granted TTL.
+    RenewLease {
+        id: i64,
+        reply: oneshot::Sender<Result<i64, MemberError>>,
+    },
+    /// A lease's remaining TTL (leader only), with its keys if asked.
+    LeaseTimeToLive {
+        id: i64,
+        keys: bool,
+        reply: oneshot::Sender<Result<LeaseTimeToLiveResponse, MemberError>>,
     },
     /// A message from a peer.
     Step(Envelope),
@@ -130,6 +158,24 @@ impl MemberHandle {
     pub async fn linearizable_barrier(&self) -> Result<(), MemberError> {
         let (reply, answer) = oneshot::channel();
         self.send(Command::ReadIndex { reply })?;
+        self.wait(answer).await?
+    }
+
+    /// Keeps a lease alive for its granted TTL (returned); `NotLeader` on a follower.
+    pub async fn renew_lease(&self, id: i64) -> Result<i64, MemberError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::RenewLease { id, reply })?;
+        self.wait(answer).await?
+    }
+
+    /// A lease's remaining and granted TTL (and keys); `NotLeader` on a follower.
+    pub async fn lease_time_to_live(
+        &self,
+        id: i64,
+        keys: bool,
+    ) -> Result<LeaseTimeToLiveResponse, MemberError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::LeaseTimeToLive { id, keys, reply })?;
         self.wait(answer).await?
     }
 
@@ -347,8 +393,11 @@ impl MemberLoop {
         tick: Duration,
     ) -> Result<(), CoreError> {
         let mut next_tick = Instant::now() + tick;
+        let started = Instant::now();
         loop {
             self.follow_subscribers();
+            self.member
+                .set_lease_clock(started.elapsed().as_millis() as u64);
             let wait = next_tick.saturating_duration_since(Instant::now());
             match inbox.recv_timeout(wait) {
                 Ok(command) => {
@@ -435,6 +484,13 @@ impl MemberLoop {
                 self.track(id, proposed, reply);
             }
             Command::ReadIndex { reply } => self.unsent_reads.push(reply),
+            Command::RenewLease { id, reply } => {
+                let _ = reply.send(self.member.renew_lease(id).map_err(MemberError::from));
+            }
+            Command::LeaseTimeToLive { id, keys, reply } => {
+                let answer = self.member.lease_time_to_live(id, keys);
+                let _ = reply.send(answer.map_err(MemberError::from));
+            }
             Command::Step(Envelope { msg_id, message }) => {
                 if let Err(e) = self.member.step(message, msg_id) {
                     tracing::debug!("dropped a peer message: {e}");

@@ -2,7 +2,8 @@
 //!
 //! [`config`] reads etcd's flags, [`data_dir`] opens the member's redb file, the core's
 //! `Member` is started on its own thread by [`member_loop`], and the gRPC services ([`kv`],
-//! [`watch`], [`maintenance`], [`cluster`], and [`lock`] and [`election`] over [`recipes`]) are served on every `--listen-client-urls` address until
+//! [`watch`], [`lease`], [`maintenance`], [`cluster`], and [`lock`] and [`election`] over
+//! [`recipes`]) are served on every `--listen-client-urls` address until
 //! SIGINT or SIGTERM, when the member finishes its current ready and stops.
 
 pub mod cluster;
@@ -13,6 +14,7 @@ pub mod election;
 pub mod errors;
 pub mod faults;
 pub mod kv;
+pub mod lease;
 pub mod lock;
 pub mod maintenance;
 pub mod member_loop;
@@ -34,8 +36,8 @@ use tokio::net::TcpListener;
 
 use self::config::{EtcdFlags, ServerConfig};
 use crate::rpc::etcdserverpb::{
-    cluster_server::ClusterServer, kv_server::KvServer, maintenance_server::MaintenanceServer,
-    watch_server::WatchServer,
+    cluster_server::ClusterServer, kv_server::KvServer, lease_server::LeaseServer,
+    maintenance_server::MaintenanceServer, watch_server::WatchServer,
 };
 use crate::rpc::v3electionpb::election_server::ElectionServer;
 use crate::rpc::v3lockpb::lock_server::LockServer;
@@ -115,6 +117,7 @@ async fn run(config: ServerConfig) -> anyhow::Result<()> {
 
     let listeners = bind_all(&config.listen_client).await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let leases = lease::LeaseService::new(handle.clone());
     let mut servers = Vec::new();
     for listener in listeners {
         tracing::info!(address = %listener.local_addr()?, "serving client requests");
@@ -149,11 +152,12 @@ async fn run(config: ServerConfig) -> anyhow::Result<()> {
             ))
             .max_decoding_message_size(limit),
         )
+        .add_service(LeaseServer::new(leases.clone()).max_decoding_message_size(limit))
         .add_service(LockServer::new(lock::LockService::new(
-            recipes::Recipes::new(handle.clone()),
+            recipes::Recipes::new(handle.clone(), leases.clone()),
         )))
         .add_service(ElectionServer::new(election::ElectionService::new(
-            recipes::Recipes::new(handle.clone()),
+            recipes::Recipes::new(handle.clone(), leases.clone()),
         )));
         // gRPC (HTTP/2) and the debug endpoints (HTTP/1.1, WebSocket) share the port.
         let app = routes.into_axum_router().merge(debug_http::router(
@@ -231,6 +235,7 @@ pub fn identity(config: &ServerConfig) -> (MemberConfig, Bootstrap) {
         client_urls: config.advertise_client_urls.clone(),
         election_tick: config.election_ticks,
         heartbeat_tick: 1,
+        tick_ms: config.tick.as_millis() as u64,
         pre_vote: config.pre_vote,
         snapshot_count: config.snapshot_count,
     };

@@ -15,8 +15,8 @@ use etcdlab_core::proto::etcdserverpb::range_request::{SortOrder, SortTarget};
 use etcdlab_core::proto::etcdserverpb::request_op::Request as RequestKind;
 use etcdlab_core::proto::etcdserverpb::response_op::Response as ResponseKind;
 use etcdlab_core::proto::etcdserverpb::{
-    Compare, DeleteRangeRequest, PutRequest, RangeRequest, RangeResponse, RequestOp,
-    ResponseHeader, TxnRequest, TxnResponse,
+    Compare, DeleteRangeRequest, LeaseGrantRequest, PutRequest, RangeRequest, RangeResponse,
+    RequestOp, ResponseHeader, TxnRequest, TxnResponse,
 };
 use etcdlab_core::proto::mvccpb::KeyValue;
 use etcdlab_core::proto::mvccpb::event::EventType;
@@ -25,12 +25,18 @@ use tonic::Status;
 
 use super::errors;
 use super::kv::read_range;
+use super::lease::LeaseService;
 use super::member_loop::MemberHandle;
+use crate::rpc::etcdserverpb::lease_server::Lease as _;
+
+/// The TTL of the lease made for a lock or campaign that names none (clientv3's session default).
+const SESSION_TTL: i64 = 60;
 
 /// The recipes' requests, through one member.
 #[derive(Clone)]
 pub struct Recipes {
     member: MemberHandle,
+    leases: LeaseService,
 }
 
 /// Who holds a lock or leads an election: the key, its create revision and its lease.
@@ -43,8 +49,8 @@ pub struct Holder {
 }
 
 impl Recipes {
-    pub fn new(member: MemberHandle) -> Recipes {
-        Recipes { member }
+    pub fn new(member: MemberHandle, leases: LeaseService) -> Recipes {
+        Recipes { member, leases }
     }
 
     /// clientv3's `Mutex.Lock`: creates `<name>/<lease>` (or finds it from an earlier call),
@@ -60,6 +66,20 @@ impl Recipes {
     }
 
     async fn queue_up(&self, name: &[u8], lease: i64, value: &[u8]) -> Result<Holder, Status> {
+        // As etcd's servers do: no lease given, a session lease of its own (left to expire).
+        let lease = if lease == 0 {
+            let grant = LeaseGrantRequest {
+                ttl: SESSION_TTL,
+                id: 0,
+            };
+            self.leases
+                .lease_grant(tonic::Request::new(grant))
+                .await?
+                .into_inner()
+                .id
+        } else {
+            lease
+        };
         let prefix = [name, b"/"].concat();
         let key = [prefix.clone(), format!("{lease:x}").into_bytes()].concat();
         let created = self
@@ -194,13 +214,14 @@ impl Recipes {
             let Some(newest) = resp.kvs.first() else {
                 return Ok(header);
             };
-            let mut end = newest.key.clone();
-            end.push(0);
+            // Puts to it (a leader proclaiming) go by; its deletion ends the wait.
+            let mut from = header.revision;
             loop {
-                let event = self.wait_change(&newest.key, &end, header.revision).await?;
-                if event.r#type == EventType::Delete as i32 {
+                let (revision, still_there) = self.next_change(&newest.key, from).await?;
+                if still_there.is_none() {
                     break;
                 }
+                from = revision + 1;
             }
         }
     }

@@ -19,6 +19,9 @@
 //!   is etcd's revision-keyed view: HashKV and compaction walk it, and watches can replay it.
 //! - `mvcc_meta`: `"current_revision"` and `"compact_revision"` (absent until the first
 //!   compaction; etcd's -1).
+//! - `mvcc_lease_keys`: `(lease id, key)` → nothing, for every live key attached to a lease: what
+//!   a revoke deletes and `LeaseTimeToLive --keys` lists. Puts and deletes keep it in step with
+//!   `mvcc_latest`; a put's lease must exist in the lease table ([`crate::lease`]).
 //!
 //! A record is the prost encoding of `etcdlab.StoredKeyValue` (sub revision, tombstone flag,
 //! `mvccpb.KeyValue`); a deletion stores only the key, as etcd's tombstone does. Stored bytes
@@ -74,6 +77,8 @@ pub(crate) const HISTORY: TableDefinition<(&[u8], u64), &[u8]> =
 pub(crate) const LATEST: TableDefinition<&[u8], &[u8]> = TableDefinition::new("mvcc_latest");
 pub(crate) const CHANGES: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("mvcc_changes");
 pub(crate) const META: TableDefinition<&str, i64> = TableDefinition::new("mvcc_meta");
+pub(crate) const LEASE_KEYS: TableDefinition<(i64, &[u8]), ()> =
+    TableDefinition::new("mvcc_lease_keys");
 const CURRENT_REVISION: &str = "current_revision";
 const COMPACT_REVISION: &str = "compact_revision";
 
@@ -101,6 +106,13 @@ pub enum MvccError {
     ValueProvided,
     #[error("etcdserver: lease is provided")]
     LeaseProvided,
+    /// A put with a lease that does not exist, or a revoke of a missing lease.
+    #[error("etcdserver: requested lease not found")]
+    LeaseNotFound,
+    #[error("etcdserver: lease already exists")]
+    LeaseExists,
+    #[error("etcdserver: too large lease TTL")]
+    LeaseTtlTooLarge,
     /// A write while the NOSPACE alarm is raised (the backend quota was exceeded).
     #[error("etcdserver: mvcc: database space exceeded")]
     NoSpace,
@@ -141,6 +153,7 @@ impl MvccStore {
         txn.open_table(HISTORY)?;
         txn.open_table(LATEST)?;
         txn.open_table(CHANGES)?;
+        txn.open_table(LEASE_KEYS)?;
         let (current, compacted) = counters(&txn.open_table(META)?)?;
         Ok(MvccStore { current, compacted })
     }
@@ -231,6 +244,34 @@ impl MvccStore {
         }
     }
 
+    /// Deletes every key attached to `lease`, all under one revision (none if no key is
+    /// attached); returns the revision after. The lease revoke's half in the key space.
+    pub fn delete_leased_keys(
+        &mut self,
+        txn: &WriteTransaction,
+        lease: i64,
+    ) -> Result<i64, MvccError> {
+        self.write(txn, |w| {
+            for key in w.leased_keys(lease)? {
+                w.delete_range(&DeleteRangeRequest {
+                    key,
+                    ..Default::default()
+                })?;
+            }
+            Ok(())
+        })?;
+        Ok(self.current)
+    }
+
+    /// The live keys attached to `lease`, in key order.
+    pub fn lease_keys(txn: &ReadTransaction, lease: i64) -> Result<Vec<Vec<u8>>, MvccError> {
+        match txn.open_table(LEASE_KEYS) {
+            Ok(table) => keys_of(&table, lease),
+            Err(TableError::TableDoesNotExist(_)) => Ok(Vec::new()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// etcd's HashKV: a CRC-32C of the key space's history at or below `rev` (0: current), equal
     /// to the hash etcd computes for the same history; with the compact revision (-1 if never
     /// compacted, as etcd answers) and the current revision.
@@ -261,6 +302,9 @@ impl MvccStore {
         copy_table(&src.open_table(LATEST)?, &mut dst.open_table(LATEST)?)?;
         copy_table(&src.open_table(CHANGES)?, &mut dst.open_table(CHANGES)?)?;
         copy_table(&src.open_table(META)?, &mut dst.open_table(META)?)?;
+        // Leases travel with the keys attached to them (a file saved before leases has none).
+        copy_optional(src, dst, LEASE_KEYS)?;
+        copy_optional(src, dst, crate::lease::LEASES)?;
         Ok(())
     }
 
@@ -309,6 +353,37 @@ impl ReadView {
             current,
             compacted,
         }))
+    }
+}
+
+/// The keys attached to `lease` in the lease index, in key order.
+pub(super) fn keys_of(
+    table: &impl ReadableTable<(i64, &'static [u8]), ()>,
+    lease: i64,
+) -> Result<Vec<Vec<u8>>, MvccError> {
+    let mut keys = Vec::new();
+    let after: (i64, &[u8]) = (lease, &[]);
+    for row in table.range(after..)? {
+        let (k, _) = row?;
+        let (owner, key) = k.value();
+        if owner != lease {
+            break;
+        }
+        keys.push(key.to_vec());
+    }
+    Ok(keys)
+}
+
+/// Copies a table that an older database may lack (then there is nothing to copy).
+fn copy_optional<K: redb::Key + 'static, V: redb::Value + 'static>(
+    src: &ReadTransaction,
+    dst: &WriteTransaction,
+    table: TableDefinition<'static, K, V>,
+) -> Result<(), MvccError> {
+    match src.open_table(table) {
+        Ok(rows) => copy_table(&rows, &mut dst.open_table(table)?),
+        Err(TableError::TableDoesNotExist(_)) => Ok(()),
+        Err(e) => Err(e.into()),
     }
 }
 

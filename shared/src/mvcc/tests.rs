@@ -27,6 +27,11 @@ impl Fixture {
             .unwrap();
         let txn = db.begin_write().unwrap();
         let store = MvccStore::open(&txn).unwrap();
+        // The leases the tests attach keys to.
+        for id in [3, 5, 7, 9] {
+            let grant = crate::proto::etcdserverpb::LeaseGrantRequest { id, ttl: 60 };
+            crate::lease::grant(&txn, &grant).unwrap();
+        }
         txn.commit().unwrap();
         Fixture { db, store }
     }

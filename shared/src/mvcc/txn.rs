@@ -4,9 +4,9 @@
 //! As etcd's applier does, a txn runs in three steps: every compare on the whole path (the top
 //! level and each nested txn on the chosen branches) is evaluated against the state *before* the
 //! txn; then every operation on that path is checked (a put keeping the value or lease of a
-//! missing key, a range at a compacted or future revision) so that a failing txn writes nothing;
-//! then the operations run in order, each seeing the writes before it, all under one main
-//! revision with a sub revision per change.
+//! missing key or naming a missing lease, a range at a compacted or future revision) so that a
+//! failing txn writes nothing; then the operations run in order, each seeing the writes before
+//! it, all under one main revision with a sub revision per change.
 
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
@@ -281,6 +281,9 @@ fn check_path(
                     && w.get(&p.key)?.is_none() =>
             {
                 return Err(MvccError::KeyNotFound);
+            }
+            Some(Request::RequestPut(p)) if check == Check::Puts && !w.lease_exists(p.lease)? => {
+                return Err(MvccError::LeaseNotFound);
             }
             Some(Request::RequestRange(r)) if check == Check::Ranges && r.revision != 0 => {
                 if r.revision > w.revision_before() {

@@ -8,7 +8,9 @@ use redb::{ReadableTable, Table, WriteTransaction};
 
 use super::encoding::{Record, rev_key};
 use super::range::{self, KeyRange};
-use super::{CHANGES, COMPACT_REVISION, CURRENT_REVISION, HISTORY, LATEST, META, MvccError};
+use super::{
+    CHANGES, COMPACT_REVISION, CURRENT_REVISION, HISTORY, LATEST, LEASE_KEYS, META, MvccError,
+};
 use crate::proto::etcdserverpb::{
     DeleteRangeRequest, DeleteRangeResponse, PutRequest, PutResponse, RangeRequest, RangeResponse,
     ResponseHeader,
@@ -20,6 +22,9 @@ pub(super) struct Writer<'t> {
     pub history: Table<'t, (&'static [u8], u64), &'static [u8]>,
     pub changes: Table<'t, (u64, u64), &'static [u8]>,
     meta: Table<'t, &'static str, i64>,
+    /// The index of keys attached to leases, kept in step with `latest`.
+    lease_keys: Table<'t, (i64, &'static [u8]), ()>,
+    leases: Table<'t, i64, i64>,
     /// The revision before this request.
     base: i64,
     compacted: i64,
@@ -37,6 +42,8 @@ impl<'t> Writer<'t> {
             history: txn.open_table(HISTORY)?,
             changes: txn.open_table(CHANGES)?,
             meta: txn.open_table(META)?,
+            lease_keys: txn.open_table(LEASE_KEYS)?,
+            leases: txn.open_table(crate::lease::LEASES)?,
             base: current,
             compacted,
             next_sub: 0,
@@ -89,6 +96,30 @@ impl<'t> Writer<'t> {
         }
     }
 
+    /// Whether the lease exists (0, no lease, always does).
+    pub fn lease_exists(&self, lease: i64) -> Result<bool, MvccError> {
+        Ok(lease == 0 || self.leases.get(lease)?.is_some())
+    }
+
+    /// The live keys attached to `lease`, in key order.
+    pub fn leased_keys(&self, lease: i64) -> Result<Vec<Vec<u8>>, MvccError> {
+        super::keys_of(&self.lease_keys, lease)
+    }
+
+    /// Moves `key` in the lease index from lease `from` to lease `to` (0: none).
+    fn reattach(&mut self, key: &[u8], from: i64, to: i64) -> Result<(), MvccError> {
+        if from == to {
+            return Ok(());
+        }
+        if from != 0 {
+            self.lease_keys.remove((from, key))?;
+        }
+        if to != 0 {
+            self.lease_keys.insert((to, key), ())?;
+        }
+        Ok(())
+    }
+
     /// A range that sees this request's writes so far.
     pub fn range(&self, req: &RangeRequest) -> Result<RangeResponse, MvccError> {
         range::read(
@@ -103,6 +134,9 @@ impl<'t> Writer<'t> {
     pub fn put(&mut self, req: &PutRequest) -> Result<PutResponse, MvccError> {
         if req.key.is_empty() {
             return Err(MvccError::EmptyKey);
+        }
+        if !self.lease_exists(req.lease)? {
+            return Err(MvccError::LeaseNotFound);
         }
         let prev = self.get(&req.key)?;
         if (req.ignore_value || req.ignore_lease) && prev.is_none() {
@@ -123,6 +157,7 @@ impl<'t> Writer<'t> {
                 _ => req.lease,
             },
         };
+        self.reattach(&req.key, prev.as_ref().map_or(0, |p| p.lease), kv.lease)?;
         let record = Record {
             sub: self.next_sub,
             tombstone: false,
@@ -148,18 +183,15 @@ impl<'t> Writer<'t> {
             return Err(MvccError::EmptyKey);
         }
         let range = KeyRange::new(&req.key, &req.range_end);
-        let mut keys = Vec::new();
         let mut prev_kvs = Vec::new();
         if !range.is_empty() {
             for row in self.latest.range::<&[u8]>(range.bounds())? {
-                let (k, v) = row?;
-                keys.push(k.value().to_vec());
-                if req.prev_kv {
-                    prev_kvs.push(Record::decode_live(v.value())?);
-                }
+                prev_kvs.push(Record::decode_live(row?.1.value())?);
             }
         }
-        for key in &keys {
+        for prev in &prev_kvs {
+            let key = &prev.key;
+            self.reattach(key, prev.lease, 0)?;
             self.latest.remove(key.as_slice())?;
             // As etcd stores a deletion: the key alone; the revision is in the row's key.
             let record = Record {
@@ -178,8 +210,8 @@ impl<'t> Writer<'t> {
                 revision: self.revision(),
                 ..Default::default()
             }),
-            deleted: keys.len() as i64,
-            prev_kvs,
+            deleted: prev_kvs.len() as i64,
+            prev_kvs: if req.prev_kv { prev_kvs } else { Vec::new() },
         })
     }
 

@@ -384,6 +384,7 @@ impl Simulator {
             client_urls: vec![format!("http://{name}:2379")],
             election_tick: self.config.election_ticks,
             heartbeat_tick: self.config.heartbeat_ticks,
+            tick_ms: self.config.tick_ms,
             pre_vote: self.config.pre_vote,
             snapshot_count: self.config.snapshot_count,
         };
@@ -431,6 +432,7 @@ impl Simulator {
     fn with_member<R>(&mut self, node: usize, f: impl FnOnce(&mut Member) -> R) -> Option<R> {
         let member = self.nodes[node].member.as_mut()?;
         member.set_clock(self.now_ms);
+        member.set_lease_clock(self.now_ms);
         let result = f(member);
         // raft-rs draws a fresh timeout from the thread's RNG on every term or role change:
         // replace it with one drawn from the seed and that state, the same on every replay.

@@ -94,6 +94,32 @@ pub(super) fn render(report: &Report) -> Option<Rendered> {
                 out.push('\n');
             }
         }
+        Report::LeaseGrant(r) => {
+            header(&mut out, r.header.as_ref());
+            line(&mut out, "ID", r.id);
+            line(&mut out, "TTL", r.ttl);
+        }
+        Report::LeaseRevoke(_, r) => header(&mut out, r.header.as_ref()),
+        Report::LeaseKeepAlive(r) => {
+            header(&mut out, r.header.as_ref());
+            line(&mut out, "ID", r.id);
+            line(&mut out, "TTL", r.ttl);
+        }
+        Report::LeaseTimeToLive(r, _) => {
+            header(&mut out, r.header.as_ref());
+            line(&mut out, "ID", r.id);
+            line(&mut out, "TTL", r.ttl);
+            line(&mut out, "GrantedTTL", r.granted_ttl);
+            for key in &r.keys {
+                line(&mut out, "Key", quote(key));
+            }
+        }
+        Report::LeaseList(r) => {
+            header(&mut out, r.header.as_ref());
+            for lease in &r.leases {
+                line(&mut out, "ID", lease.id);
+            }
+        }
         Report::MemberAdd(_)
         | Report::MemberRemove(..)
         | Report::MemberUpdate(..)

@@ -86,6 +86,40 @@ pub(super) fn render(report: &Report) -> Rendered {
             "Canceled": response.canceled,
             "Created": response.created,
         }),
+        Report::LeaseRevoke(_, r) => object([("header", r.header.as_ref().map(GoJson::go_json))]),
+        // clientv3's lease structs embed the header (its fields come first, flattened) and
+        // name their own fields without omitempty.
+        Report::LeaseGrant(r) => with_header(
+            r.header.as_ref(),
+            [
+                ("ID", json!(r.id)),
+                ("TTL", json!(r.ttl)),
+                ("Error", json!(r.error)),
+            ],
+        ),
+        Report::LeaseKeepAlive(r) => with_header(
+            r.header.as_ref(),
+            [("ID", json!(r.id)), ("TTL", json!(r.ttl))],
+        ),
+        Report::LeaseTimeToLive(r, _) => {
+            let keys = (!r.keys.is_empty()).then(|| {
+                let base64 = &base64::engine::general_purpose::STANDARD;
+                Value::Array(r.keys.iter().map(|k| json!(base64.encode(k))).collect())
+            });
+            with_header(
+                r.header.as_ref(),
+                [
+                    ("id", json!(r.id)),
+                    ("ttl", json!(r.ttl)),
+                    ("granted-ttl", json!(r.granted_ttl)),
+                    ("keys", keys.unwrap_or(Value::Null)),
+                ],
+            )
+        }
+        Report::LeaseList(r) => {
+            let leases = r.leases.iter().map(|l| json!({"id": l.id})).collect();
+            with_header(r.header.as_ref(), [("leases", Value::Array(leases))])
+        }
     };
     let mut text = encode(&value);
     text.push('\n');
@@ -172,6 +206,21 @@ fn text(s: &str) -> Option<Value> {
 
 fn bytes(b: &[u8]) -> Option<Value> {
     (!b.is_empty()).then(|| json!(base64::engine::general_purpose::STANDARD.encode(b)))
+}
+
+/// The header's fields (as omitempty drops them), then `fields` as they are.
+fn with_header<const N: usize>(
+    header: Option<&ResponseHeader>,
+    fields: [(&str, Value); N],
+) -> Value {
+    let mut map = match header.map(GoJson::go_json) {
+        Some(Value::Object(map)) => map,
+        _ => Map::new(),
+    };
+    for (name, value) in fields {
+        map.insert(name.to_string(), value);
+    }
+    Value::Object(map)
 }
 
 fn members(list: &[Member]) -> Option<Value> {

@@ -12,9 +12,10 @@ mod table;
 use std::io::Write;
 
 use etcdlab_core::proto::etcdserverpb::{
-    AlarmResponse, DeleteRangeResponse, HashKvResponse, MemberAddResponse, MemberListResponse,
-    MemberPromoteResponse, MemberRemoveResponse, MemberUpdateResponse, MoveLeaderResponse,
-    PutResponse, RangeResponse, StatusResponse, TxnResponse, WatchResponse,
+    AlarmResponse, DeleteRangeResponse, HashKvResponse, LeaseGrantResponse, LeaseKeepAliveResponse,
+    LeaseLeasesResponse, LeaseRevokeResponse, LeaseTimeToLiveResponse, MemberAddResponse,
+    MemberListResponse, MemberPromoteResponse, MemberRemoveResponse, MemberUpdateResponse,
+    MoveLeaderResponse, PutResponse, RangeResponse, StatusResponse, TxnResponse, WatchResponse,
 };
 
 pub use super::gotext::humanize_bytes;
@@ -81,6 +82,13 @@ pub enum Report<'a> {
         response: &'a WatchResponse,
         closed: bool,
     },
+    LeaseGrant(&'a LeaseGrantResponse),
+    /// The revoked lease and the answer.
+    LeaseRevoke(i64, &'a LeaseRevokeResponse),
+    LeaseKeepAlive(&'a LeaseKeepAliveResponse),
+    /// `lease timetolive`, and whether `--keys` asked for the keys.
+    LeaseTimeToLive(&'a LeaseTimeToLiveResponse, bool),
+    LeaseList(&'a LeaseLeasesResponse),
 }
 
 /// One endpoint's `endpoint health` result.

@@ -1,5 +1,6 @@
 //! The `protobuf` format: the response message's wire encoding, written raw. The endpoint
-//! lists are not single messages, so etcdctl has no protobuf form for them.
+//! lists are not single messages, so etcdctl has no protobuf form for them (nor for most lease
+//! answers, see below).
 
 use prost::Message;
 
@@ -26,7 +27,16 @@ pub(super) fn render(report: &Report) -> Option<Rendered> {
             ..(*response).clone()
         }
         .encode_to_vec(),
-        Report::EndpointHealth(_) | Report::EndpointStatus(_) | Report::EndpointHashKv(_) => {
+        Report::LeaseRevoke(_, r) => r.encode_to_vec(),
+        // etcdctl hands clientv3's own lease structs to the protobuf printer, which cannot
+        // marshal them; only a revoke answers with etcd's message.
+        Report::EndpointHealth(_)
+        | Report::EndpointStatus(_)
+        | Report::EndpointHashKv(_)
+        | Report::LeaseGrant(_)
+        | Report::LeaseKeepAlive(_)
+        | Report::LeaseTimeToLive(..)
+        | Report::LeaseList(_) => {
             return None;
         }
     };

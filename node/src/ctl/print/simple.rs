@@ -3,7 +3,9 @@
 //! the member and endpoint lists, and the health lines on stderr.
 
 use etcdlab_core::proto::etcdserverpb::response_op::Response;
-use etcdlab_core::proto::etcdserverpb::{DeleteRangeResponse, PutResponse, RangeResponse};
+use etcdlab_core::proto::etcdserverpb::{
+    DeleteRangeResponse, LeaseTimeToLiveResponse, PutResponse, RangeResponse,
+};
 use etcdlab_core::proto::mvccpb::KeyValue;
 
 use super::{Rendered, Report, Rows, alarm_name, hashkv_rows, member_rows, status_rows};
@@ -63,6 +65,20 @@ pub(super) fn render(report: &Report, hex: bool, value_only: bool) -> Rendered {
             };
         }
         Report::EndpointStatus(statuses) => lines(&status_rows(statuses)),
+        Report::LeaseGrant(r) => format!("lease {:016x} granted with TTL({}s)\n", r.id, r.ttl),
+        Report::LeaseRevoke(id, _) => format!("lease {id:016x} revoked\n"),
+        Report::LeaseKeepAlive(r) => {
+            format!("lease {:016x} keepalived with TTL({})\n", r.id, r.ttl)
+        }
+        Report::LeaseTimeToLive(r, keys) => time_to_live(r, *keys),
+        Report::LeaseList(r) => {
+            let ids: String = r
+                .leases
+                .iter()
+                .map(|l| format!("{:016x}\n", l.id))
+                .collect();
+            format!("found {} leases\n{ids}", r.leases.len())
+        }
         Report::EndpointHashKv(hashes) => lines(&hashkv_rows(hashes)),
         // Go prints each alarm with `%+v`, which is the message's compact text form.
         Report::Alarm(r) => r
@@ -160,4 +176,25 @@ impl KvText {
         out.push(b'\n');
         out
     }
+}
+
+/// `lease timetolive`: a missing lease (TTL -1, no granted TTL) "already expired"; the keys as
+/// Go prints a `[]string` with `%v`.
+fn time_to_live(r: &LeaseTimeToLiveResponse, keys: bool) -> String {
+    if r.granted_ttl == 0 && r.ttl == -1 {
+        return format!("lease {:016x} already expired\n", r.id);
+    }
+    let mut text = format!(
+        "lease {:016x} granted with TTL({}s), remaining({}s)",
+        r.id, r.granted_ttl, r.ttl
+    );
+    if keys {
+        let keys: Vec<String> = r
+            .keys
+            .iter()
+            .map(|k| String::from_utf8_lossy(k).into_owned())
+            .collect();
+        text.push_str(&format!(", attached keys([{}])", keys.join(" ")));
+    }
+    text + "\n"
 }
