@@ -369,6 +369,16 @@ fn cases() -> Vec<Case> {
         case(&["help", "txn"]),
         case(&["help", "member", "add"]),
         case(&["version", "extra", "-w", "json"]),
+        // locks and elections that end by themselves
+        case(&["lock", "--help"]),
+        case(&["lock"]),
+        case(&["lock", "mylock", "echo", "held"]),
+        case(&["lock", "mylock", "false"]),
+        case(&["lock", "mylock", "sh", "-c", "true"]),
+        case(&["elect", "--help"]),
+        case(&["elect"]),
+        case(&["elect", "e1"]),
+        case(&["elect", "-l", "e1", "proposal"]),
         // watches that end by themselves
         case(&["watch", "--help"]),
         case(&["watch"]),

@@ -163,7 +163,10 @@ async fn keep_alive(inv: Invocation) -> CtlResult {
 }
 
 /// One keep-alive on its own stream: the server's one answer.
-async fn keep_alive_once(g: &Global, id: i64) -> Result<LeaseKeepAliveResponse, CtlError> {
+pub(super) async fn keep_alive_once(
+    g: &Global,
+    id: i64,
+) -> Result<LeaseKeepAliveResponse, CtlError> {
     g.client()?
         .request(async |channel| {
             let request = futures::stream::iter([LeaseKeepAliveRequest { id }]);

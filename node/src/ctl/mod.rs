@@ -7,10 +7,12 @@
 //! sends its requests through a [`global::Client`] and hands the answer to [`print`] in the
 //! chosen format. Modules: [`kv`] get/put/del/compaction, [`txn`] the transaction language,
 //! [`endpoint`] health/status/hashkv, [`member`] membership, [`maintenance`] alarm,
-//! move-leader and snapshots, [`watch`] event streams, [`version`]; [`usage`] renders help text; [`gotext`] holds the
-//! Go text conventions etcdctl's output inherits; [`v2`] answers `ETCDCTL_API=2`.
+//! move-leader and snapshots, [`watch`] event streams, [`lease`] leases, [`concurrency`] lock
+//! and elect, [`version`]; [`usage`] renders help text; [`gotext`] holds the Go text
+//! conventions etcdctl's output inherits; [`v2`] answers `ETCDCTL_API=2`.
 
 mod cli;
+mod concurrency;
 mod endpoint;
 mod global;
 mod gotext;
@@ -124,10 +126,12 @@ static ROOT: Command = Command::new("etcdctl", "A simple command line client for
         &maintenance::ALARM,
         &kv::COMPACTION,
         &kv::DEL,
+        &concurrency::ELECT,
         &endpoint::ENDPOINT,
         &kv::GET,
         &HELP,
         &lease::LEASE,
+        &concurrency::LOCK,
         &member::MEMBER,
         &maintenance::MOVE_LEADER,
         &kv::PUT,
