@@ -38,6 +38,7 @@ use redb::{Database, ReadableDatabase};
 use tokio::sync::{broadcast, oneshot};
 
 use super::faults::{FaultChange, Faults, Verdict};
+use super::metrics::Metrics;
 use super::peer::{Envelope, PeerSender, SendOutcome};
 
 /// Why a request to the member failed.
@@ -134,6 +135,7 @@ pub struct MemberHandle {
     request_timeout: Duration,
     events: broadcast::Sender<Arc<RaftEvent>>,
     applied_revision: tokio::sync::watch::Receiver<i64>,
+    metrics: Arc<Metrics>,
 }
 
 impl MemberHandle {
@@ -217,6 +219,11 @@ impl MemberHandle {
         self.events.subscribe()
     }
 
+    /// The member's Prometheus metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
     /// The key space's revision as applied and committed to the database here; it changes
     /// after every ready that changed the key space (watchers read the new changes then).
     pub fn applied_revision(&self) -> tokio::sync::watch::Receiver<i64> {
@@ -298,6 +305,7 @@ pub fn spawn(
     let status = Arc::new(Mutex::new(member.status()));
     let (events, _) = broadcast::channel(EVENT_BUFFER);
     let (revision_tx, applied_revision) = tokio::sync::watch::channel(member.status().revision);
+    let metrics = Arc::new(Metrics::default());
     let db: DatabaseSlot = Arc::new(RwLock::new(Some(member.database().clone())));
     let handle = MemberHandle {
         commands,
@@ -306,11 +314,13 @@ pub fn spawn(
         request_timeout,
         events: events.clone(),
         applied_revision,
+        metrics: metrics.clone(),
     };
     let thread = thread::Builder::new()
         .name("raft-member".into())
         .spawn(move || {
-            MemberLoop::new(member, peers, status, events, revision_tx, db).run(inbox, tick)
+            MemberLoop::new(member, peers, status, events, revision_tx, db, metrics)
+                .run(inbox, tick)
         })
         .expect("spawning the member thread");
     (handle, thread)
@@ -343,6 +353,7 @@ struct MemberLoop {
     events: broadcast::Sender<Arc<RaftEvent>>,
     /// Tells watchers the key space's revision after each ready.
     revision: tokio::sync::watch::Sender<i64>,
+    metrics: Arc<Metrics>,
     faults: Faults,
     /// Commands that arrived while paused, carried out on resume.
     held: VecDeque<Command>,
@@ -357,6 +368,7 @@ impl MemberLoop {
         events: broadcast::Sender<Arc<RaftEvent>>,
         revision: tokio::sync::watch::Sender<i64>,
         db: DatabaseSlot,
+        metrics: Arc<Metrics>,
     ) -> Self {
         MemberLoop {
             member,
@@ -369,6 +381,7 @@ impl MemberLoop {
             reads_confirmed: Vec::new(),
             events,
             revision,
+            metrics,
             faults: Faults::default(),
             held: VecDeque::new(),
             db,
@@ -551,6 +564,7 @@ impl MemberLoop {
                 MemberError::NoLeader
             }
         };
+        self.metrics.proposal_failed();
         let _ = reply.send(Err(refusal));
     }
 
@@ -585,7 +599,11 @@ impl MemberLoop {
     }
 
     fn process_ready(&mut self) -> Result<(), CoreError> {
+        let started = Instant::now();
         let out = self.member.ready()?;
+        if out.synced {
+            self.metrics.synced(started.elapsed());
+        }
         if out.synced && !self.faults.disk_delay.is_zero() {
             thread::sleep(self.faults.disk_delay);
         }
@@ -615,7 +633,14 @@ impl MemberLoop {
             }
             false
         });
-        *self.status.lock().unwrap_or_else(|p| p.into_inner()) = status;
+        let previous = std::mem::replace(
+            &mut *self.status.lock().unwrap_or_else(|p| p.into_inner()),
+            status,
+        );
+        if status.leader_id != 0 && status.leader_id != previous.leader_id {
+            self.metrics.leader_changed();
+        }
+        self.metrics.set_pending(self.proposals.len());
         self.revision.send_if_modified(|revision| {
             let changed = *revision != status.revision;
             *revision = status.revision;
@@ -696,7 +721,11 @@ impl MemberLoop {
 
     /// Forgets requests whose callers gave up (timed out), so the maps cannot grow forever.
     fn expire_abandoned(&mut self) {
+        let before = self.proposals.len();
         self.proposals.retain(|_, reply| !reply.is_closed());
+        for _ in self.proposals.len()..before {
+            self.metrics.proposal_failed();
+        }
         self.reads_in_flight.retain(|_, round| {
             round.waiters.retain(|w| !w.is_closed());
             !round.waiters.is_empty()

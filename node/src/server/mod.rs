@@ -4,7 +4,9 @@
 //! `Member` is started on its own thread by [`member_loop`], and the gRPC services ([`kv`],
 //! [`watch`], [`lease`], [`maintenance`], [`cluster`], and [`lock`] and [`election`] over
 //! [`recipes`]) are served on every `--listen-client-urls` address until
-//! SIGINT or SIGTERM, when the member finishes its current ready and stops.
+//! SIGINT or SIGTERM, when the member finishes its current ready and stops. Beside gRPC the
+//! client URLs serve HTTP: [`health_http`] (`/health`, `/version`, `/metrics`, ...) and
+//! [`debug_http`] (Raft events, fault injection).
 
 pub mod cluster;
 pub mod config;
@@ -13,11 +15,13 @@ pub mod debug_http;
 pub mod election;
 pub mod errors;
 pub mod faults;
+pub mod health_http;
 pub mod kv;
 pub mod lease;
 pub mod lock;
 pub mod maintenance;
 pub mod member_loop;
+pub mod metrics;
 pub mod peer;
 pub mod raft_logging;
 pub mod recipes;
@@ -160,11 +164,17 @@ async fn run(config: ServerConfig) -> anyhow::Result<()> {
             recipes::Recipes::new(handle.clone(), leases.clone()),
         )));
         // gRPC (HTTP/2) and the debug endpoints (HTTP/1.1, WebSocket) share the port.
-        let app = routes.into_axum_router().merge(debug_http::router(
-            handle.clone(),
-            config.fault_injection,
-            stop_rx.clone(),
-        ));
+        let app = routes
+            .into_axum_router()
+            .merge(debug_http::router(
+                handle.clone(),
+                config.fault_injection,
+                stop_rx.clone(),
+            ))
+            .merge(health_http::router(
+                handle.clone(),
+                data_dir::db_path(&config.data_dir),
+            ));
         let mut stop = stop_rx.clone();
         let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
             let _ = tcp.set_nodelay(true);
