@@ -208,3 +208,178 @@ fn a_missing_lease_is_refused_by_puts_txns_and_revokes_and_nothing_changes() {
     f.write(|m, t| m.txn(t, &txn)).unwrap();
     assert_eq!(f.keys_of(1), ["k", "x"]);
 }
+
+#[test]
+fn leases_and_their_keys_travel_in_raft_snapshots_and_snapshot_files() {
+    let mut f = Fixture::new();
+    f.grant(3, 60).unwrap();
+    f.put("k", 3).unwrap();
+    let data = crate::state_snapshot::encode(&f.read()).unwrap();
+    let received = Fixture::new();
+    let txn = received.db.begin_write().unwrap();
+    crate::state_snapshot::apply(&txn, &data).unwrap();
+    txn.commit().unwrap();
+    let saved = Fixture::new();
+    let txn = saved.db.begin_write().unwrap();
+    MvccStore::copy_into(&f.read(), &txn).unwrap();
+    txn.commit().unwrap();
+    for copy in [&received, &saved] {
+        assert_eq!(granted_ttl(&copy.read(), 3).unwrap(), Some(60));
+        assert_eq!(copy.keys_of(3), ["k"]);
+    }
+    assert_eq!(received.state_hash(), f.state_hash());
+}
+
+mod through_a_member {
+    //! The same logic driven through a one-member cluster: grants and puts proposed, time passed
+    //! in, expiry proposing the revoke, and a restarted leader giving leases their full TTL.
+
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::error::CoreError;
+    use crate::member::{Bootstrap, Member, MemberConfig, WriteResponse};
+    use crate::proto::etcdlab::raft_request::Op;
+    use crate::proto::etcdserverpb::Member as MemberInfo;
+
+    fn open(db: &Arc<Database>) -> Member {
+        let config = MemberConfig {
+            id: 1,
+            name: "m1".into(),
+            client_urls: vec![],
+            election_tick: 10,
+            heartbeat_tick: 1,
+            tick_ms: 100,
+            pre_vote: true,
+            snapshot_count: 10_000,
+        };
+        let bootstrap = Bootstrap::NewCluster {
+            cluster_id: 7,
+            members: vec![MemberInfo {
+                id: 1,
+                name: "m1".into(),
+                peer_ur_ls: vec!["http://m1:2380".into()],
+                ..Default::default()
+            }],
+        };
+        let logger = slog::Logger::root(slog::Discard, slog::o!());
+        let mut member = Member::open(db.clone(), config, bootstrap, &logger).unwrap();
+        // The bootstrap conf changes apply first: Raft does not campaign with them pending.
+        settle(&mut member);
+        member.campaign().unwrap();
+        settle(&mut member);
+        assert_eq!(member.status().role, raft::StateRole::Leader);
+        member
+    }
+
+    fn new_database() -> Arc<Database> {
+        Arc::new(
+            Database::builder()
+                .create_with_backend(InMemoryBackend::new())
+                .unwrap(),
+        )
+    }
+
+    /// Readies until nothing is left; the answers to proposals.
+    fn settle(member: &mut Member) -> Vec<Result<WriteResponse, MvccError>> {
+        let mut answers = Vec::new();
+        for _ in 0..10 {
+            answers.extend(
+                member
+                    .ready()
+                    .unwrap()
+                    .responses
+                    .into_iter()
+                    .map(|(_, r)| r),
+            );
+        }
+        answers
+    }
+
+    fn write(member: &mut Member, op: Op) -> Result<WriteResponse, MvccError> {
+        member.propose(op, 1).unwrap();
+        let mut answers = settle(member);
+        assert_eq!(answers.len(), 1);
+        answers.remove(0)
+    }
+
+    fn has_key(member: &Member, key: &str) -> bool {
+        let req = RangeRequest {
+            key: key.into(),
+            ..Default::default()
+        };
+        let txn = member.database().begin_read().unwrap();
+        MvccStore::range(&txn, &req).unwrap().count == 1
+    }
+
+    /// Moves the lease clock and ticks, as the host's loop does.
+    fn at(member: &mut Member, now_ms: u64) {
+        member.set_lease_clock(now_ms);
+        member.tick();
+        settle(member);
+    }
+
+    fn put_leased(member: &mut Member, key: &str, lease: i64) {
+        let put = PutRequest {
+            key: key.into(),
+            lease,
+            ..Default::default()
+        };
+        write(member, Op::Put(put)).unwrap();
+    }
+
+    #[test]
+    fn a_short_grant_gets_the_minimum_ttl_and_expiry_revokes_it_through_raft() {
+        let mut member = open(&new_database());
+        let granted = write(
+            &mut member,
+            Op::LeaseGrant(LeaseGrantRequest { id: 5, ttl: 1 }),
+        );
+        let Ok(WriteResponse::LeaseGrant(granted)) = granted else {
+            panic!("{granted:?}");
+        };
+        assert_eq!(granted.ttl, 2, "etcd's minimum for 10 ticks of 100 ms");
+        put_leased(&mut member, "k", 5);
+        let revision = member.status().revision;
+        at(&mut member, 1999);
+        assert!(has_key(&member, "k"));
+        assert_eq!(
+            member.lease_time_to_live(5, true).unwrap().keys,
+            vec![b"k".to_vec()]
+        );
+        at(&mut member, 2000);
+        assert!(!has_key(&member, "k"));
+        assert_eq!(member.status().revision, revision + 1);
+        let missing = member.renew_lease(5).unwrap_err();
+        assert!(matches!(missing, CoreError::Mvcc(MvccError::LeaseNotFound)));
+    }
+
+    #[test]
+    fn keep_alives_push_the_deadline_and_a_restarted_leader_grants_the_full_ttl_again() {
+        let db = new_database();
+        let mut member = open(&db);
+        write(
+            &mut member,
+            Op::LeaseGrant(LeaseGrantRequest { id: 9, ttl: 10 }),
+        )
+        .unwrap();
+        put_leased(&mut member, "k", 9);
+        at(&mut member, 9000);
+        assert_eq!(member.renew_lease(9).unwrap(), 10);
+        at(&mut member, 18_999);
+        assert!(
+            has_key(&member, "k"),
+            "renewed at 9 s, the lease lives until 19 s"
+        );
+        assert_eq!(member.lease_time_to_live(9, false).unwrap().ttl, 0);
+        drop(member);
+
+        // A new leader (here the same member restarted, its clock from 0) times every lease
+        // from when it took over: TTL plus an election timeout (1 s).
+        let mut member = open(&db);
+        at(&mut member, 10_999);
+        assert!(has_key(&member, "k"));
+        at(&mut member, 11_000);
+        assert!(!has_key(&member, "k"));
+    }
+}
