@@ -8,6 +8,7 @@
 //! - [`ctl`]: `etcdlab ctl` — etcdctl v3 syntax and output formats, one module per command group.
 //! - [`utl`]: `etcdlab utl` — snapshot status and restore, over the file format of [`snapshot`].
 //! - [`bench`]: `etcdlab bench` — put/range/txn load with latency percentiles.
+//! - [`certs`]: `etcdlab certs init` — a CA and member/client certificates for TLS clusters.
 //! - [`lab`]: `etcdlab lab` — a local cluster of member processes, its control API and page.
 //! - [`events_cli`]: `etcdlab events` — Raft events of a lab or of members as a terminal timeline.
 //! - [`viz`]: `etcdlab viz` — the lab's visualizer and API over a cluster it did not start.
@@ -21,6 +22,7 @@
 //! `etcdlab etcd`, `etcdlab ctl` or `etcdlab utl`, so course commands can be typed verbatim.
 
 mod bench;
+mod certs;
 mod ctl;
 mod events_cli;
 mod lab;
@@ -48,6 +50,7 @@ Usage:
   etcdlab events [--lab URL]    Raft events as a timeline (see `etcdlab events --help`)
   etcdlab viz --endpoints URL   the lab's visualizer for any cluster of ours (see `etcdlab viz --help`)
   etcdlab bench put|range|txn   load for etcd v3 endpoints, ours or real etcd
+  etcdlab certs init --dir DIR --hosts H,...   a CA and certificates for a TLS cluster
   etcdlab version               print the version
 
 Linked or copied under the names etcd, etcdctl or etcdutl, the binary acts as that tool.";
@@ -67,7 +70,7 @@ fn main() -> ExitCode {
                 Some(sub)
                     if matches!(
                         sub.as_str(),
-                        "etcd" | "ctl" | "utl" | "lab" | "bench" | "events" | "viz"
+                        "etcd" | "ctl" | "utl" | "lab" | "bench" | "events" | "viz" | "certs"
                     ) =>
                 {
                     sub
@@ -99,6 +102,7 @@ fn main() -> ExitCode {
         "bench" => bench::main(args),
         "events" => events_cli::main(args),
         "viz" => viz::main(args),
+        "certs" => certs::main(args),
         _ => utl::main(args),
     }
 }
