@@ -2,6 +2,7 @@
 //! The messages are part of the wire contract (`etcdctl` prints them verbatim).
 
 use etcdlab_core::MembershipError;
+use etcdlab_core::auth::AuthError;
 use etcdlab_core::mvcc::MvccError;
 use tonic::{Code, Status};
 
@@ -41,4 +42,28 @@ pub fn member(e: MemberError) -> Status {
 
 pub fn storage(e: impl std::fmt::Display) -> Status {
     Status::internal(format!("etcdserver: storage: {e}"))
+}
+
+/// etcd's status code for each auth refusal.
+pub fn auth(e: &AuthError) -> Status {
+    let code = match e {
+        AuthError::UserEmpty
+        | AuthError::RoleEmpty
+        | AuthError::AuthFailed
+        | AuthError::InvalidAuthMgmt
+        | AuthError::OldRevision => Code::InvalidArgument,
+        AuthError::PermissionDenied => Code::PermissionDenied,
+        AuthError::InvalidAuthToken => Code::Unauthenticated,
+        AuthError::NoPasswordUser => Code::Unknown,
+        AuthError::RootUserNotExist
+        | AuthError::RootRoleNotExist
+        | AuthError::UserAlreadyExist
+        | AuthError::UserNotFound
+        | AuthError::RoleAlreadyExist
+        | AuthError::RoleNotFound
+        | AuthError::RoleNotGranted
+        | AuthError::PermissionNotGranted
+        | AuthError::AuthNotEnabled => Code::FailedPrecondition,
+    };
+    Status::new(code, e.to_string())
 }

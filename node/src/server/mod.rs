@@ -2,9 +2,11 @@
 //!
 //! [`config`] reads etcd's flags, [`data_dir`] opens the member's redb file, the core's
 //! `Member` is started on its own thread by [`member_loop`], and the gRPC services ([`kv`],
-//! [`watch`], [`maintenance`], [`cluster`]) are served on every `--listen-client-urls` address until
+//! [`watch`], [`maintenance`], [`cluster`], [`auth_service`], checked by [`auth`]) are served on every `--listen-client-urls` address until
 //! SIGINT or SIGTERM, when the member finishes its current ready and stops.
 
+pub mod auth;
+pub mod auth_service;
 pub mod cluster;
 pub mod config;
 pub mod data_dir;
@@ -31,8 +33,8 @@ use tokio::net::TcpListener;
 
 use self::config::{EtcdFlags, ServerConfig};
 use crate::rpc::etcdserverpb::{
-    cluster_server::ClusterServer, kv_server::KvServer, maintenance_server::MaintenanceServer,
-    watch_server::WatchServer,
+    auth_server::AuthServer, cluster_server::ClusterServer, kv_server::KvServer,
+    maintenance_server::MaintenanceServer, watch_server::WatchServer,
 };
 
 /// gRPC framing allowance on top of `--max-request-bytes`, as etcd adds.
@@ -134,6 +136,10 @@ async fn run(config: ServerConfig) -> anyhow::Result<()> {
         )
         .add_service(
             ClusterServer::new(cluster::ClusterService::new(handle.clone()))
+                .max_decoding_message_size(limit),
+        )
+        .add_service(
+            AuthServer::new(auth_service::AuthService::new(handle.clone()))
                 .max_decoding_message_size(limit),
         )
         .add_service(

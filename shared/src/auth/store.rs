@@ -53,8 +53,11 @@ pub struct AuthView<U, R, M> {
 
 type Table = redb::ReadOnlyTable<&'static str, &'static [u8]>;
 
+/// The auth store in a read snapshot.
+pub type ReadView = AuthView<Table, Table, Table>;
+
 /// The auth store as `txn` sees it.
-pub fn view(txn: &redb::ReadTransaction) -> Result<AuthView<Table, Table, Table>, CoreError> {
+pub fn view(txn: &redb::ReadTransaction) -> Result<ReadView, CoreError> {
     Ok(AuthView {
         users: txn.open_table(USERS)?,
         roles: txn.open_table(ROLES)?,
