@@ -7,9 +7,11 @@
 //! sends its requests through a [`global::Client`] and hands the answer to [`print`] in the
 //! chosen format. Modules: [`kv`] get/put/del/compaction, [`txn`] the transaction language,
 //! [`endpoint`] health/status/hashkv, [`member`] membership, [`maintenance`] alarm,
-//! move-leader and snapshots, [`watch`] event streams, [`version`]; [`usage`] renders help text; [`gotext`] holds the
+//! move-leader and snapshots, [`watch`] event streams, [`user`], [`role`] and [`auth`] for
+//! users, roles and `auth enable|disable`, [`version`]; [`usage`] renders help text; [`gotext`] holds the
 //! Go text conventions etcdctl's output inherits; [`v2`] answers `ETCDCTL_API=2`.
 
+mod auth;
 mod cli;
 mod endpoint;
 mod global;
@@ -18,8 +20,10 @@ mod kv;
 mod maintenance;
 mod member;
 pub mod print;
+mod role;
 mod txn;
 mod usage;
+mod user;
 mod v2;
 mod version;
 mod watch;
@@ -121,6 +125,7 @@ static ROOT: Command = Command::new("etcdctl", "A simple command line client for
     .persistent(global::FLAGS)
     .subcommands(&[
         &maintenance::ALARM,
+        &auth::AUTH,
         &kv::COMPACTION,
         &kv::DEL,
         &endpoint::ENDPOINT,
@@ -129,8 +134,10 @@ static ROOT: Command = Command::new("etcdctl", "A simple command line client for
         &member::MEMBER,
         &maintenance::MOVE_LEADER,
         &kv::PUT,
+        &role::ROLE,
         &maintenance::SNAPSHOT,
         &txn::TXN,
+        &user::USER,
         &version::VERSION,
         &watch::WATCH,
     ]);
