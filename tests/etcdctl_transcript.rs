@@ -5,54 +5,8 @@
 
 mod support;
 
+use support::transcript::transcript_steps;
 use support::{OurMember, etcdctl, normalize, without_logs};
-
-/// One `$ etcdctl ...` block of the transcript: its arguments, output and exit code.
-struct Step {
-    line: String,
-    args: Vec<String>,
-    output: String,
-    exit: i32,
-}
-
-/// Reads the transcript's blocks up to (not including) the first command of a later issue.
-fn transcript_steps(stop_before: &str) -> Vec<Step> {
-    let text = std::fs::read_to_string(support::shared_dir().join("reference/etcdctl-3.4.23.txt"))
-        .expect("the reference transcript in ../shared/reference");
-    let mut steps = Vec::new();
-    let mut lines = text.lines().peekable();
-    while let Some(line) = lines.next() {
-        let Some(cmd) = line.strip_prefix("$ etcdctl --endpoints 127.0.0.1:23790 ") else {
-            continue;
-        };
-        if cmd.starts_with(stop_before) {
-            break;
-        }
-        let mut output = String::new();
-        // A block ends at `[exit=N]`, or (where the recording left it out) at the next command.
-        let mut exit = None;
-        while let Some(out) = lines.next_if(|l| !l.starts_with("$ ")) {
-            if let Some(code) = out.strip_prefix("[exit=").and_then(|s| s.strip_suffix(']')) {
-                exit = Some(code.parse().unwrap());
-                break;
-            }
-            output.push_str(out);
-            output.push('\n');
-        }
-        if exit.is_none() {
-            // The blank line before the next command is the recording's, not the output's.
-            output = output.trim_end_matches('\n').to_string() + "\n";
-        }
-        let pipeline = cmd.split(" | ").next().unwrap();
-        steps.push(Step {
-            line: cmd.to_string(),
-            args: shell_words(pipeline),
-            output,
-            exit: exit.unwrap_or(0),
-        });
-    }
-    steps
-}
 
 /// Member lists are sorted by member id, and ids differ between servers: compare table rows and
 /// `ETCD_INITIAL_CLUSTER` entries without their order.
@@ -96,36 +50,6 @@ fn added_id(output: &str) -> Option<String> {
     let line = output.lines().next()?;
     line.contains(" added to cluster ")
         .then(|| line.split_whitespace().nth(1).map(String::from))?
-}
-
-/// Splits a command line the way the shell did for these simple lines (single quotes only).
-fn shell_words(line: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut current = String::new();
-    let mut quoted = false;
-    let mut started = false;
-    for c in line.chars() {
-        match c {
-            '\'' => {
-                quoted = !quoted;
-                started = true;
-            }
-            ' ' if !quoted => {
-                if started {
-                    words.push(std::mem::take(&mut current));
-                    started = false;
-                }
-            }
-            _ => {
-                current.push(c);
-                started = true;
-            }
-        }
-    }
-    if started {
-        words.push(current);
-    }
-    words
 }
 
 /// `xxd | head -5` of bytes, as the transcript shows protobuf output.
@@ -175,7 +99,7 @@ fn with_reference_ids(bytes: &[u8]) -> Vec<u8> {
 #[test]
 fn kv_and_member_commands_match_the_reference_transcript() {
     let member = OurMember::start_single("single");
-    let steps = transcript_steps("snapshot save");
+    let steps = transcript_steps("", "snapshot save");
     assert!(
         steps.len() >= 33,
         "the transcript's KV and member part has {} steps",

@@ -124,10 +124,15 @@ impl AuthGate {
         metadata: &MetadataMap,
         freshness: Freshness,
     ) -> Result<(), Status> {
-        self.authorize(metadata, freshness, |view, user| {
-            Ok(view.check_admin(user)??)
-        })
-        .await
+        self.authorize_with(metadata, freshness, errors::auth, admin)
+            .await
+    }
+
+    /// The admin check as etcd 3.4's Maintenance service makes it: refusals go out as etcd's
+    /// internal errors ([`errors::auth_unmapped`]).
+    pub async fn check_maintenance_admin(&self, metadata: &MetadataMap) -> Result<(), Status> {
+        self.authorize_with(metadata, Freshness::Local, errors::auth_unmapped, admin)
+            .await
     }
 
     /// Runs `check` for the request's user on a read view of the auth store, unless auth is
@@ -136,6 +141,18 @@ impl AuthGate {
         &self,
         metadata: &MetadataMap,
         freshness: Freshness,
+        check: impl Fn(&ReadView, &str) -> Result<(), Refusal>,
+    ) -> Result<(), Status> {
+        self.authorize_with(metadata, freshness, errors::auth, check)
+            .await
+    }
+
+    /// [`AuthGate::authorize`], with `refuse` turning etcd's reasons into statuses.
+    async fn authorize_with(
+        &self,
+        metadata: &MetadataMap,
+        freshness: Freshness,
+        refuse: fn(&AuthError) -> Status,
         check: impl Fn(&ReadView, &str) -> Result<(), Refusal>,
     ) -> Result<(), Status> {
         // Whether the view read next is fresh enough, and whether a ReadIndex round was done.
@@ -160,23 +177,23 @@ impl AuthGate {
             let token = metadata
                 .get("token")
                 .and_then(|t| t.to_str().ok())
-                .ok_or_else(|| errors::auth(&AuthError::UserEmpty))?;
-            let claims = token::verify(&state.token_secret, token, unix_now())
-                .map_err(|e| errors::auth(&e))?;
+                .ok_or_else(|| refuse(&AuthError::UserEmpty))?;
+            let claims =
+                token::verify(&state.token_secret, token, unix_now()).map_err(|e| refuse(&e))?;
             if claims.revision > state.revision {
                 if caught_up {
-                    return Err(errors::auth(&AuthError::InvalidAuthToken));
+                    return Err(refuse(&AuthError::InvalidAuthToken));
                 }
                 // Issued by a member ahead of this one: catch up, then look again.
                 synced = false;
                 continue;
             }
             if claims.revision < state.revision {
-                return Err(errors::auth(&AuthError::OldRevision));
+                return Err(refuse(&AuthError::OldRevision));
             }
             return match check(&view, &claims.user) {
                 Ok(()) => Ok(()),
-                Err(Refusal::Auth(e)) => Err(errors::auth(&e)),
+                Err(Refusal::Auth(e)) => Err(refuse(&e)),
                 Err(Refusal::Storage(e)) => Err(errors::storage(e)),
             };
         }
@@ -217,6 +234,11 @@ impl From<CoreError> for Refusal {
     fn from(e: CoreError) -> Self {
         Refusal::Storage(e)
     }
+}
+
+/// etcd's admin rule: the user holds the root role.
+fn admin(view: &ReadView, user: &str) -> Result<(), Refusal> {
+    Ok(view.check_admin(user)??)
 }
 
 fn unix_now() -> u64 {

@@ -67,3 +67,17 @@ pub fn auth(e: &AuthError) -> Status {
     };
     Status::new(code, e.to_string())
 }
+
+/// An auth refusal as etcd 3.4's Maintenance service sends it: its internal error, unmapped
+/// (code Unknown, `auth: ...`), which etcdctl prints as `rpc error: ...`.
+pub fn auth_unmapped(e: &AuthError) -> Status {
+    let text = match e {
+        AuthError::UserAlreadyExist => "auth: user already exists".to_string(),
+        AuthError::UserNotFound => "auth: user not found".to_string(),
+        AuthError::RoleAlreadyExist => "auth: role already exists".to_string(),
+        AuthError::RoleNotFound => "auth: role not found".to_string(),
+        AuthError::OldRevision => "auth: revision in header is old".to_string(),
+        other => other.to_string().replacen("etcdserver: ", "auth: ", 1),
+    };
+    Status::unknown(text)
+}

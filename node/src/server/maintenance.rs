@@ -16,7 +16,7 @@ use etcdlab_core::proto::etcdserverpb::{
 use redb::ReadableDatabase;
 use tonic::{Request, Response, Status};
 
-use super::auth::{AuthGate, Freshness};
+use super::auth::AuthGate;
 use super::errors;
 use super::member_loop::MemberHandle;
 use crate::rpc::etcdserverpb::maintenance_server::Maintenance;
@@ -52,9 +52,7 @@ impl MaintenanceService {
 
 impl MaintenanceService {
     async fn admin<T>(&self, request: &Request<T>) -> Result<(), Status> {
-        self.auth
-            .check_admin(request.metadata(), Freshness::Local)
-            .await
+        self.auth.check_maintenance_admin(request.metadata()).await
     }
 }
 
