@@ -10,6 +10,7 @@
 //! - [`membership`]: member and cluster ids as etcd derives them, and the member table.
 //! - [`lease`]: leases (grant, revoke, attached keys) and the leader's lease clock.
 //! - [`alarms`]: NOSPACE/CORRUPT alarms, raised and cleared through Raft.
+//! - [`auth`]: users, roles, key permissions and signed tokens, changed through Raft.
 //! - [`events`]: the versioned Raft event schema every member reports; [`raft_events`] turns
 //!   raft-rs messages and state into events, [`request_text`] writes entries readably.
 //! - [`sim`]: the deterministic cluster simulator, its scenarios and the linearizability checker.
@@ -21,6 +22,7 @@
 //! returns: messages to peers, answers to clients, confirmed read points.
 
 pub mod alarms;
+pub mod auth;
 pub mod cluster_view;
 pub mod error;
 pub mod events;

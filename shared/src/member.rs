@@ -138,6 +138,8 @@ pub enum WriteResponse {
     Alarm(crate::proto::etcdserverpb::AlarmResponse),
     LeaseGrant(LeaseGrantResponse),
     LeaseRevoke(LeaseRevokeResponse),
+    /// An auth change was applied, or refused with etcd's reason (nothing changed then).
+    Auth(Result<(), crate::auth::AuthError>),
     /// Internal writes (member attributes, cluster version) answer with nothing.
     Done,
 }
@@ -219,6 +221,7 @@ impl Member {
         let mvcc = MvccStore::open(&txn)?;
         membership::create_table(&txn)?;
         crate::lease::create_table(&txn)?;
+        crate::auth::store::create_tables(&txn)?;
         let no_space = crate::alarms::no_space(&txn)?;
         let (stored_id, stored_cluster, applied_index, cluster_version_set) = {
             let meta = txn.open_table(META)?;
@@ -958,6 +961,19 @@ impl Member {
                 self.no_space = crate::alarms::no_space(txn)?;
                 Ok(WriteResponse::Alarm(resp))
             }
+            Some(
+                op @ (Op::AuthEnable(_)
+                | Op::AuthDisable(_)
+                | Op::UserAdd(_)
+                | Op::UserDelete(_)
+                | Op::UserChangePassword(_)
+                | Op::UserGrantRole(_)
+                | Op::UserRevokeRole(_)
+                | Op::RoleAdd(_)
+                | Op::RoleDelete(_)
+                | Op::RoleGrantPermission(_)
+                | Op::RoleRevokePermission(_)),
+            ) => Ok(WriteResponse::Auth(crate::auth::store::apply(txn, &op)?)),
             Some(Op::Put(r)) => self.mvcc.put(txn, &r).map(|mut resp| {
                 resp.header = Some(self.header(resp.header.take()));
                 WriteResponse::Put(resp)

@@ -28,6 +28,32 @@ pub fn describe(op: &Op) -> String {
             u.peer_urls.join(",")
         ),
         Op::ClusterVersion(v) => format!("cluster version {}", v.version),
+        // Neither the token secret nor password hashes are shown.
+        Op::AuthEnable(_) => "auth enable".into(),
+        Op::AuthDisable(_) => "auth disable".into(),
+        Op::UserAdd(u) => format!("user add {}", u.name),
+        Op::UserDelete(u) => format!("user delete {}", u.name),
+        Op::UserChangePassword(u) => format!("user passwd {}", u.name),
+        Op::UserGrantRole(g) => format!("user grant-role {} {}", g.user, g.role),
+        Op::UserRevokeRole(r) => format!("user revoke-role {} {}", r.name, r.role),
+        Op::RoleAdd(r) => format!("role add {}", r.name),
+        Op::RoleDelete(r) => format!("role delete {}", r.role),
+        Op::RoleGrantPermission(g) => {
+            let (kind, range) = g.perm.as_ref().map_or(("?", String::new()), |p| {
+                let kind = match p.perm_type {
+                    0 => "read",
+                    1 => "write",
+                    _ => "readwrite",
+                };
+                (kind, key_range(&p.key, &p.range_end))
+            });
+            format!("role grant-permission {} {kind} {range}", g.name)
+        }
+        Op::RoleRevokePermission(r) => format!(
+            "role revoke-permission {} {}",
+            r.role,
+            key_range(&r.key, &r.range_end)
+        ),
         Op::Alarm(a) => {
             let action = match a.action {
                 0 => "get",

@@ -1,5 +1,5 @@
 //! Raft snapshots of the state machine: every replicated table (the key space, the member
-//! table, the cluster version, the alarms, the leases) dumped row by row in redb's own key and value encoding, so a
+//! table, the cluster version, the alarms, the leases, the auth store) dumped row by row in redb's own key and value encoding, so a
 //! leader can bring a member up to date whose log it has compacted away.
 //!
 //! The dump is taken from one read transaction, together with the applied index and conf
@@ -69,6 +69,9 @@ fn tables() -> Vec<Box<dyn Dumpable>> {
         Box::new(Replicated(crate::membership::MEMBERS)),
         Box::new(Replicated(crate::member::CLUSTER_VERSION)),
         Box::new(Replicated(crate::alarms::ALARMS)),
+        Box::new(Replicated(crate::auth::store::USERS)),
+        Box::new(Replicated(crate::auth::store::ROLES)),
+        Box::new(Replicated(crate::auth::store::META)),
     ]
 }
 

@@ -1,5 +1,5 @@
-//! The reference transcript (`../shared/reference/etcdctl-3.4.23.txt`, the real etcdctl against
-//! real etcd) read as steps: each `$ etcdctl ...` command with its output and exit code.
+//! The reference transcript (`../shared/reference/etcdctl-3.4.23.txt`, the real etcdctl
+//! against real etcd) read as steps to replay: each command's arguments, output and exit code.
 
 /// One `$ etcdctl ...` block of the transcript: its arguments, output and exit code.
 pub struct Step {
@@ -9,22 +9,24 @@ pub struct Step {
     pub exit: i32,
 }
 
-/// Reads the transcript's blocks from the first command starting with `from` (from the top if
-/// empty) up to (not including) the first command starting with `stop_before`.
-pub fn transcript_steps(from: &str, stop_before: &str) -> Vec<Step> {
+/// Reads the transcript's blocks from the first command starting with `first` (from the
+/// beginning if empty) up to (not including) the next one starting with `stop_before`.
+pub fn transcript_steps(first: &str, stop_before: &str) -> Vec<Step> {
     let text = std::fs::read_to_string(super::shared_dir().join("reference/etcdctl-3.4.23.txt"))
         .expect("the reference transcript in ../shared/reference");
     let mut steps = Vec::new();
     let mut lines = text.lines().peekable();
+    let mut started = first.is_empty();
     while let Some(line) = lines.next() {
         let Some(cmd) = line.strip_prefix("$ etcdctl --endpoints 127.0.0.1:23790 ") else {
             continue;
         };
+        started |= cmd.starts_with(first);
+        if !started {
+            continue;
+        }
         if cmd.starts_with(stop_before) {
             break;
-        }
-        if steps.is_empty() && !cmd.starts_with(from) {
-            continue;
         }
         let mut output = String::new();
         // A block ends at `[exit=N]`, or (where the recording left it out) at the next command.

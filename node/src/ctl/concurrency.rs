@@ -14,10 +14,9 @@ use etcdlab_core::proto::etcdserverpb::{LeaseGrantRequest, RangeRequest, RangeRe
 use etcdlab_core::proto::mvccpb::KeyValue;
 use etcdlab_core::proto::v3electionpb::{CampaignRequest, LeaderRequest, ResignRequest};
 use etcdlab_core::proto::v3lockpb::{LockRequest, UnlockRequest};
-use tonic::transport::Channel;
 
 use super::cli::{Command, Flag, Invocation, Kind};
-use super::global::{Client, Global};
+use super::global::{Client, Connection, Global};
 use super::print::Report;
 use super::{CtlError, CtlResult, exit, lease};
 use crate::rpc::etcdserverpb::kv_client::KvClient;
@@ -151,7 +150,7 @@ async fn elect(inv: Invocation) -> CtlResult {
 }
 
 /// `elect -l`: every leader and each value it proclaims, until a signal.
-async fn observe(g: &Global, election: &mut ElectionClient<Channel>, name: &str) -> CtlResult {
+async fn observe(g: &Global, election: &mut ElectionClient<Connection>, name: &str) -> CtlResult {
     let request = LeaderRequest {
         name: name.as_bytes().to_vec(),
     };
@@ -199,7 +198,7 @@ async fn keep_alive(g: &Global, session: i64) {
     }
 }
 
-async fn get(channel: &Channel, key: &[u8]) -> Result<RangeResponse, CtlError> {
+async fn get(channel: &Connection, key: &[u8]) -> Result<RangeResponse, CtlError> {
     KvClient::new(channel.clone())
         .range(RangeRequest {
             key: key.to_vec(),

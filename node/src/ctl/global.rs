@@ -3,10 +3,24 @@
 //! command timeout (5s unless `--command-timeout` says otherwise), connecting included: each
 //! dial gives up after the dial timeout and is retried, so no command can hang on a dead
 //! endpoint, and a server that comes up within the timeout is still reached.
+//!
+//! With `--user name[:password]` (or `--user name --password pw`; the password is asked for
+//! when neither gives it) the client authenticates before its first request, as clientv3 does,
+//! and sends the token in the `token` metadata of every request. A failed authentication
+//! ends the command with exit code 2; a server without auth enabled needs no token. A request
+//! refused because the token went stale (the auth store changed) drops the token, so the
+//! next request authenticates again.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use etcdlab_core::proto::etcdserverpb::AuthenticateRequest;
+use tonic::metadata::{AsciiMetadataValue, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
+
+use crate::rpc::etcdserverpb::auth_client::AuthClient;
 
 use super::cli::{Flag, Invocation, Kind};
 use super::print::{Format, Printer};
@@ -134,7 +148,9 @@ pub struct Global {
     pub format: Format,
     pub hex: bool,
     tls: bool,
-    user: bool,
+    /// `--user` and `--password` as given.
+    user: String,
+    password: String,
     dial_timeout: Duration,
     command_timeout: Duration,
     keepalive_time: Duration,
@@ -188,7 +204,8 @@ impl Global {
             format,
             hex: inv.bool(&HEX),
             tls,
-            user: !inv.text(&USER).is_empty(),
+            user: inv.text(&USER),
+            password: inv.text(&PASSWORD),
             dial_timeout: inv.duration(&DIAL_TIMEOUT),
             command_timeout: inv.duration(&COMMAND_TIMEOUT),
             keepalive_time: inv.duration(&KEEPALIVE_TIME),
@@ -218,12 +235,6 @@ impl Global {
                  use plain http endpoints",
             ));
         }
-        if self.user {
-            return Err(CtlError::new(
-                exit::BAD_FEATURE,
-                "authentication (--user) is not supported by etcdlab ctl yet",
-            ));
-        }
         if endpoints.is_empty() {
             return Err(CtlError::new(
                 exit::BAD_CONNECTION,
@@ -233,38 +244,145 @@ impl Global {
         Ok(Client {
             global: self,
             endpoints,
+            credentials: self.credentials()?,
+            token: TokenSlot::default(),
         })
     }
+
+    /// The user and password to authenticate with, as etcdctl's `authCfgFromCmd` reads them.
+    fn credentials(&self) -> Result<Option<Credentials>, CtlError> {
+        if self.user.is_empty() {
+            return Ok(None);
+        }
+        let (user, password) = if !self.password.is_empty() {
+            (self.user.clone(), self.password.clone())
+        } else if let Some((user, password)) = self.user.split_once(':') {
+            (user.to_string(), password.to_string())
+        } else {
+            (self.user.clone(), ask_password()?)
+        };
+        Ok(Some(Credentials { user, password }))
+    }
+}
+
+/// Asks for the password on the terminal, as etcdctl does when `--user` has none.
+fn ask_password() -> Result<String, CtlError> {
+    super::print::stdout(b"Password: ");
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| CtlError::bad_args(format!("failed to read password: {e}")))?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+struct Credentials {
+    user: String,
+    password: String,
+}
+
+/// The token the client sends, once it has one; shared by every connection of a command.
+#[derive(Clone, Default)]
+pub struct TokenSlot(Arc<Mutex<Option<AsciiMetadataValue>>>);
+
+impl TokenSlot {
+    fn get(&self) -> Option<AsciiMetadataValue> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn set(&self, token: Option<AsciiMetadataValue>) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = token;
+    }
+}
+
+impl Interceptor for TokenSlot {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(token) = self.get() {
+            request.metadata_mut().insert("token", token);
+        }
+        Ok(request)
+    }
+}
+
+/// A connection that sends the command's token with every request.
+pub type Connection = InterceptedService<Channel, TokenSlot>;
+
+/// Whether the server refused a request for a token that is no longer good.
+fn stale_token(status: &tonic::Status) -> bool {
+    matches!(
+        status.message(),
+        "etcdserver: revision of auth store is old" | "etcdserver: invalid auth token"
+    )
 }
 
 /// Requests to a set of endpoints, each under the command timeout.
 pub struct Client<'a> {
     global: &'a Global,
     endpoints: Vec<String>,
+    credentials: Option<Credentials>,
+    token: TokenSlot,
 }
 
 impl Client<'_> {
     /// Sends one request to whichever endpoint answers first.
     pub async fn request<T>(
         &self,
-        call: impl AsyncFnOnce(Channel) -> Result<tonic::Response<T>, tonic::Status>,
+        call: impl AsyncFnOnce(Connection) -> Result<tonic::Response<T>, tonic::Status>,
     ) -> Result<T, CtlError> {
         self.request_within(&self.endpoints, call).await
     }
 
     /// A connection for a long-lived stream (a watch): the first endpoint to answer within
-    /// the dial timeout.
-    pub async fn connect(&self) -> Result<Channel, CtlError> {
-        tokio::time::timeout(self.global.dial_timeout, self.channel(&self.endpoints))
+    /// the dial timeout, authenticated if the command has a user.
+    pub async fn connect(&self) -> Result<Connection, CtlError> {
+        let channel = tokio::time::timeout(self.global.dial_timeout, self.channel(&self.endpoints))
             .await
-            .map_err(|_| CtlError::deadline_exceeded())
+            .map_err(|_| CtlError::deadline_exceeded())?;
+        let authenticated = self.authenticate(channel.clone());
+        tokio::time::timeout(self.global.command_timeout, authenticated)
+            .await
+            .unwrap_or_else(|_| Err(CtlError::deadline_exceeded()))?;
+        Ok(InterceptedService::new(channel, self.token.clone()))
+    }
+
+    /// Gets a token for the command's user unless it has one (or no user): clientv3's
+    /// `getToken`. A server without auth enabled is used without a token.
+    async fn authenticate(&self, channel: Channel) -> Result<(), CtlError> {
+        let Some(credentials) = &self.credentials else {
+            return Ok(());
+        };
+        if self.token.get().is_some() {
+            return Ok(());
+        }
+        let request = AuthenticateRequest {
+            name: credentials.user.clone(),
+            password: credentials.password.clone(),
+        };
+        match AuthClient::new(channel).authenticate(request).await {
+            Ok(response) => {
+                let token = MetadataValue::try_from(response.into_inner().token).map_err(|_| {
+                    CtlError::new(exit::BAD_CONNECTION, "etcdserver: invalid auth token")
+                })?;
+                self.token.set(Some(token));
+                Ok(())
+            }
+            Err(status) if status.message() == "etcdserver: authentication is not enabled" => {
+                Ok(())
+            }
+            Err(status) => Err(CtlError {
+                code: exit::BAD_CONNECTION,
+                ..CtlError::rpc(status)
+            }),
+        }
     }
 
     /// Sends one request to `endpoint` itself (status, hash: answers about one member).
     pub async fn request_to<T>(
         &self,
         endpoint: &str,
-        call: impl AsyncFnOnce(Channel) -> Result<tonic::Response<T>, tonic::Status>,
+        call: impl AsyncFnOnce(Connection) -> Result<tonic::Response<T>, tonic::Status>,
     ) -> Result<T, CtlError> {
         self.request_within(&[endpoint.to_string()], call).await
     }
@@ -272,14 +390,20 @@ impl Client<'_> {
     async fn request_within<T>(
         &self,
         endpoints: &[String],
-        call: impl AsyncFnOnce(Channel) -> Result<tonic::Response<T>, tonic::Status>,
+        call: impl AsyncFnOnce(Connection) -> Result<tonic::Response<T>, tonic::Status>,
     ) -> Result<T, CtlError> {
         let attempt = async {
             let channel = self.channel(endpoints).await;
-            call(channel)
+            self.authenticate(channel.clone()).await?;
+            call(InterceptedService::new(channel, self.token.clone()))
                 .await
                 .map(tonic::Response::into_inner)
-                .map_err(CtlError::rpc)
+                .map_err(|status| {
+                    if stale_token(&status) {
+                        self.token.set(None);
+                    }
+                    CtlError::rpc(status)
+                })
         };
         tokio::time::timeout(self.global.command_timeout, attempt)
             .await

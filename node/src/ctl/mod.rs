@@ -8,9 +8,11 @@
 //! chosen format. Modules: [`kv`] get/put/del/compaction, [`txn`] the transaction language,
 //! [`endpoint`] health/status/hashkv, [`member`] membership, [`maintenance`] alarm,
 //! move-leader and snapshots, [`watch`] event streams, [`lease`] leases, [`concurrency`] lock
-//! and elect, [`version`]; [`usage`] renders help text; [`gotext`] holds the Go text
-//! conventions etcdctl's output inherits; [`v2`] answers `ETCDCTL_API=2`.
+//! and elect, [`user`], [`role`] and [`auth`] for users, roles and `auth enable|disable`,
+//! [`version`]; [`usage`] renders help text; [`gotext`] holds the Go text conventions
+//! etcdctl's output inherits; [`v2`] answers `ETCDCTL_API=2`.
 
+mod auth;
 mod cli;
 mod concurrency;
 mod endpoint;
@@ -21,8 +23,10 @@ mod lease;
 mod maintenance;
 mod member;
 pub mod print;
+mod role;
 mod txn;
 mod usage;
+mod user;
 mod v2;
 mod version;
 mod watch;
@@ -124,6 +128,7 @@ static ROOT: Command = Command::new("etcdctl", "A simple command line client for
     .persistent(global::FLAGS)
     .subcommands(&[
         &maintenance::ALARM,
+        &auth::AUTH,
         &kv::COMPACTION,
         &kv::DEL,
         &concurrency::ELECT,
@@ -135,8 +140,10 @@ static ROOT: Command = Command::new("etcdctl", "A simple command line client for
         &member::MEMBER,
         &maintenance::MOVE_LEADER,
         &kv::PUT,
+        &role::ROLE,
         &maintenance::SNAPSHOT,
         &txn::TXN,
+        &user::USER,
         &version::VERSION,
         &watch::WATCH,
     ]);

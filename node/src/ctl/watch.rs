@@ -14,10 +14,9 @@ use etcdlab_core::proto::etcdserverpb::{
     WatchCreateRequest, WatchProgressRequest, WatchRequest, WatchResponse, watch_request,
 };
 use tokio::sync::mpsc;
-use tonic::transport::Channel;
 
 use super::cli::{Command, Flag, Invocation, Kind};
-use super::global::{Client, Global};
+use super::global::{Client, Connection, Global};
 use super::print::{Printer, Report, stderr, stdout};
 use super::{CtlError, CtlResult, exit, gotext, kv};
 use crate::rpc::etcdserverpb::watch_client::WatchClient;
@@ -161,7 +160,7 @@ enum Ended {
 }
 
 /// One stream: creates the watch from `spec`'s revision and prints until the stream ends.
-async fn stream_once(channel: Channel, printer: &Printer, spec: &mut WatchSpec) -> Ended {
+async fn stream_once(channel: Connection, printer: &Printer, spec: &mut WatchSpec) -> Ended {
     let (requests, outgoing) = mpsc::channel(1);
     let _ = requests.send(create_request(spec)).await;
     let Ok(mut responses) = open(channel, outgoing).await else {
@@ -205,7 +204,7 @@ fn create_request(spec: &WatchSpec) -> WatchRequest {
 /// Opens a watch stream that sends what arrives on `outgoing`, marked as clientv3's
 /// `WithRequireLeader` marks it (the server ends it when it loses its leader).
 async fn open(
-    channel: Channel,
+    channel: Connection,
     outgoing: mpsc::Receiver<WatchRequest>,
 ) -> Result<tonic::Streaming<WatchResponse>, tonic::Status> {
     let requests = futures::stream::unfold(outgoing, |mut rx| async move {

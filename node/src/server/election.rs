@@ -38,6 +38,9 @@ impl Election for ElectionService {
         &self,
         request: Request<CampaignRequest>,
     ) -> Result<Response<CampaignResponse>, Status> {
+        self.recipes
+            .check_name(request.metadata(), &request.get_ref().name, true)
+            .await?;
         let req = request.into_inner();
         let holder = self
             .recipes
@@ -58,8 +61,12 @@ impl Election for ElectionService {
         &self,
         request: Request<ProclaimRequest>,
     ) -> Result<Response<ProclaimResponse>, Status> {
+        let metadata = request.metadata().clone();
         let req = request.into_inner();
         let leader = req.leader.ok_or_else(missing_leader_key)?;
+        self.recipes
+            .check_keys(&metadata, &leader.key, &[], true)
+            .await?;
         let header = self
             .recipes
             .proclaim(&leader.key, leader.rev, leader.lease, &req.value)
@@ -73,6 +80,9 @@ impl Election for ElectionService {
         &self,
         request: Request<LeaderRequest>,
     ) -> Result<Response<LeaderResponse>, Status> {
+        self.recipes
+            .check_name(request.metadata(), &request.get_ref().name, false)
+            .await?;
         let (header, kv) = self.recipes.leader(&request.into_inner().name).await?;
         let kv = kv.ok_or_else(|| Status::unknown("election: no leader"))?;
         Ok(Response::new(LeaderResponse {
@@ -87,6 +97,9 @@ impl Election for ElectionService {
         &self,
         request: Request<LeaderRequest>,
     ) -> Result<Response<Self::ObserveStream>, Status> {
+        self.recipes
+            .check_name(request.metadata(), &request.get_ref().name, false)
+            .await?;
         let name = request.into_inner().name;
         let (out, responses) = mpsc::channel(16);
         let recipes = self.recipes.clone();
@@ -105,7 +118,11 @@ impl Election for ElectionService {
         &self,
         request: Request<ResignRequest>,
     ) -> Result<Response<ResignResponse>, Status> {
+        let metadata = request.metadata().clone();
         let leader = request.into_inner().leader.ok_or_else(missing_leader_key)?;
+        self.recipes
+            .check_keys(&metadata, &leader.key, &[], true)
+            .await?;
         let header = self.recipes.resign(&leader.key, leader.rev).await?;
         Ok(Response::new(ResignResponse {
             header: Some(header),

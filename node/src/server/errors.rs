@@ -2,6 +2,7 @@
 //! The messages are part of the wire contract (`etcdctl` prints them verbatim).
 
 use etcdlab_core::MembershipError;
+use etcdlab_core::auth::AuthError;
 use etcdlab_core::mvcc::MvccError;
 use tonic::{Code, Status};
 
@@ -44,4 +45,42 @@ pub fn member(e: MemberError) -> Status {
 
 pub fn storage(e: impl std::fmt::Display) -> Status {
     Status::internal(format!("etcdserver: storage: {e}"))
+}
+
+/// etcd's status code for each auth refusal.
+pub fn auth(e: &AuthError) -> Status {
+    let code = match e {
+        AuthError::UserEmpty
+        | AuthError::RoleEmpty
+        | AuthError::AuthFailed
+        | AuthError::InvalidAuthMgmt
+        | AuthError::OldRevision => Code::InvalidArgument,
+        AuthError::PermissionDenied => Code::PermissionDenied,
+        AuthError::InvalidAuthToken => Code::Unauthenticated,
+        AuthError::NoPasswordUser => Code::Unknown,
+        AuthError::RootUserNotExist
+        | AuthError::RootRoleNotExist
+        | AuthError::UserAlreadyExist
+        | AuthError::UserNotFound
+        | AuthError::RoleAlreadyExist
+        | AuthError::RoleNotFound
+        | AuthError::RoleNotGranted
+        | AuthError::PermissionNotGranted
+        | AuthError::AuthNotEnabled => Code::FailedPrecondition,
+    };
+    Status::new(code, e.to_string())
+}
+
+/// An auth refusal as etcd 3.4's Maintenance service sends it: its internal error, unmapped
+/// (code Unknown, `auth: ...`), which etcdctl prints as `rpc error: ...`.
+pub fn auth_unmapped(e: &AuthError) -> Status {
+    let text = match e {
+        AuthError::UserAlreadyExist => "auth: user already exists".to_string(),
+        AuthError::UserNotFound => "auth: user not found".to_string(),
+        AuthError::RoleAlreadyExist => "auth: role already exists".to_string(),
+        AuthError::RoleNotFound => "auth: role not found".to_string(),
+        AuthError::OldRevision => "auth: revision in header is old".to_string(),
+        other => other.to_string().replacen("etcdserver: ", "auth: ", 1),
+    };
+    Status::unknown(text)
 }

@@ -3,6 +3,8 @@
 //! Writes are checked here (empty key, request size, txn duplicate keys), then proposed through
 //! Raft and answered when applied. Reads are served from a redb read snapshot: serializable
 //! ones at once, linearizable ones after a ReadIndex round confirms this member is current.
+//! While auth is enabled, the user's permissions on every key a request touches are checked
+//! first ([`super::auth`]).
 
 use etcdlab_core::member::WriteResponse;
 use etcdlab_core::mvcc::{self, MvccStore};
@@ -18,15 +20,18 @@ use etcdlab_core::proto::etcdserverpb::{
 use redb::ReadableDatabase;
 use tonic::{Request, Response, Status};
 
+use super::auth::{AuthGate, Freshness};
 use super::errors;
 use super::member_loop::MemberHandle;
 use crate::rpc::etcdserverpb::kv_server::Kv;
+use etcdlab_core::auth::Access;
 
 pub struct KvService {
     member: MemberHandle,
     max_request_bytes: usize,
     /// The backend quota and the file it applies to.
     quota: Option<(u64, PathBuf)>,
+    auth: AuthGate,
 }
 
 impl KvService {
@@ -36,6 +41,7 @@ impl KvService {
         quota: Option<(u64, PathBuf)>,
     ) -> Self {
         KvService {
+            auth: AuthGate::new(member.clone()),
             member,
             max_request_bytes,
             quota,
@@ -95,7 +101,7 @@ impl Kv for KvService {
         &self,
         request: Request<RangeRequest>,
     ) -> Result<Response<RangeResponse>, Status> {
-        let req = request.into_inner();
+        let (metadata, _, req) = request.into_parts();
         if req.key.is_empty() {
             return Err(errors::empty_key());
         }
@@ -105,15 +111,25 @@ impl Kv for KvService {
                 .await
                 .map_err(errors::member)?;
         }
+        self.auth
+            .check_range(
+                &metadata,
+                Freshness::Local,
+                &req.key,
+                &req.range_end,
+                Access::Read,
+            )
+            .await?;
         read_range(&self.member, &req).map(Response::new)
     }
 
     async fn put(&self, request: Request<PutRequest>) -> Result<Response<PutResponse>, Status> {
-        let req = request.into_inner();
+        let (metadata, _, req) = request.into_parts();
         if req.key.is_empty() {
             return Err(errors::empty_key());
         }
         self.check_size(&req)?;
+        self.auth.check_put(&metadata, &req).await?;
         self.check_quota(&req).await?;
         match self.write(Op::Put(req)).await? {
             WriteResponse::Put(resp) => Ok(Response::new(resp)),
@@ -125,11 +141,12 @@ impl Kv for KvService {
         &self,
         request: Request<DeleteRangeRequest>,
     ) -> Result<Response<DeleteRangeResponse>, Status> {
-        let req = request.into_inner();
+        let (metadata, _, req) = request.into_parts();
         if req.key.is_empty() {
             return Err(errors::empty_key());
         }
         self.check_size(&req)?;
+        self.auth.check_delete(&metadata, &req).await?;
         match self.write(Op::DeleteRange(req)).await? {
             WriteResponse::DeleteRange(resp) => Ok(Response::new(resp)),
             _ => Err(unexpected("delete")),
@@ -137,9 +154,10 @@ impl Kv for KvService {
     }
 
     async fn txn(&self, request: Request<TxnRequest>) -> Result<Response<TxnResponse>, Status> {
-        let req = request.into_inner();
+        let (metadata, _, req) = request.into_parts();
         self.check_size(&req)?;
         mvcc::check_txn(&req).map_err(|e| errors::mvcc(&e))?;
+        self.auth.check_txn(&metadata, &req).await?;
         self.check_quota(&req).await?;
         match self.write(Op::Txn(req)).await? {
             WriteResponse::Txn(resp) => Ok(Response::new(resp)),

@@ -22,6 +22,9 @@ impl Lock for LockService {
     /// Waits until the lock `name` is held under the request's lease; the answer's key is the
     /// holder's, to unlock with.
     async fn lock(&self, request: Request<LockRequest>) -> Result<Response<LockResponse>, Status> {
+        self.recipes
+            .check_name(request.metadata(), &request.get_ref().name, true)
+            .await?;
         let req = request.into_inner();
         let holder = self.recipes.lock(&req.name, req.lease).await?;
         Ok(Response::new(LockResponse {
@@ -34,7 +37,11 @@ impl Lock for LockService {
         &self,
         request: Request<UnlockRequest>,
     ) -> Result<Response<UnlockResponse>, Status> {
-        let header = self.recipes.unlock(&request.into_inner().key).await?;
+        let key = &request.get_ref().key;
+        self.recipes
+            .check_keys(request.metadata(), key, &[], true)
+            .await?;
+        let header = self.recipes.unlock(key).await?;
         Ok(Response::new(UnlockResponse {
             header: Some(header),
         }))

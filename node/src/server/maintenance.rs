@@ -1,5 +1,6 @@
 //! `etcdserverpb.Maintenance`: Status, Alarm, Defragment, Hash, HashKV, Snapshot and
-//! MoveLeader.
+//! MoveLeader. While auth is enabled, Defragment, Hash, HashKV and Snapshot need the root role,
+//! as in etcd 3.4.
 
 use std::path::PathBuf;
 
@@ -15,6 +16,7 @@ use etcdlab_core::proto::etcdserverpb::{
 use redb::ReadableDatabase;
 use tonic::{Request, Response, Status};
 
+use super::auth::AuthGate;
 use super::errors;
 use super::member_loop::MemberHandle;
 use crate::rpc::etcdserverpb::maintenance_server::Maintenance;
@@ -30,6 +32,7 @@ pub struct MaintenanceService {
     db_path: PathBuf,
     /// How long a leadership transfer may take (etcd allows the election timeout).
     transfer_timeout: std::time::Duration,
+    auth: AuthGate,
 }
 
 impl MaintenanceService {
@@ -39,10 +42,17 @@ impl MaintenanceService {
         transfer_timeout: std::time::Duration,
     ) -> Self {
         MaintenanceService {
+            auth: AuthGate::new(member.clone()),
             member,
             db_path,
             transfer_timeout,
         }
+    }
+}
+
+impl MaintenanceService {
+    async fn admin<T>(&self, request: &Request<T>) -> Result<(), Status> {
+        self.auth.check_maintenance_admin(request.metadata()).await
     }
 }
 
@@ -107,8 +117,9 @@ impl Maintenance for MaintenanceService {
     /// Compacts this member's database file; the member pauses meanwhile, as etcd's does.
     async fn defragment(
         &self,
-        _: Request<DefragmentRequest>,
+        request: Request<DefragmentRequest>,
     ) -> Result<Response<DefragmentResponse>, Status> {
+        self.admin(&request).await?;
         self.member.defragment().await.map_err(errors::member)?;
         Ok(Response::new(DefragmentResponse {
             header: Some(self.member.header(self.member.status().revision)),
@@ -117,7 +128,8 @@ impl Maintenance for MaintenanceService {
 
     /// A CRC-32C of every replicated table (key space, members, cluster version, alarms):
     /// equal on members that have applied the same entries.
-    async fn hash(&self, _: Request<HashRequest>) -> Result<Response<HashResponse>, Status> {
+    async fn hash(&self, request: Request<HashRequest>) -> Result<Response<HashResponse>, Status> {
+        self.admin(&request).await?;
         let db = self.member.database().map_err(errors::member)?;
         let txn = db.begin_read().map_err(errors::storage)?;
         let hash = etcdlab_core::state_snapshot::hash(&txn).map_err(errors::storage)?;
@@ -131,6 +143,7 @@ impl Maintenance for MaintenanceService {
         &self,
         request: Request<HashKvRequest>,
     ) -> Result<Response<HashKvResponse>, Status> {
+        self.admin(&request).await?;
         let db = self.member.database().map_err(errors::member)?;
         let txn = db.begin_read().map_err(errors::storage)?;
         let (hash, compact_revision, revision) =
@@ -149,8 +162,9 @@ impl Maintenance for MaintenanceService {
     /// Streams a snapshot of the key space: a consistent copy, then its SHA-256, in chunks.
     async fn snapshot(
         &self,
-        _: Request<SnapshotRequest>,
+        request: Request<SnapshotRequest>,
     ) -> Result<Response<Self::SnapshotStream>, Status> {
+        self.admin(&request).await?;
         let db = self.member.database().map_err(errors::member)?;
         let dir = self.db_path.parent().map(PathBuf::from).unwrap_or_default();
         let bytes = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<u8>> {

@@ -2,12 +2,14 @@
 //!
 //! [`config`] reads etcd's flags, [`data_dir`] opens the member's redb file, the core's
 //! `Member` is started on its own thread by [`member_loop`], and the gRPC services ([`kv`],
-//! [`watch`], [`lease`], [`maintenance`], [`cluster`], and [`lock`] and [`election`] over
-//! [`recipes`]) are served on every `--listen-client-urls` address until
-//! SIGINT or SIGTERM, when the member finishes its current ready and stops. Beside gRPC the
-//! client URLs serve HTTP: [`health_http`] (`/health`, `/version`, `/metrics`, ...) and
-//! [`debug_http`] (Raft events, fault injection).
+//! [`watch`], [`lease`], [`maintenance`], [`cluster`], [`auth_service`], and [`lock`] and
+//! [`election`] over [`recipes`], checked by [`auth`]) are served on every
+//! `--listen-client-urls` address until SIGINT or SIGTERM, when the member finishes its current
+//! ready and stops. Beside gRPC the client URLs serve HTTP: [`health_http`] (`/health`,
+//! `/version`, `/metrics`, ...) and [`debug_http`] (Raft events, fault injection).
 
+pub mod auth;
+pub mod auth_service;
 pub mod cluster;
 pub mod config;
 pub mod data_dir;
@@ -40,8 +42,8 @@ use tokio::net::TcpListener;
 
 use self::config::{EtcdFlags, ServerConfig};
 use crate::rpc::etcdserverpb::{
-    cluster_server::ClusterServer, kv_server::KvServer, lease_server::LeaseServer,
-    maintenance_server::MaintenanceServer, watch_server::WatchServer,
+    auth_server::AuthServer, cluster_server::ClusterServer, kv_server::KvServer,
+    lease_server::LeaseServer, maintenance_server::MaintenanceServer, watch_server::WatchServer,
 };
 use crate::rpc::v3electionpb::election_server::ElectionServer;
 use crate::rpc::v3lockpb::lock_server::LockServer;
@@ -146,6 +148,10 @@ async fn run(config: ServerConfig) -> anyhow::Result<()> {
         )
         .add_service(
             ClusterServer::new(cluster::ClusterService::new(handle.clone()))
+                .max_decoding_message_size(limit),
+        )
+        .add_service(
+            AuthServer::new(auth_service::AuthService::new(handle.clone()))
                 .max_decoding_message_size(limit),
         )
         .add_service(

@@ -7,6 +7,7 @@
 //! linearizable reads, and waits on the change log as a watcher reads it — so they behave exactly
 //! as the same recipe run by a client (`etcdctl lock`, `etcdctl elect`) against any member.
 
+use etcdlab_core::auth::Access;
 use etcdlab_core::member::WriteResponse;
 use etcdlab_core::mvcc::{MvccError, prefix_end, watch};
 use etcdlab_core::proto::etcdlab::raft_request::Op;
@@ -22,7 +23,9 @@ use etcdlab_core::proto::mvccpb::KeyValue;
 use etcdlab_core::proto::mvccpb::event::EventType;
 use redb::ReadableDatabase;
 use tonic::Status;
+use tonic::metadata::MetadataMap;
 
+use super::auth::{AuthGate, Freshness, KeyAccess};
 use super::errors;
 use super::kv::read_range;
 use super::lease::LeaseService;
@@ -37,6 +40,7 @@ const SESSION_TTL: i64 = 60;
 pub struct Recipes {
     member: MemberHandle,
     leases: LeaseService,
+    auth: AuthGate,
 }
 
 /// Who holds a lock or leads an election: the key, its create revision and its lease.
@@ -50,7 +54,51 @@ pub struct Holder {
 
 impl Recipes {
     pub fn new(member: MemberHandle, leases: LeaseService) -> Recipes {
-        Recipes { member, leases }
+        Recipes {
+            auth: AuthGate::new(member.clone()),
+            member,
+            leases,
+        }
+    }
+
+    /// While auth is enabled: whether the request's user may read (and with `write`, write)
+    /// the keys of the lock or election `name` — what etcd checks on the requests its recipes
+    /// send on the caller's behalf.
+    pub async fn check_name(
+        &self,
+        metadata: &MetadataMap,
+        name: &[u8],
+        write: bool,
+    ) -> Result<(), Status> {
+        let prefix = [name, b"/"].concat();
+        self.check_keys(metadata, &prefix, &prefix_end(&prefix), write)
+            .await
+    }
+
+    /// Like [`Recipes::check_name`] for the range `[key, range_end)` (`range_end` empty: the
+    /// key alone).
+    pub async fn check_keys(
+        &self,
+        metadata: &MetadataMap,
+        key: &[u8],
+        range_end: &[u8],
+        write: bool,
+    ) -> Result<(), Status> {
+        let mut needs = vec![KeyAccess {
+            key,
+            range_end,
+            access: Access::Read,
+        }];
+        if write {
+            needs.push(KeyAccess {
+                key,
+                range_end,
+                access: Access::Write,
+            });
+        }
+        self.auth
+            .check_ranges(metadata, Freshness::Linearizable, &needs)
+            .await
     }
 
     /// clientv3's `Mutex.Lock`: creates `<name>/<lease>` (or finds it from an earlier call),

@@ -14,6 +14,7 @@
 //! notifications (a stream-wide one with watch id -1 on request, and per watcher every
 //! `--experimental-watch-progress-notify-interval` while nothing else was sent), and
 //! `fragment`ed responses for watchers that asked, when a response exceeds the request limit.
+//! While auth is enabled, a watcher on keys its user may not read is refused the same way.
 
 use std::collections::BTreeMap;
 use std::pin::Pin;
@@ -32,9 +33,11 @@ use redb::ReadableDatabase;
 use tokio::sync::mpsc;
 use tonic::{Request, Response, Status, Streaming};
 
+use super::auth::{AuthGate, Freshness};
 use super::errors;
 use super::member_loop::MemberHandle;
 use crate::rpc::etcdserverpb::watch_server::Watch;
+use etcdlab_core::auth::Access;
 
 /// Most revisions read (and sent to one watcher) at once: etcd's `watchBatchMaxRevs`.
 const MAX_REVISIONS_PER_READ: i64 = 1000;
@@ -86,6 +89,8 @@ impl Watch for WatchService {
         }
         let (out, responses) = mpsc::channel(SEND_BUFFER);
         let stream = WatchStream {
+            auth: AuthGate::new(self.member.clone()),
+            metadata: request.metadata().clone(),
             member: self.member.clone(),
             out,
             watchers: BTreeMap::new(),
@@ -136,6 +141,9 @@ struct Gone;
 
 struct WatchStream {
     member: MemberHandle,
+    auth: AuthGate,
+    /// The stream's request metadata: its auth token is checked at every watch created.
+    metadata: tonic::metadata::MetadataMap,
     out: mpsc::Sender<Result<WatchResponse, Status>>,
     watchers: BTreeMap<i64, Watcher>,
     /// The next watch id to try for a watcher whose client let the server choose.
@@ -240,6 +248,25 @@ impl WatchStream {
             return self
                 .send(refuse("mvcc: watcher range is empty".into()))
                 .await;
+        }
+        // Refused as etcd does: a canceled response carrying the gRPC error's text.
+        if let Err(status) = self
+            .auth
+            .check_range(
+                &self.metadata,
+                Freshness::Local,
+                &key,
+                &create.range_end,
+                Access::Read,
+            )
+            .await
+        {
+            let reason = format!(
+                "rpc error: code = {:?} desc = {}",
+                status.code(),
+                status.message()
+            );
+            return self.send(refuse(reason)).await;
         }
         let id = if create.watch_id != 0 {
             if self.watchers.contains_key(&create.watch_id) {

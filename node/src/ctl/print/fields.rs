@@ -9,7 +9,7 @@ use etcdlab_core::proto::etcdserverpb::{
 use etcdlab_core::proto::mvccpb::KeyValue;
 
 use super::super::gotext::{quote, string_list};
-use super::{Rendered, Report, alarm_name};
+use super::{AuthCommand, AuthReport, Rendered, Report, alarm_name, perm_type_name};
 
 pub(super) fn render(report: &Report) -> Option<Rendered> {
     let mut out = String::new();
@@ -125,8 +125,38 @@ pub(super) fn render(report: &Report) -> Option<Rendered> {
         | Report::MemberUpdate(..)
         | Report::MemberPromote(..)
         | Report::MoveLeader { .. } => return None,
+        Report::Auth(r) => auth(&mut out, r)?,
     }
     Some(Rendered::stdout(out))
+}
+
+/// The header of an auth change, plus the permissions of `role get` and the names of `role
+/// list`; `user get` and `user list` have no fields form in etcdctl.
+fn auth(out: &mut String, r: &AuthReport) -> Option<()> {
+    match r.command {
+        AuthCommand::UserGet { .. } | AuthCommand::UserList(_) => return None,
+        _ => header(out, r.header),
+    }
+    match r.command {
+        AuthCommand::RoleGet { perms, .. } => {
+            for p in perms {
+                // etcdctl's `Println` of a label ending in a space: two spaces.
+                line(out, "PermType", format!(" {}", perm_type_name(p.perm_type)));
+                line(out, "Key", quote(&p.key));
+                line(out, "RangeEnd", quote(&p.range_end));
+            }
+        }
+        AuthCommand::RoleList(roles) => {
+            out.push_str("\"Roles\" :");
+            for role in roles {
+                out.push(' ');
+                out.push_str(&quote(role.as_bytes()));
+            }
+            out.push('\n');
+        }
+        _ => {}
+    }
+    Some(())
 }
 
 /// `"Name" : value`, as Go's `fmt.Println("\"Name\" :", value)`.

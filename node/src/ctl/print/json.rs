@@ -12,7 +12,7 @@ use etcdlab_core::proto::etcdserverpb::{
 use etcdlab_core::proto::mvccpb::{Event, KeyValue};
 use serde_json::{Map, Value, json};
 
-use super::{Health, Rendered, Report};
+use super::{AuthCommand, Health, Rendered, Report};
 
 pub(super) fn render(report: &Report) -> Rendered {
     let value = match report {
@@ -73,6 +73,29 @@ pub(super) fn render(report: &Report) -> Rendered {
         ]),
         Report::MoveLeader { response, .. } => {
             object([("header", response.header.as_ref().map(GoJson::go_json))])
+        }
+        Report::Auth(r) => {
+            let header = ("header", r.header.map(GoJson::go_json));
+            let names = |list: &[String]| non_empty(list.iter().map(|n| json!(n)).collect());
+            match r.command {
+                AuthCommand::UserGet { roles, .. } => object([header, ("roles", names(roles))]),
+                AuthCommand::UserList(users) => object([header, ("users", names(users))]),
+                AuthCommand::RoleList(roles) => object([header, ("roles", names(roles))]),
+                AuthCommand::RoleGet { perms, .. } => {
+                    let perms = perms
+                        .iter()
+                        .map(|p| {
+                            object([
+                                ("permType", non_zero(p.perm_type)),
+                                ("key", bytes(&p.key)),
+                                ("range_end", bytes(&p.range_end)),
+                            ])
+                        })
+                        .collect();
+                    object([header, ("perm", non_empty(perms))])
+                }
+                _ => object([header]),
+            }
         }
         // clientv3's WatchResponse struct: exported Go fields, no json tags of its own.
         Report::Watch { response, closed } => json!({

@@ -11,11 +11,13 @@ mod table;
 
 use std::io::Write;
 
+use etcdlab_core::proto::authpb::Permission;
 use etcdlab_core::proto::etcdserverpb::{
     AlarmResponse, DeleteRangeResponse, HashKvResponse, LeaseGrantResponse, LeaseKeepAliveResponse,
     LeaseLeasesResponse, LeaseRevokeResponse, LeaseTimeToLiveResponse, MemberAddResponse,
     MemberListResponse, MemberPromoteResponse, MemberRemoveResponse, MemberUpdateResponse,
-    MoveLeaderResponse, PutResponse, RangeResponse, StatusResponse, TxnResponse, WatchResponse,
+    MoveLeaderResponse, PutResponse, RangeResponse, ResponseHeader, StatusResponse, TxnResponse,
+    WatchResponse,
 };
 
 pub use super::gotext::humanize_bytes;
@@ -76,6 +78,8 @@ pub enum Report<'a> {
         target: u64,
         response: &'a MoveLeaderResponse,
     },
+    /// The result of a `user` or `role` command.
+    Auth(AuthReport<'a>),
     /// One response of a watch as clientv3 hands it on; `closed` is the empty response it
     /// makes up when the server refused the watch (no header, no event list).
     Watch {
@@ -89,6 +93,47 @@ pub enum Report<'a> {
     /// `lease timetolive`, and whether `--keys` asked for the keys.
     LeaseTimeToLive(&'a LeaseTimeToLiveResponse, bool),
     LeaseList(&'a LeaseLeasesResponse),
+}
+
+/// A `user` or `role` command's result: what the command was about, the server's header, and
+/// the response as it came (for `-w protobuf`).
+pub struct AuthReport<'a> {
+    pub command: AuthCommand<'a>,
+    pub header: Option<&'a ResponseHeader>,
+    pub encoded: Vec<u8>,
+}
+
+/// The `user` and `role` commands, with what their printers show.
+pub enum AuthCommand<'a> {
+    UserAdd(&'a str),
+    UserGet {
+        user: &'a str,
+        roles: &'a [String],
+    },
+    UserList(&'a [String]),
+    UserDelete(&'a str),
+    UserPasswd,
+    UserGrantRole {
+        user: &'a str,
+        role: &'a str,
+    },
+    UserRevokeRole {
+        user: &'a str,
+        role: &'a str,
+    },
+    RoleAdd(&'a str),
+    RoleGet {
+        role: &'a str,
+        perms: &'a [Permission],
+    },
+    RoleList(&'a [String]),
+    RoleDelete(&'a str),
+    RoleGrantPermission(&'a str),
+    RoleRevokePermission {
+        role: &'a str,
+        key: &'a str,
+        range_end: &'a str,
+    },
 }
 
 /// One endpoint's `endpoint health` result.
@@ -142,6 +187,20 @@ impl Printer {
         stdout(&rendered.stdout);
         stderr(&rendered.stderr);
         Ok(())
+    }
+
+    /// Prints a `user` or `role` command's result.
+    pub fn auth(
+        &self,
+        command: AuthCommand,
+        header: Option<&ResponseHeader>,
+        encoded: Vec<u8>,
+    ) -> Result<(), CtlError> {
+        self.print(&Report::Auth(AuthReport {
+            command,
+            header,
+            encoded,
+        }))
     }
 }
 
@@ -277,6 +336,16 @@ fn event_type_name(kind: i32) -> String {
     match kind {
         0 => "PUT".to_string(),
         1 => "DELETE".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// A permission type as Go prints the enum.
+fn perm_type_name(kind: i32) -> String {
+    match kind {
+        0 => "READ".to_string(),
+        1 => "WRITE".to_string(),
+        2 => "READWRITE".to_string(),
         other => other.to_string(),
     }
 }

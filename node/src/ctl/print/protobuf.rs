@@ -19,6 +19,7 @@ pub(super) fn render(report: &Report) -> Option<Rendered> {
         Report::MemberPromote(_, r) => r.encode_to_vec(),
         Report::Alarm(r) => r.encode_to_vec(),
         Report::MoveLeader { response, .. } => response.encode_to_vec(),
+        Report::Auth(r) => r.encoded.clone(),
         // etcdctl rebuilds the message from clientv3's response, which has no watch id.
         Report::Watch { response, .. } => etcdlab_core::proto::etcdserverpb::WatchResponse {
             watch_id: 0,

@@ -2,13 +2,17 @@
 //! escapes every byte), `OK` for a put, the deleted count for a del, comma-separated rows for
 //! the member and endpoint lists, and the health lines on stderr.
 
+use etcdlab_core::proto::authpb::Permission;
+use etcdlab_core::proto::authpb::permission::Type as PermType;
 use etcdlab_core::proto::etcdserverpb::response_op::Response;
 use etcdlab_core::proto::etcdserverpb::{
     DeleteRangeResponse, LeaseTimeToLiveResponse, PutResponse, RangeResponse,
 };
 use etcdlab_core::proto::mvccpb::KeyValue;
 
-use super::{Rendered, Report, Rows, alarm_name, hashkv_rows, member_rows, status_rows};
+use super::{
+    AuthCommand, Rendered, Report, Rows, alarm_name, hashkv_rows, member_rows, status_rows,
+};
 
 pub(super) fn render(report: &Report, hex: bool, value_only: bool) -> Rendered {
     let kvs = KvText { hex, value_only };
@@ -34,6 +38,7 @@ pub(super) fn render(report: &Report, hex: bool, value_only: bool) -> Rendered {
             return Rendered::stdout(out);
         }
         Report::MemberList(r) => lines(&member_rows(r)),
+        Report::Auth(r) => auth(&r.command),
         Report::MemberAdd(r) => format!(
             "Member {:16x} added to cluster {:16x}\n",
             r.member.as_ref().map_or(0, |m| m.id),
@@ -197,4 +202,71 @@ fn time_to_live(r: &LeaseTimeToLiveResponse, keys: bool) -> String {
         text.push_str(&format!(", attached keys([{}])", keys.join(" ")));
     }
     text + "\n"
+}
+
+/// etcdctl's sentences for the `user` and `role` commands.
+fn auth(command: &AuthCommand) -> String {
+    match command {
+        AuthCommand::UserAdd(user) => format!("User {user} created\n"),
+        AuthCommand::UserGet { user, roles } => {
+            let roles: String = roles.iter().map(|r| format!(" {r}")).collect();
+            format!("User: {user}\nRoles:{roles}\n")
+        }
+        AuthCommand::UserList(users) => users.iter().map(|u| format!("{u}\n")).collect(),
+        AuthCommand::UserDelete(user) => format!("User {user} deleted\n"),
+        AuthCommand::UserPasswd => "Password updated\n".to_string(),
+        AuthCommand::UserGrantRole { user, role } => {
+            format!("Role {role} is granted to user {user}\n")
+        }
+        AuthCommand::UserRevokeRole { user, role } => {
+            format!("Role {role} is revoked from user {user}\n")
+        }
+        AuthCommand::RoleAdd(role) => format!("Role {role} created\n"),
+        AuthCommand::RoleGet { role, perms } => role_get(role, perms),
+        AuthCommand::RoleList(roles) => roles.iter().map(|r| format!("{r}\n")).collect(),
+        AuthCommand::RoleDelete(role) => format!("Role {role} deleted\n"),
+        AuthCommand::RoleGrantPermission(role) => format!("Role {role} updated\n"),
+        AuthCommand::RoleRevokePermission {
+            role,
+            key,
+            range_end,
+        } => match *range_end {
+            "" => format!("Permission of key {key} is revoked from role {role}\n"),
+            "\0" => {
+                format!("Permission of range [{key}, <open ended> is revoked from role {role}\n")
+            }
+            end => format!("Permission of range [{key}, {end}) is revoked from role {role}\n"),
+        },
+    }
+}
+
+/// `role get`: the read, then the write permissions, a range with its prefix when it is one.
+fn role_get(role: &str, perms: &[Permission]) -> String {
+    let mut out = format!("Role {role}\nKV Read:\n");
+    let section = |out: &mut String, wanted: PermType| {
+        for p in perms
+            .iter()
+            .filter(|p| p.perm_type == wanted as i32 || p.perm_type == PermType::Readwrite as i32)
+        {
+            let key = String::from_utf8_lossy(&p.key);
+            let end = String::from_utf8_lossy(&p.range_end);
+            if p.range_end.is_empty() {
+                out.push_str(&format!("\t{key}\n"));
+                continue;
+            }
+            if p.range_end == [0] {
+                out.push_str(&format!("\t[{key}, <open ended>"));
+            } else {
+                out.push_str(&format!("\t[{key}, {end})"));
+            }
+            if etcdlab_core::mvcc::prefix_end(&p.key) == p.range_end {
+                out.push_str(&format!(" (prefix {key})"));
+            }
+            out.push('\n');
+        }
+    };
+    section(&mut out, PermType::Read);
+    out.push_str("KV Write:\n");
+    section(&mut out, PermType::Write);
+    out
 }
