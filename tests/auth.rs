@@ -14,6 +14,9 @@ mod support;
 
 use std::time::Duration;
 
+use etcdlab_core::proto::etcdserverpb::{
+    AuthenticateRequest, AuthenticateResponse, RangeRequest, RangeResponse,
+};
 use support::transcript::transcript_steps;
 use support::{
     OurCluster, OurMember, Output, RealEtcd, etcdctl, etcdlab_bin, normalize, real_etcdctl, run,
@@ -334,6 +337,15 @@ fn users_and_revocations_reach_every_member_of_a_cluster() {
             format!("{endpoint}\n")
         );
     }
+    // A token issued by one member is good on every other: no member keeps tokens of its own.
+    let token = authenticate(&one, "alice", "alicepw");
+    for endpoint in [&two, &three] {
+        let read = range(endpoint, "/w/k", Some(&token));
+        let count = read
+            .unwrap_or_else(|e| panic!("alice's token on {endpoint}: {e}"))
+            .count;
+        assert_eq!(count, 1);
+    }
     ok(
         &two,
         &[
@@ -359,5 +371,50 @@ fn users_and_revocations_reach_every_member_of_a_cluster() {
                 out.stderr
             );
         }
+        // A token from before the change is refused as old (etcdctl then logs in again).
+        let refused = range(endpoint, "/w/k", Some(&token)).unwrap_err();
+        assert_eq!(
+            (refused.code(), refused.message()),
+            (
+                tonic::Code::InvalidArgument,
+                "etcdserver: revision of auth store is old"
+            )
+        );
     }
+    let forged = format!("{}0", &token[..token.len() - 1]);
+    let refused = range(&one, "/w/k", Some(&forged)).unwrap_err();
+    assert_eq!(
+        (refused.code(), refused.message()),
+        (
+            tonic::Code::Unauthenticated,
+            "etcdserver: invalid auth token"
+        )
+    );
+    let refused = range(&one, "/w/k", None).unwrap_err();
+    assert_eq!(
+        (refused.code(), refused.message()),
+        (
+            tonic::Code::InvalidArgument,
+            "etcdserver: user name is empty"
+        )
+    );
+}
+
+fn authenticate(endpoint: &str, name: &str, password: &str) -> String {
+    let request = AuthenticateRequest {
+        name: name.into(),
+        password: password.into(),
+    };
+    let response: AuthenticateResponse =
+        support::unary(endpoint, "/etcdserverpb.Auth/Authenticate", request, None)
+            .expect("Authenticate");
+    response.token
+}
+
+fn range(endpoint: &str, key: &str, token: Option<&str>) -> Result<RangeResponse, tonic::Status> {
+    let request = RangeRequest {
+        key: key.into(),
+        ..Default::default()
+    };
+    support::unary(endpoint, "/etcdserverpb.KV/Range", request, token)
 }

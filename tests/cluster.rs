@@ -60,32 +60,14 @@ fn assert_same_history_everywhere(cluster: &OurCluster, expected: usize) {
 /// The `Maintenance.Hash` of the member at `endpoint` (no etcdctl command calls it).
 fn state_hash(endpoint: &str) -> u32 {
     use etcdlab_core::proto::etcdserverpb::{HashRequest, HashResponse};
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let channel = tonic::transport::Channel::from_shared(format!("http://{endpoint}"))
-            .unwrap()
-            .connect_timeout(Duration::from_secs(3))
-            .timeout(Duration::from_secs(5))
-            .connect()
-            .await
-            .expect("connect");
-        let mut grpc = tonic::client::Grpc::new(channel);
-        grpc.ready().await.expect("ready");
-        let response: tonic::Response<HashResponse> = grpc
-            .unary(
-                tonic::Request::new(HashRequest {}),
-                tonic::codegen::http::uri::PathAndQuery::from_static(
-                    "/etcdserverpb.Maintenance/Hash",
-                ),
-                tonic_prost::ProstCodec::default(),
-            )
-            .await
-            .expect("Hash");
-        response.into_inner().hash
-    })
+    let response: HashResponse = support::unary(
+        endpoint,
+        "/etcdserverpb.Maintenance/Hash",
+        HashRequest {},
+        None,
+    )
+    .expect("Hash");
+    response.hash
 }
 
 #[test]

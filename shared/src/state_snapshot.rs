@@ -158,4 +158,46 @@ mod tests {
         assert_ne!(a, hash_of(&database_with(&["1", "3"])));
         assert_ne!(a, hash_of(&database_with(&["1"])));
     }
+
+    #[test]
+    fn a_snapshot_carries_users_roles_and_the_auth_flag() {
+        use crate::proto::etcdlab::{AuthEnable, UserAdd, raft_request::Op};
+        use crate::proto::etcdserverpb::AuthUserGrantRoleRequest;
+        use redb::ReadableDatabase;
+
+        let source = database_with(&["1"]);
+        let txn = source.begin_write().unwrap();
+        crate::auth::store::create_tables(&txn).unwrap();
+        let ops = [
+            Op::UserAdd(UserAdd {
+                name: "root".into(),
+                password_hash: b"hash".to_vec(),
+                options: None,
+            }),
+            Op::UserGrantRole(AuthUserGrantRoleRequest {
+                user: "root".into(),
+                role: "root".into(),
+            }),
+            Op::AuthEnable(AuthEnable {
+                token_secret: b"secret".to_vec(),
+            }),
+        ];
+        for op in &ops {
+            crate::auth::store::apply(&txn, op).unwrap().unwrap();
+        }
+        txn.commit().unwrap();
+        let data = super::encode(&source.begin_read().unwrap()).unwrap();
+
+        let target = database_with(&[]);
+        let txn = target.begin_write().unwrap();
+        super::apply(&txn, &data).unwrap();
+        txn.commit().unwrap();
+        let read = target.begin_read().unwrap();
+        let view = crate::auth::store::view(&read).unwrap();
+        let state = view.state().unwrap();
+        assert!(state.enabled);
+        assert_eq!(state.token_secret, b"secret");
+        assert_eq!(view.user("root").unwrap().unwrap().roles, ["root"]);
+        assert_eq!(hash_of(&source), hash_of(&target));
+    }
 }

@@ -121,6 +121,48 @@ pub fn mask_ids(text: &str) -> String {
     dec.replace_all(&masked, "BIG").into_owned()
 }
 
+/// One unary gRPC call to `endpoint` (`path` as `/etcdserverpb.Service/Method`), with the
+/// auth `token` metadata if given: for what no etcdctl command sends.
+pub fn unary<Req, Resp>(
+    endpoint: &str,
+    path: &'static str,
+    request: Req,
+    token: Option<&str>,
+) -> Result<Resp, tonic::Status>
+where
+    Req: prost::Message + Send + Sync + 'static,
+    Resp: prost::Message + Default + Send + Sync + 'static,
+{
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let channel = tonic::transport::Channel::from_shared(format!("http://{endpoint}"))
+            .unwrap()
+            .connect_timeout(Duration::from_secs(3))
+            .timeout(Duration::from_secs(5))
+            .connect()
+            .await
+            .expect("connect");
+        let mut grpc = tonic::client::Grpc::new(channel);
+        grpc.ready().await.expect("ready");
+        let mut request = tonic::Request::new(request);
+        if let Some(token) = token {
+            request
+                .metadata_mut()
+                .insert("token", token.parse().expect("an ASCII token"));
+        }
+        grpc.unary(
+            request,
+            tonic::codegen::http::uri::PathAndQuery::from_static(path),
+            tonic_prost::ProstCodec::default(),
+        )
+        .await
+        .map(tonic::Response::into_inner)
+    })
+}
+
 /// A process killed (and its data dir removed) on drop.
 pub struct Process {
     pub child: Child,

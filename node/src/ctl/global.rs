@@ -8,8 +8,8 @@
 //! when neither gives it) the client authenticates before its first request, as clientv3 does,
 //! and sends the token in the `token` metadata of every request. A failed authentication
 //! ends the command with exit code 2; a server without auth enabled needs no token. A request
-//! refused because the token went stale (the auth store changed) drops the token, so the
-//! next request authenticates again.
+//! refused because the token went stale (the auth store changed since) is sent once more
+//! with a new token, as clientv3 retries it.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -329,7 +329,7 @@ impl Client<'_> {
     /// Sends one request to whichever endpoint answers first.
     pub async fn request<T>(
         &self,
-        call: impl AsyncFnOnce(Connection) -> Result<tonic::Response<T>, tonic::Status>,
+        call: impl AsyncFnOnce(Connection) -> Result<tonic::Response<T>, tonic::Status> + Clone,
     ) -> Result<T, CtlError> {
         self.request_within(&self.endpoints, call).await
     }
@@ -382,7 +382,7 @@ impl Client<'_> {
     pub async fn request_to<T>(
         &self,
         endpoint: &str,
-        call: impl AsyncFnOnce(Connection) -> Result<tonic::Response<T>, tonic::Status>,
+        call: impl AsyncFnOnce(Connection) -> Result<tonic::Response<T>, tonic::Status> + Clone,
     ) -> Result<T, CtlError> {
         self.request_within(&[endpoint.to_string()], call).await
     }
@@ -390,20 +390,25 @@ impl Client<'_> {
     async fn request_within<T>(
         &self,
         endpoints: &[String],
-        call: impl AsyncFnOnce(Connection) -> Result<tonic::Response<T>, tonic::Status>,
+        call: impl AsyncFnOnce(Connection) -> Result<tonic::Response<T>, tonic::Status> + Clone,
     ) -> Result<T, CtlError> {
         let attempt = async {
             let channel = self.channel(endpoints).await;
             self.authenticate(channel.clone()).await?;
-            call(InterceptedService::new(channel, self.token.clone()))
-                .await
+            let again = call.clone();
+            let connection = || InterceptedService::new(channel.clone(), self.token.clone());
+            let answer = match call(connection()).await {
+                // The auth store changed since the token was issued: once more with a new one.
+                Err(status) if stale_token(&status) && self.credentials.is_some() => {
+                    self.token.set(None);
+                    self.authenticate(channel.clone()).await?;
+                    again(connection()).await
+                }
+                answer => answer,
+            };
+            answer
                 .map(tonic::Response::into_inner)
-                .map_err(|status| {
-                    if stale_token(&status) {
-                        self.token.set(None);
-                    }
-                    CtlError::rpc(status)
-                })
+                .map_err(CtlError::rpc)
         };
         tokio::time::timeout(self.global.command_timeout, attempt)
             .await
