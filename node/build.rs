@@ -15,7 +15,11 @@ fn main() -> std::io::Result<()> {
     for f in &files {
         println!("cargo:rerun-if-changed={f}");
     }
-    let mut builder = tonic_prost_build::configure();
+    // The descriptors let the HTTP/JSON gateway translate JSON to and from these messages.
+    let descriptors =
+        std::path::PathBuf::from(std::env::var("OUT_DIR").map_err(std::io::Error::other)?)
+            .join("descriptors.bin");
+    let mut builder = tonic_prost_build::configure().file_descriptor_set_path(descriptors);
     for package in [
         "mvccpb",
         "authpb",

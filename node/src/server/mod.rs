@@ -5,8 +5,9 @@
 //! [`watch`], [`lease`], [`maintenance`], [`cluster`], [`auth_service`], and [`lock`] and
 //! [`election`] over [`recipes`], checked by [`auth`]) are served on every
 //! `--listen-client-urls` address until SIGINT or SIGTERM, when the member finishes its current
-//! ready and stops. Beside gRPC the client URLs serve HTTP: [`health_http`] (`/health`,
-//! `/version`, `/metrics`, ...) and [`debug_http`] (Raft events, fault injection).
+//! ready and stops. Beside gRPC the client URLs serve HTTP: [`gateway`] (etcd's JSON gateway,
+//! `/v3/...`), [`health_http`] (`/health`, `/version`, `/metrics`, ...) and [`debug_http`]
+//! (Raft events, fault injection).
 
 pub mod auth;
 pub mod auth_service;
@@ -17,6 +18,7 @@ pub mod debug_http;
 pub mod election;
 pub mod errors;
 pub mod faults;
+pub mod gateway;
 pub mod health_http;
 pub mod kv;
 pub mod lease;
@@ -170,8 +172,10 @@ async fn run(config: ServerConfig) -> anyhow::Result<()> {
             recipes::Recipes::new(handle.clone(), leases.clone()),
         )));
         // gRPC (HTTP/2) and the debug endpoints (HTTP/1.1, WebSocket) share the port.
+        let gateway = gateway::router(routes.clone());
         let app = routes
             .into_axum_router()
+            .merge(gateway)
             .merge(debug_http::router(
                 handle.clone(),
                 config.fault_injection,
