@@ -1,7 +1,7 @@
 //! Leases across processes: the real etcdctl 3.4.23 against a 3-member cluster of ours for the
 //! lease part of the reference transcript (through a follower, so keep-alives and TTLs are
 //! forwarded to the leader), `etcdlab ctl lease` against the real etcdctl, expiry deleting a
-//! key on every member at one revision, a lease that outlives its leader's SIGKILL, and a
+//! key on every member at one revision (watchers see the DELETE events), a lease that outlives its leader's SIGKILL, and a
 //! missing lease answered with real etcd's errors.
 
 mod support;
@@ -258,6 +258,46 @@ fn an_expired_lease_deletes_its_keys_on_every_member_at_one_revision() {
     }
     let listed = etcdctl(&endpoints[0], &args(&["lease", "list"]), None);
     assert_eq!(listed.stdout, "found 0 leases\n");
+    // Watchers on every member see the expiry as DELETE events, both at that one revision.
+    for ep in &endpoints {
+        assert_eq!(
+            deletions_watched(ep, "k", first),
+            vec![
+                ("k1".to_string(), second + 2),
+                ("k2".to_string(), second + 2)
+            ],
+            "DELETE events watched on {ep}"
+        );
+    }
+}
+
+/// The DELETE events (key, revision) a watch of the keys under `prefix` replays from `rev`.
+fn deletions_watched(endpoint: &str, prefix: &str, rev: i64) -> Vec<(String, i64)> {
+    use base64::Engine;
+    let mut all = args(&["--endpoints", endpoint, "watch", prefix, "--prefix"]);
+    all.extend(args(&["--rev", &rev.to_string(), "-w", "json"]));
+    // A watch never ends by itself: the replay is printed at once, then it is stopped.
+    let out = run(
+        &support::real_etcdctl(),
+        &all,
+        &[("ETCDCTL_API", "3")],
+        None,
+        Duration::from_secs(3),
+    );
+    let mut deletions = Vec::new();
+    for line in out.stdout.lines() {
+        let response: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
+        for event in response["Events"].as_array().into_iter().flatten() {
+            if event["type"] == 1 {
+                let key = base64::engine::general_purpose::STANDARD
+                    .decode(event["kv"]["key"].as_str().unwrap_or_default())
+                    .unwrap_or_default();
+                let revision = event["kv"]["mod_revision"].as_i64().unwrap_or_default();
+                deletions.push((String::from_utf8_lossy(&key).into_owned(), revision));
+            }
+        }
+    }
+    deletions
 }
 
 #[test]
