@@ -1,8 +1,9 @@
 //! Leases across processes: the real etcdctl 3.4.23 against a 3-member cluster of ours for the
 //! lease part of the reference transcript (through a follower, so keep-alives and TTLs are
 //! forwarded to the leader), `etcdlab ctl lease` against the real etcdctl, expiry deleting a
-//! key on every member at one revision, a lease that outlives its leader's SIGKILL, and a
-//! missing lease answered with real etcd's errors.
+//! key on every member at one revision (watchers see the DELETE events), a lease that outlives
+//! its leader's SIGKILL, a streaming keep-alive through a follower, a frozen lab that keeps its
+//! leases, and a missing lease answered with real etcd's errors.
 
 mod support;
 
@@ -258,6 +259,46 @@ fn an_expired_lease_deletes_its_keys_on_every_member_at_one_revision() {
     }
     let listed = etcdctl(&endpoints[0], &args(&["lease", "list"]), None);
     assert_eq!(listed.stdout, "found 0 leases\n");
+    // Watchers on every member see the expiry as DELETE events, both at that one revision.
+    for ep in &endpoints {
+        assert_eq!(
+            deletions_watched(ep, "k", first),
+            vec![
+                ("k1".to_string(), second + 2),
+                ("k2".to_string(), second + 2)
+            ],
+            "DELETE events watched on {ep}"
+        );
+    }
+}
+
+/// The DELETE events (key, revision) a watch of the keys under `prefix` replays from `rev`.
+fn deletions_watched(endpoint: &str, prefix: &str, rev: i64) -> Vec<(String, i64)> {
+    use base64::Engine;
+    let mut all = args(&["--endpoints", endpoint, "watch", prefix, "--prefix"]);
+    all.extend(args(&["--rev", &rev.to_string(), "-w", "json"]));
+    // A watch never ends by itself: the replay is printed at once, then it is stopped.
+    let out = run(
+        &support::real_etcdctl(),
+        &all,
+        &[("ETCDCTL_API", "3")],
+        None,
+        Duration::from_secs(3),
+    );
+    let mut deletions = Vec::new();
+    for line in out.stdout.lines() {
+        let response: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
+        for event in response["Events"].as_array().into_iter().flatten() {
+            if event["type"] == 1 {
+                let key = base64::engine::general_purpose::STANDARD
+                    .decode(event["kv"]["key"].as_str().unwrap_or_default())
+                    .unwrap_or_default();
+                let revision = event["kv"]["mod_revision"].as_i64().unwrap_or_default();
+                deletions.push((String::from_utf8_lossy(&key).into_owned(), revision));
+            }
+        }
+    }
+    deletions
 }
 
 #[test]
@@ -391,4 +432,60 @@ fn a_missing_or_revoked_lease_gets_real_etcds_errors_and_changes_nothing() {
         );
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn a_streaming_keep_alive_through_a_follower_keeps_a_lease_past_its_ttl() {
+    let cluster = OurCluster::start(3);
+    let leader = cluster.leader(Duration::from_secs(10)).expect("a leader");
+    let follower = cluster.members[(leader + 1) % 3].endpoint();
+    // etcd's shortest TTL for these timings: 2 s.
+    let id = grant(&follower, 1);
+    put(&follower, &["kept", "v", &format!("--lease={id}")]);
+    // The real etcdctl renews every third of the TTL on one stream to the follower, which
+    // forwards each keep-alive to the leader; stopped after three TTLs.
+    let all = args(&["--endpoints", &follower, "lease", "keep-alive", &id]);
+    let kept = run(
+        &support::real_etcdctl(),
+        &all,
+        &[("ETCDCTL_API", "3")],
+        None,
+        Duration::from_secs(6),
+    );
+    let renewals = kept
+        .stdout
+        .lines()
+        .filter(|l| *l == format!("lease {id} keepalived with TTL(2)"))
+        .count();
+    assert!(
+        renewals >= 4,
+        "keep-alive printed:\n{}",
+        visible_output(&kept)
+    );
+    assert!(local_view(&follower, "kept").1, "the key outlived 3 TTLs");
+    // Left alone, it expires.
+    wait_until_gone(&[follower], "kept", Duration::from_secs(15));
+}
+
+#[test]
+fn a_frozen_lab_keeps_its_leases_until_it_thaws() {
+    let lab = support::Lab::start(3, &[]);
+    let endpoints: Vec<String> = lab
+        .members()
+        .iter()
+        .filter_map(|m| m["client_urls"][0].as_str())
+        .map(|url| url.trim_start_matches("http://").to_string())
+        .collect();
+    let id = grant(&endpoints[0], 2);
+    put(&endpoints[0], &["frozen", "v", &format!("--lease={id}")]);
+    let (status, answer) = lab.post("/api/freeze", "{}");
+    assert_eq!(status, 200, "{answer}");
+    // Frozen twice as long as the TTL: time stood still for the lease too.
+    std::thread::sleep(Duration::from_secs(4));
+    let (status, answer) = lab.post("/api/thaw", "{}");
+    assert_eq!(status, 200, "{answer}");
+    for ep in &endpoints {
+        assert!(local_view(ep, "frozen").1, "{ep} lost the key to a freeze");
+    }
+    wait_until_gone(&endpoints, "frozen", Duration::from_secs(15));
 }

@@ -627,9 +627,11 @@ impl Member {
         }
     }
 
-    /// The leader proposes a revoke for each lease that expired (nobody waits for its answer).
+    /// The leader proposes a revoke for each lease that expired (nobody waits for its answer),
+    /// at most etcd's rate of 1000 a second.
     fn revoke_expired_leases(&mut self) {
-        for id in self.lessor.take_expired() {
+        let per_tick = (crate::lease::REVOKES_PER_SECOND * self.config.tick_ms / 1000).max(1);
+        for id in self.lessor.take_expired(per_tick as usize) {
             let revoke = internal(Op::LeaseRevoke(LeaseRevokeRequest { id }));
             if let Err(e) = self.propose_request(revoke) {
                 slog::debug!(self.logger, "cannot propose a lease revoke yet"; "lease" => id, "error" => %e);

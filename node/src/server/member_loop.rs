@@ -406,11 +406,18 @@ impl MemberLoop {
         tick: Duration,
     ) -> Result<(), CoreError> {
         let mut next_tick = Instant::now() + tick;
-        let started = Instant::now();
+        // The lease clock: how long this member has run, paused time left out, so freezing a
+        // lab (time stops to explain a moment) never expires a lease.
+        let mut lease_clock = Duration::ZERO;
+        let mut last = Instant::now();
         loop {
             self.follow_subscribers();
-            self.member
-                .set_lease_clock(started.elapsed().as_millis() as u64);
+            let now = Instant::now();
+            if !self.faults.paused {
+                lease_clock += now - last;
+            }
+            last = now;
+            self.member.set_lease_clock(lease_clock.as_millis() as u64);
             let wait = next_tick.saturating_duration_since(Instant::now());
             match inbox.recv_timeout(wait) {
                 Ok(command) => {

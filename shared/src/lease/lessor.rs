@@ -89,31 +89,39 @@ impl Lessor {
             .map(|deadline| deadline.saturating_sub(self.now_ms))
     }
 
-    /// The leases whose revoke should be proposed now, in id order: those that just expired,
-    /// and those whose earlier revoke has not been applied after [`REVOKE_RETRY_MS`].
-    pub fn take_expired(&mut self) -> Vec<i64> {
+    /// The leases whose revoke should be proposed now, at most `max`: those whose earlier
+    /// revoke has not been applied after [`REVOKE_RETRY_MS`], then those that expired, longest
+    /// expired first (etcd limits revokes to a rate too; the rest wait for the next call).
+    pub fn take_expired(&mut self, max: usize) -> Vec<i64> {
         if !self.primary {
             return Vec::new();
         }
         let now = self.now_ms;
         let retry_at = now + REVOKE_RETRY_MS;
-        let mut due: Vec<i64> = self
+        let mut retries: Vec<(u64, i64)> = self
+            .revoking
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(id, at)| (*at, *id))
+            .collect();
+        let mut expired: Vec<(u64, i64)> = self
             .deadlines
             .iter()
             .filter(|(_, deadline)| **deadline <= now)
-            .map(|(id, _)| *id)
+            .map(|(id, deadline)| (*deadline, *id))
+            .collect();
+        retries.sort_unstable();
+        expired.sort_unstable();
+        let due: Vec<i64> = retries
+            .into_iter()
+            .chain(expired)
+            .take(max)
+            .map(|(_, id)| id)
             .collect();
         for id in &due {
             self.deadlines.remove(id);
             self.revoking.insert(*id, retry_at);
         }
-        for (id, at) in self.revoking.iter_mut() {
-            if *at <= now {
-                *at = retry_at;
-                due.push(*id);
-            }
-        }
-        due.sort_unstable();
         due
     }
 }
@@ -134,9 +142,9 @@ mod tests {
         let mut lessor = leader_at(50_000, &[(1, 5), (2, 60)]);
         assert_eq!(lessor.remaining_ms(1), Some(6000));
         lessor.set_now(55_999);
-        assert!(lessor.take_expired().is_empty());
+        assert!(lessor.take_expired(10).is_empty());
         lessor.set_now(56_000);
-        assert_eq!(lessor.take_expired(), vec![1]);
+        assert_eq!(lessor.take_expired(10), vec![1]);
         assert_eq!(lessor.remaining_ms(1), Some(0));
         assert_eq!(lessor.remaining_ms(2), Some(55_000));
     }
@@ -145,16 +153,28 @@ mod tests {
     fn an_expired_lease_is_proposed_once_then_again_after_the_retry_interval() {
         let mut lessor = leader_at(0, &[(7, 1)]);
         lessor.set_now(2000);
-        assert_eq!(lessor.take_expired(), vec![7]);
+        assert_eq!(lessor.take_expired(10), vec![7]);
         lessor.set_now(4999);
-        assert!(lessor.take_expired().is_empty());
+        assert!(lessor.take_expired(10).is_empty());
         assert!(!lessor.renew(7, 1), "an expired lease cannot be kept alive");
         lessor.set_now(5000);
-        assert_eq!(lessor.take_expired(), vec![7]);
+        assert_eq!(lessor.take_expired(10), vec![7]);
         lessor.revoked(7);
         lessor.set_now(10_000);
-        assert!(lessor.take_expired().is_empty());
+        assert!(lessor.take_expired(10).is_empty());
         assert_eq!(lessor.remaining_ms(7), None);
+    }
+
+    #[test]
+    fn revokes_are_proposed_a_limited_number_at_a_time_longest_expired_first() {
+        let mut lessor = leader_at(0, &[(1, 3), (2, 1), (3, 2), (4, 9)]);
+        lessor.set_now(5000);
+        assert_eq!(lessor.take_expired(2), vec![2, 3]);
+        assert!(!lessor.renew(1, 3), "expired, waiting for its turn");
+        assert_eq!(lessor.take_expired(2), vec![1]);
+        lessor.set_now(10_000);
+        assert_eq!(lessor.take_expired(3), vec![1, 2, 3], "retries go first");
+        assert_eq!(lessor.take_expired(3), vec![4]);
     }
 
     #[test]
@@ -171,7 +191,7 @@ mod tests {
         lessor.demote();
         lessor.granted(3, 3);
         lessor.set_now(1_000_000);
-        assert!(lessor.take_expired().is_empty());
+        assert!(lessor.take_expired(10).is_empty());
         assert!(!lessor.renew(1, 10));
         assert_eq!(lessor.remaining_ms(3), None);
     }

@@ -25,6 +25,9 @@ use crate::proto::etcdserverpb::{
 /// Lease id → granted TTL in seconds.
 pub(crate) const LEASES: TableDefinition<i64, i64> = TableDefinition::new("leases");
 
+/// How many expired leases the leader revokes a second at most (etcd's `leaseRevokeRate`).
+pub const REVOKES_PER_SECOND: u64 = 1000;
+
 /// The longest TTL etcd grants (`MaxLeaseTTL`, about 285 years).
 pub const MAX_LEASE_TTL: i64 = 9_000_000_000;
 
