@@ -367,6 +367,53 @@ fn lease_steps(endpoint: &str) -> Vec<String> {
         .collect()
 }
 
+/// A command run under `lock` changes the auth store, so the token the client got before is
+/// stale when it unlocks: the client must authenticate again (clientv3 does), not fail.
+#[test]
+fn a_token_gone_stale_under_a_lock_is_renewed_for_the_unlock() {
+    let ours = OurMember::start_single("single");
+    let endpoint = ours.endpoint();
+    for words in [&["user", "add", "root:rootpw"][..], &["auth", "enable"][..]] {
+        assert_eq!(etcdctl(&endpoint, &args(words), None).code, 0, "{words:?}");
+    }
+    let clients = [
+        (real_etcdctl(), Vec::new()),
+        (etcdlab_bin(), args(&["ctl"])),
+    ];
+    for (i, (program, prefix)) in clients.iter().enumerate() {
+        let client = |words: &[&str]| {
+            let mut all = prefix.clone();
+            all.extend(args(&["--endpoints", &endpoint, "--user", "root:rootpw"]));
+            all.extend(args(words));
+            all
+        };
+        let role = format!("r{i}");
+        let inner = client(&["role", "add", &role]);
+        let mut outer = client(&["lock", "L", "--", &program.to_string_lossy()]);
+        outer.extend(inner);
+        let env = [("ETCDCTL_API", "3")];
+        let out = run(program, &outer, &env, None, Duration::from_secs(20));
+        assert_eq!(
+            (out.code, out.stdout.as_str()),
+            (0, format!("Role {role} created\n").as_str()),
+            "{}: {}",
+            program.display(),
+            out.stderr
+        );
+        let left = etcdctl(
+            &endpoint,
+            &client(&["get", "L", "--prefix"])[prefix.len()..],
+            None,
+        );
+        assert_eq!(
+            left.stdout,
+            "",
+            "{}: the lock is still held",
+            program.display()
+        );
+    }
+}
+
 #[test]
 fn users_and_revocations_reach_every_member_of_a_cluster() {
     let cluster = OurCluster::start(3);
