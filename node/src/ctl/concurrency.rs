@@ -63,15 +63,16 @@ async fn lock(inv: Invocation) -> CtlResult {
         held = locks.lock(request) => held.map_err(CtlError::rpc)?.into_inner(),
         () = interrupted() => return Ok(()),
     };
+    // A one-off request (not the lock's connection): with `--user`, a token gone stale
+    // while the lock was held is renewed.
     let unlock = async || {
-        locks
-            .clone()
-            .unlock(UnlockRequest {
-                key: held.key.clone(),
-            })
+        let request = UnlockRequest {
+            key: held.key.clone(),
+        };
+        client
+            .request(async |c| LockClient::new(c).unlock(request).await)
             .await
             .map(drop)
-            .map_err(CtlError::rpc)
     };
     if let Some((program, args)) = command.split_first() {
         let revision = held.header.map_or(0, |h| h.revision);
@@ -140,13 +141,14 @@ async fn elect(inv: Invocation) -> CtlResult {
             return Err(CtlError::new(exit::ERROR, "elect: session expired"));
         }
     }
-    election
-        .resign(ResignRequest {
-            leader: Some(leader),
-        })
+    // As `lock`'s unlock: a one-off request, so a stale token is renewed.
+    let resign = ResignRequest {
+        leader: Some(leader),
+    };
+    client
+        .request(async |c| ElectionClient::new(c).resign(resign).await)
         .await
         .map(drop)
-        .map_err(CtlError::rpc)
 }
 
 /// `elect -l`: every leader and each value it proclaims, until a signal.

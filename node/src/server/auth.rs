@@ -7,7 +7,8 @@
 //! again), a missing permission "permission denied".
 //!
 //! Every service asks the gate before doing anything: KV and Watch with the key ranges a
-//! request touches ([`AuthGate::check_range`], [`AuthGate::check_txn`]), admin calls with
+//! request touches ([`AuthGate::check_range`], [`AuthGate::check_txn`]), Lease revocations
+//! with the keys the lease holds ([`AuthGate::check_lease`]), admin calls with
 //! [`AuthGate::check_admin`]. Checks that come before a write first bring this member's
 //! auth store up to date (a ReadIndex round, only while auth is enabled), so a permission
 //! revoked through any member is refused on every member once the revocation returned.
@@ -18,6 +19,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use etcdlab_core::CoreError;
 use etcdlab_core::auth::store::{self, ReadView};
 use etcdlab_core::auth::{Access, AuthError, token};
+use etcdlab_core::mvcc::MvccStore;
 use etcdlab_core::proto::etcdserverpb::request_op::Request as TxnOp;
 use etcdlab_core::proto::etcdserverpb::{DeleteRangeRequest, PutRequest, TxnRequest};
 use redb::ReadableDatabase;
@@ -93,9 +95,38 @@ impl AuthGate {
         self.check_ranges(metadata, freshness, &[need]).await
     }
 
-    /// A put writes its key, and reads it too when it returns the previous value.
+    /// A put writes its key, and reads it too when it returns the previous value; a put that
+    /// attaches a lease also needs what revoking the lease needs ([`AuthGate::check_lease`]).
     pub async fn check_put(&self, metadata: &MetadataMap, req: &PutRequest) -> Result<(), Status> {
         self.check_ranges(metadata, Freshness::Linearizable, &put_needs(req))
+            .await?;
+        if req.lease != 0 {
+            self.check_lease(metadata, req.lease).await?;
+        }
+        Ok(())
+    }
+
+    /// etcd's rule for revoking a lease (and attaching more keys to it): the user must be
+    /// allowed to write every key the lease holds. A lease without keys needs nothing, as
+    /// in etcd.
+    pub async fn check_lease(&self, metadata: &MetadataMap, lease: i64) -> Result<(), Status> {
+        let keys = {
+            let db = self.member.database().map_err(errors::member)?;
+            let txn = db.begin_read().map_err(errors::storage)?;
+            MvccStore::lease_keys(&txn, lease).map_err(|e| errors::mvcc(&e))?
+        };
+        let needs: Vec<KeyAccess> = keys
+            .iter()
+            .map(|key| KeyAccess {
+                key,
+                range_end: &[],
+                access: Access::Write,
+            })
+            .collect();
+        if needs.is_empty() {
+            return Ok(());
+        }
+        self.check_ranges(metadata, Freshness::Linearizable, &needs)
             .await
     }
 

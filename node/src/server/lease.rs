@@ -5,6 +5,8 @@
 //! below). Keep-alives and TTLs need the leader's lease clock, so a follower forwards them to
 //! the leader's client URL from the member table, with a timeout, marking the request so it
 //! is never forwarded twice. `LeaseLeases` lists the lease table this member has applied.
+//! While auth is enabled, revoking a lease needs write access to every key it holds, as in
+//! etcd 3.4 (which checks no other lease call).
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,6 +26,7 @@ use redb::ReadableDatabase;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Response, Status, Streaming};
 
+use super::auth::AuthGate;
 use super::errors;
 use super::kv::unexpected;
 use super::member_loop::{MemberError, MemberHandle};
@@ -42,6 +45,7 @@ pub struct LeaseService {
     ids: Arc<LeaseIds>,
     /// The leader's client URL and a channel to it, reused while the leader stays.
     leader: Arc<Mutex<Option<(String, Channel)>>>,
+    auth: AuthGate,
 }
 
 /// etcd's id generator: the member id's low 16 bits, then 48 bits that start at the start
@@ -78,6 +82,7 @@ impl LeaseService {
     pub fn new(member: MemberHandle) -> LeaseService {
         let ids = Arc::new(LeaseIds::new(member.status().id));
         LeaseService {
+            auth: AuthGate::new(member.clone()),
             member,
             ids,
             leader: Arc::new(Mutex::new(None)),
@@ -193,7 +198,9 @@ impl Lease for LeaseService {
         &self,
         request: Request<LeaseRevokeRequest>,
     ) -> Result<Response<LeaseRevokeResponse>, Status> {
-        match self.write(Op::LeaseRevoke(request.into_inner())).await? {
+        let (metadata, _, req) = request.into_parts();
+        self.auth.check_lease(&metadata, req.id).await?;
+        match self.write(Op::LeaseRevoke(req)).await? {
             WriteResponse::LeaseRevoke(resp) => Ok(Response::new(resp)),
             _ => Err(unexpected("lease revoke")),
         }
