@@ -29,6 +29,7 @@ pub mod metrics;
 pub mod peer;
 pub mod raft_logging;
 pub mod recipes;
+pub mod systemd;
 pub mod watch;
 
 use std::ffi::OsString;
@@ -198,6 +199,7 @@ async fn run(config: ServerConfig) -> anyhow::Result<()> {
         }));
     }
 
+    tokio::spawn(systemd::notify_when_ready(handle.clone()));
     let member_failed = tokio::task::spawn_blocking(move || member_thread.join());
     tokio::pin!(member_failed);
     tokio::select! {
