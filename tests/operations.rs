@@ -110,3 +110,51 @@ fn health_version_and_metrics_read_as_real_etcds() {
     assert_eq!(http("GET", &ours, "/readyz").unwrap().0, 503);
     assert_eq!(http("GET", &ours, "/livez").unwrap(), (200, "ok".into()));
 }
+
+#[test]
+fn a_member_runs_from_etcds_yaml_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (client, peer) = (support::free_port(), support::free_port());
+    let config = dir.path().join("etcd.conf.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "name: from-yaml\ndata-dir: {data}\nlisten-client-urls: http://127.0.0.1:{client}\n\
+             advertise-client-urls: http://127.0.0.1:{client}\nlisten-peer-urls: http://127.0.0.1:{peer}\n\
+             initial-advertise-peer-urls: http://127.0.0.1:{peer}\n\
+             initial-cluster: from-yaml=http://127.0.0.1:{peer}\ninitial-cluster-state: new\n\
+             enable-v2: false\n",
+            data = dir.path().join("data").display()
+        ),
+    )
+    .unwrap();
+    let log = std::fs::File::create(dir.path().join("log")).unwrap();
+    let _member = support::Process {
+        child: std::process::Command::new(support::etcdlab_bin())
+            .args(["etcd", "--name", "ignored", "--config-file"])
+            .arg(&config)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    };
+    let endpoint = format!("127.0.0.1:{client}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = etcdctl(&endpoint, &["member".into(), "list".into()], None);
+        if out.code == 0 {
+            assert!(out.stdout.contains(", from-yaml, "), "{}", out.stdout);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the member from the config file never answered"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let logged = std::fs::read_to_string(dir.path().join("log")).unwrap();
+    assert!(
+        logged.contains("enable-v2"),
+        "the unknown key is reported:\n{logged}"
+    );
+}

@@ -13,6 +13,7 @@ pub mod auth;
 pub mod auth_service;
 pub mod cluster;
 pub mod config;
+pub mod config_file;
 pub mod data_dir;
 pub mod debug_http;
 pub mod election;
@@ -56,11 +57,26 @@ const GRPC_OVERHEAD_BYTES: usize = 512 * 1024;
 
 /// Entry point of `etcdlab etcd` (and of the binary invoked as `etcd`).
 pub fn main(args: Vec<OsString>) -> ExitCode {
-    let flags = match crate::tool::parse::<EtcdFlags>(config::normalize_go_flags(args)) {
+    let known = |name: &str| {
+        <EtcdFlags as clap::CommandFactory>::command()
+            .get_arguments()
+            .any(|a| a.get_long() == Some(name))
+    };
+    let expanded = match config_file::expand(config::normalize_go_flags(args), known) {
+        Ok(expanded) => expanded,
+        Err(e) => {
+            eprintln!("etcd: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let flags = match crate::tool::parse::<EtcdFlags>(expanded.args) {
         Ok(flags) => flags,
         Err(code) => return code,
     };
     init_logging(&flags.log_level);
+    for warning in expanded.warnings {
+        tracing::warn!("{warning}");
+    }
     crate::tool::run("etcd", async move { run(flags.into_config()?).await })
 }
 
