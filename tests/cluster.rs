@@ -297,8 +297,8 @@ fn members_are_added_as_learners_promoted_and_removed() {
     let list = etcdctl(&cluster.endpoints(), &args(&["member", "list"]), None);
     assert!(
         list.stdout.contains(&format!(
-            "{new_id}, started, m4, {peer_url}, {}, false",
-            format!("http://{}", newcomer.endpoint())
+            "{new_id}, started, m4, {peer_url}, http://{}, false",
+            newcomer.endpoint()
         )),
         "{}",
         list.stdout

@@ -132,7 +132,7 @@ impl Watcher {
         kv.mod_revision >= self.next_revision
             && self.range.contains(&kv.key)
             && !(put && self.no_put)
-            && !(!put && self.no_delete)
+            && (put || !self.no_delete)
     }
 }
 
