@@ -675,7 +675,11 @@ impl Member {
     }
 
     /// Gives each message its id and records its send.
-    fn outgoing(&mut self, messages: Vec<Message>) -> Vec<OutgoingMessage> {
+    fn outgoing(&mut self, mut messages: Vec<Message>) -> Vec<OutgoingMessage> {
+        // raft-rs broadcasts in the order of its progress hash map, which differs between
+        // 64-bit and 32-bit (wasm) builds: sorted by recipient (a stable sort keeps each
+        // peer's own order), a seeded simulation sends the same messages in both.
+        messages.sort_by_key(|m| m.to);
         let term = self.raw.raft.term;
         messages
             .into_iter()
