@@ -12,6 +12,7 @@
 //! - [`events_cli`]: `etcdlab events` — Raft events of a lab or of members as a terminal timeline.
 //! - [`viz`]: `etcdlab viz` — the lab's visualizer and API over a cluster it did not start.
 //! - [`viz_assets`]: the visualizer's built files, embedded and served by the lab and viz.
+//! - [`demo`]: `etcdlab demo` — those files as a static site whose page simulates a cluster.
 //!
 //! How a write moves: `ctl put` → gRPC `KV.Put` ([`server::kv`]) → the member loop
 //! ([`server::member_loop`]) proposes it to Raft → the core persists, replicates, commits and
@@ -22,6 +23,7 @@
 
 mod bench;
 mod ctl;
+mod demo;
 mod events_cli;
 mod lab;
 mod line_stream;
@@ -47,6 +49,7 @@ Usage:
   etcdlab lab  [--size 3]       a local cluster to learn and break (see `etcdlab lab --help`)
   etcdlab events [--lab URL]    Raft events as a timeline (see `etcdlab events --help`)
   etcdlab viz --endpoints URL   the lab's visualizer for any cluster of ours (see `etcdlab viz --help`)
+  etcdlab demo [--export DIR]   the visualizer on a cluster simulated in the page (no lab)
   etcdlab bench put|range|txn   load for etcd v3 endpoints, ours or real etcd
   etcdlab version               print the version
 
@@ -67,7 +70,7 @@ fn main() -> ExitCode {
                 Some(sub)
                     if matches!(
                         sub.as_str(),
-                        "etcd" | "ctl" | "utl" | "lab" | "bench" | "events" | "viz"
+                        "etcd" | "ctl" | "utl" | "lab" | "bench" | "events" | "viz" | "demo"
                     ) =>
                 {
                     sub
@@ -99,6 +102,7 @@ fn main() -> ExitCode {
         "bench" => bench::main(args),
         "events" => events_cli::main(args),
         "viz" => viz::main(args),
+        "demo" => demo::main(args),
         _ => utl::main(args),
     }
 }
