@@ -8,8 +8,9 @@
 //!
 //! And the demo (`tests/e2e/demo.mjs`): `etcdlab demo --export` served by Python's plain
 //! `http.server` from a sub-folder, no lab anywhere; the page simulates a cluster, a leader is
-//! killed from it, the terminal answers; a seed's run digested in the page equals the native
-//! digest (`etcdlab demo --digest`): wasm and native run the simulator identically.
+//! killed from it, the terminal answers; seeded runs (a crash, random faults, membership
+//! changes) digested in the page equal the native digests (`etcdlab demo --digest`): wasm and
+//! native run the simulator identically.
 //! Screenshots in `target/e2e-artifacts/demo/`.
 
 mod support;
@@ -64,7 +65,6 @@ fn e2e_root() -> PathBuf {
 #[test]
 fn the_exported_demo_runs_a_simulated_cluster_from_a_plain_file_server() {
     let root = e2e_root();
-    let (seed, scenario) = ("42", "leader-crash");
     let sites = tempfile::tempdir().unwrap();
     let site = sites.path().join("etcdlab");
     let export = run(
@@ -75,15 +75,27 @@ fn the_exported_demo_runs_a_simulated_cluster_from_a_plain_file_server() {
         Duration::from_secs(30),
     );
     assert_eq!(export.code, 0, "{}{}", export.stdout, export.stderr);
-    let args = ["demo", "--digest", "--seed", seed, "--scenario", scenario];
-    let digest = run(
-        &etcdlab_bin(),
-        &args.map(String::from),
-        &[],
-        None,
-        Duration::from_secs(60),
-    );
-    assert_eq!(digest.code, 0, "{}", digest.stderr);
+    // Runs the page replays, each with its digest computed natively: a crash, random faults,
+    // membership changes.
+    let runs: Vec<serde_json::Value> = [
+        (42, "leader-crash"),
+        (7, "random"),
+        (3, "member-add-remove"),
+    ]
+    .into_iter()
+    .map(|(seed, scenario)| {
+        let args = ["demo", "--digest", "--seed", &seed.to_string(), "--scenario", scenario];
+        let digest = run(
+            &etcdlab_bin(),
+            &args.map(String::from),
+            &[],
+            None,
+            Duration::from_secs(60),
+        );
+        assert_eq!(digest.code, 0, "{}", digest.stderr);
+        serde_json::json!({ "seed": seed, "scenario": scenario, "digest": digest.stdout.trim() })
+    })
+    .collect();
 
     let (server, port) = serve_folder(sites.path());
     let artifacts = root.join("target/e2e-artifacts/demo");
@@ -93,9 +105,7 @@ fn the_exported_demo_runs_a_simulated_cluster_from_a_plain_file_server() {
             root.join("tests/e2e/demo.mjs").display().to_string(),
             format!("http://127.0.0.1:{port}/etcdlab/"),
             artifacts.display().to_string(),
-            seed.into(),
-            scenario.into(),
-            digest.stdout.trim().into(),
+            serde_json::Value::from(runs).to_string(),
         ],
         &[],
         None,
@@ -108,7 +118,7 @@ fn the_exported_demo_runs_a_simulated_cluster_from_a_plain_file_server() {
         "1-demo-leader",
         "2-demo-new-leader",
         "3-demo-terminal",
-        "4-demo-digest",
+        "4-demo-digest-member-add-remove",
     ] {
         assert!(
             artifacts.join(format!("{stage}.png")).exists(),

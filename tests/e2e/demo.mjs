@@ -1,17 +1,18 @@
 // The static demo in Debian's headless Chromium, driven by tests/viz_e2e.rs: the exported
 // page served by a plain static file server, with no lab behind it.
-//   node demo.mjs <page url> <artifact dir> <seed> <scenario> <expected digest>
+//   node demo.mjs <page url> <artifact dir> <runs>
+// where <runs> is JSON: [{"seed": 42, "scenario": "leader-crash", "digest": "<native digest>"}, ...].
 // Stages (a screenshot of each is kept in the artifact dir): within 5 s of loading, three
 // members and exactly one leader (the page found no lab and simulates one); the leader killed
 // from the UI and a new leader; a put and a get typed into the terminal answered like etcdctl;
-// then `?demo&seed=..&scenario=..` replays that run and its event-log digest equals the one
-// computed natively (`etcdlab demo --digest`). Prints one line per stage; exits non-zero on
+// then for each run, `?demo&seed=..&scenario=..` plays it and its event-log digest equals the
+// one computed natively (`etcdlab demo --digest`). Prints one line per stage; exits non-zero on
 // the first failure.
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-const [url, artifacts, seed, scenario, expected] = process.argv.slice(2);
+const [url, artifacts, runs] = process.argv.slice(2);
 mkdirSync(artifacts, { recursive: true });
 
 const browser = await chromium.launch({
@@ -76,15 +77,17 @@ try {
   await shot('3-demo-terminal');
   console.log('ok: put answered OK, get answered hello');
 
-  stage = 'the run of a seed is the native run';
-  const runUrl = new URL(url);
-  runUrl.search = `?demo&seed=${seed}&scenario=${scenario}&speed=4`;
-  await page.goto(runUrl.href);
-  await wait(() => document.querySelector('[data-sim-digest]')?.dataset.simDigest, null, 30000);
-  const digest = await page.$eval('[data-sim-digest]', (e) => e.dataset.simDigest);
-  await shot('4-demo-digest');
-  if (digest !== expected) throw new Error(`page digest "${digest}", native "${expected}"`);
-  console.log(`ok: seed ${seed} ${scenario}: digest ${digest} in the page and natively`);
+  for (const { seed, scenario, digest: expected } of JSON.parse(runs)) {
+    stage = `seed ${seed} ${scenario} runs in the page as natively`;
+    const runUrl = new URL(url);
+    runUrl.search = `?demo&seed=${seed}&scenario=${scenario}&speed=4`;
+    await page.goto(runUrl.href);
+    await wait(() => document.querySelector('[data-sim-digest]')?.dataset.simDigest, null, 30000);
+    const digest = await page.$eval('[data-sim-digest]', (e) => e.dataset.simDigest);
+    await shot(`4-demo-digest-${scenario}`);
+    if (digest !== expected) throw new Error(`page digest "${digest}", native "${expected}"`);
+    console.log(`ok: seed ${seed} ${scenario}: digest ${digest} in the page and natively`);
+  }
 
   const origin = new URL(url).origin;
   const foreign = requests.filter((r) => !r.startsWith(origin) && !r.startsWith('data:'));
