@@ -84,7 +84,14 @@ fn the_exported_demo_runs_a_simulated_cluster_from_a_plain_file_server() {
     ]
     .into_iter()
     .map(|(seed, scenario)| {
-        let args = ["demo", "--digest", "--seed", &seed.to_string(), "--scenario", scenario];
+        let args = [
+            "demo",
+            "--digest",
+            "--seed",
+            &seed.to_string(),
+            "--scenario",
+            scenario,
+        ];
         let digest = run(
             &etcdlab_bin(),
             &args.map(String::from),

@@ -538,7 +538,9 @@ impl App {
         html! {
             <div class="member-controls controls" data-selected={name.clone()}>
                 <h2>{ format!("{} ({})", name, role_name(member)) }</h2>
-                { button("kill") }{ button("restart") }{ button("pause") }{ button("resume") }
+                { button("kill") }{ button("restart") }
+                // The simulator has no pause: a demo offers what it can do.
+                if matches!(self.backend, Backend::Lab) { { button("pause") }{ button("resume") } }
                 { button("campaign") }
             </div>
         }
