@@ -13,6 +13,7 @@
 //! - [`events_cli`]: `etcdlab events` — Raft events of a lab or of members as a terminal timeline.
 //! - [`viz`]: `etcdlab viz` — the lab's visualizer and API over a cluster it did not start.
 //! - [`viz_assets`]: the visualizer's built files, embedded and served by the lab and viz.
+//! - [`demo`]: `etcdlab demo` — those files as a static site whose page simulates a cluster.
 //!
 //! How a write moves: `ctl put` → gRPC `KV.Put` ([`server::kv`]) → the member loop
 //! ([`server::member_loop`]) proposes it to Raft → the core persists, replicates, commits and
@@ -24,6 +25,7 @@
 mod bench;
 mod certs;
 mod ctl;
+mod demo;
 mod events_cli;
 mod lab;
 mod line_stream;
@@ -49,6 +51,7 @@ Usage:
   etcdlab lab  [--size 3]       a local cluster to learn and break (see `etcdlab lab --help`)
   etcdlab events [--lab URL]    Raft events as a timeline (see `etcdlab events --help`)
   etcdlab viz --endpoints URL   the lab's visualizer for any cluster of ours (see `etcdlab viz --help`)
+  etcdlab demo [--export DIR]   the visualizer on a cluster simulated in the page (no lab)
   etcdlab bench put|range|txn   load for etcd v3 endpoints, ours or real etcd
   etcdlab certs init --dir DIR --hosts H,...   a CA and certificates for a TLS cluster
   etcdlab version               print the version
@@ -70,7 +73,15 @@ fn main() -> ExitCode {
                 Some(sub)
                     if matches!(
                         sub.as_str(),
-                        "etcd" | "ctl" | "utl" | "lab" | "bench" | "events" | "viz" | "certs"
+                        "etcd"
+                            | "ctl"
+                            | "utl"
+                            | "lab"
+                            | "bench"
+                            | "events"
+                            | "viz"
+                            | "certs"
+                            | "demo"
                     ) =>
                 {
                     sub
@@ -103,6 +114,7 @@ fn main() -> ExitCode {
         "events" => events_cli::main(args),
         "viz" => viz::main(args),
         "certs" => certs::main(args),
+        "demo" => demo::main(args),
         _ => utl::main(args),
     }
 }

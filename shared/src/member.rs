@@ -779,7 +779,11 @@ impl Member {
     }
 
     /// Gives each message its id and records its send.
-    fn outgoing(&mut self, messages: Vec<Message>) -> Vec<OutgoingMessage> {
+    fn outgoing(&mut self, mut messages: Vec<Message>) -> Vec<OutgoingMessage> {
+        // raft-rs broadcasts in the order of its progress hash map, which differs between
+        // 64-bit and 32-bit (wasm) builds: sorted by recipient (a stable sort keeps each
+        // peer's own order), a seeded simulation sends the same messages in both.
+        messages.sort_by_key(|m| m.to);
         let term = self.raw.raft.term;
         messages
             .into_iter()
@@ -1070,11 +1074,17 @@ impl Member {
             Ok(cs) => {
                 self.raw.mut_store().set_conf_state(txn, &cs)?;
                 let term = self.raw.raft.term;
+                // Sorted: raft-rs lists them in hash-set order, which differs on 32-bit wasm.
+                let sorted_hex = |ids: &[u64]| {
+                    let mut ids = ids.to_vec();
+                    ids.sort_unstable();
+                    ids.into_iter().map(hex_id).collect()
+                };
                 self.events.record(term, || EventKind::ConfChangeApplied {
                     change: change_type_name(cc.get_change_type()).into(),
                     member: hex_id(cc.node_id),
-                    voters: cs.voters.iter().map(|id| hex_id(*id)).collect(),
-                    learners: cs.learners.iter().map(|id| hex_id(*id)).collect(),
+                    voters: sorted_hex(&cs.voters),
+                    learners: sorted_hex(&cs.learners),
                 });
                 match (cc.get_change_type(), &context.member) {
                     (ConfChangeType::RemoveNode, _) => {

@@ -226,7 +226,12 @@ fn random_fault_schedules_stay_safe_and_linearizable() {
         requests += results.len();
         answered += results
             .iter()
-            .filter(|(_, o)| matches!(o, Outcome::Done | Outcome::Value(_) | Outcome::Swapped(_)))
+            .filter(|(_, o)| {
+                matches!(
+                    o,
+                    Outcome::Done | Outcome::Deleted(_) | Outcome::Value(_) | Outcome::Swapped(_)
+                )
+            })
             .count();
         let replay = format!("replay with ETCDLAB_SIM_SEED={seed} ETCDLAB_SIM_OPS={ops}");
         assert_eq!(sim.violation(), None, "{replay}");

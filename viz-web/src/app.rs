@@ -1,5 +1,7 @@
 //! The page: the cluster ring, the logs and state machines, time controls, member controls,
-//! the in-browser terminal and the inspector, over a live lab's event stream.
+//! the in-browser terminal and the inspector, over a live lab's event stream, or over a
+//! simulated cluster when no lab answers (or the URL says `?demo`; `seed` and `scenario` in
+//! the URL pick the run, and a scenario picker changes them).
 //!
 //! Keyboard: space pauses or plays, → steps one event, l goes live, k kills the leader, p
 //! partitions the leader away, h heals, f freezes or thaws the cluster. `?presenter` in the
@@ -15,11 +17,12 @@ use wasm_bindgen::closure::Closure;
 use web_sys::{HtmlInputElement, KeyboardEvent, WebSocket};
 use yew::prelude::*;
 
+use crate::demo::{DEFAULT_SCENARIO, DEFAULT_SEED, Demo};
 use crate::logs::logs;
 use crate::memo::MemoCache;
 use crate::playback::Playback;
 use crate::ring::{RingProps, ring, role_name};
-use crate::source::{self, StreamLine};
+use crate::source::{self, Backend, StreamLine};
 use crate::terminal::{self, Command};
 
 pub enum Msg {
@@ -29,6 +32,10 @@ pub enum Msg {
     Frame(f64),
     PollCluster,
     Cluster(Value),
+    /// The lab's member list could not be read.
+    NoLab,
+    /// Runs the demo again with this URL parameter (`seed` or `scenario`) changed.
+    DemoRerun(&'static str, String),
     TogglePause,
     Step,
     Live,
@@ -54,7 +61,11 @@ pub enum Selection {
     Entry(String, u64),
 }
 
+/// Playback speed of a demo whose URL gives none: virtual time runs at twice real time.
+const DEMO_SPEED: f64 = 2.0;
+
 pub struct App {
+    backend: Backend,
     playback: Playback,
     /// The lab's cursor of the last event received, to resume after a reconnect.
     lab_cursor: u64,
@@ -81,14 +92,19 @@ impl Component for App {
     fn create(ctx: &Context<Self>) -> Self {
         let link = ctx.link().clone();
         let poll = Interval::new(1_000, move || link.send_message(Msg::PollCluster));
+        // The event stream is opened once the lab has answered (see `Msg::Cluster`).
         ctx.link().send_message(Msg::PollCluster);
-        ctx.link().send_message(Msg::Reconnect);
         listen_to_keys(ctx.link().callback(Msg::Key));
         let mut playback = Playback::default();
         if let Some(speed) = url_param("speed").and_then(|s| s.parse::<f64>().ok()) {
             playback.speed = speed.clamp(0.1, 4.0);
         }
+        let backend = match url_param("demo") {
+            Some(_) => start_demo(&mut playback),
+            None => Backend::Lab,
+        };
         App {
+            backend,
             playback,
             lab_cursor: 0,
             socket: None,
@@ -139,19 +155,51 @@ impl Component for App {
                 if let Some(last) = self.last_frame_ms {
                     self.playback.advance((now - last).min(250.0));
                 }
+                if let Backend::Demo(demo) = &mut self.backend {
+                    // The simulated cluster lives at the playback clock; frozen, it holds it.
+                    for event in demo.run_to(self.playback.clock_ms()) {
+                        self.playback.push(event);
+                    }
+                    self.playback.hold_clock(demo.now_ms());
+                    self.terminal_lines.extend(demo.take_lines());
+                }
                 self.last_frame_ms = Some(now);
                 self.frame = Some(request_frame(ctx));
             }
             Msg::PollCluster => {
+                if let Backend::Demo(demo) = &self.backend {
+                    ctx.link().send_message(Msg::Cluster(demo.cluster()));
+                    return false;
+                }
                 let link = ctx.link().clone();
                 wasm_bindgen_futures::spawn_local(async move {
-                    if let Ok(cluster) = source::get_json("/api/cluster").await {
-                        link.send_message(Msg::Cluster(cluster));
+                    match source::get_json("/api/cluster").await {
+                        Ok(cluster) => link.send_message(Msg::Cluster(cluster)),
+                        Err(_) => link.send_message(Msg::NoLab),
                     }
                 });
                 return false;
             }
+            Msg::NoLab => {
+                // Only a page that never reached a lab turns into a demo; a lab that stops
+                // answering later is waited for.
+                if !self.cluster.is_null() || !matches!(self.backend, Backend::Lab) {
+                    return false;
+                }
+                self.backend = start_demo(&mut self.playback);
+            }
+            Msg::DemoRerun(name, value) => {
+                set_url_param("demo", Some(""));
+                set_url_param(name, Some(&value));
+                if let Some(window) = web_sys::window() {
+                    let _ = window.location().reload();
+                }
+                return false;
+            }
             Msg::Cluster(cluster) => {
+                if self.cluster.is_null() && matches!(self.backend, Backend::Lab) {
+                    ctx.link().send_message(Msg::Reconnect);
+                }
                 for m in cluster["members"].as_array().into_iter().flatten() {
                     let state = match m["state"].as_str() {
                         Some("down") => MemberState::Down,
@@ -243,9 +291,7 @@ impl Component for App {
             <main class={classes!("app", self.presenter.then_some("presenter"))}>
                 <header>
                     <h1>{ "etcdlab" }</h1>
-                    <span class={classes!("conn", self.connected.then_some("up"))}>
-                        { if self.connected { "live" } else { "connecting…" } }
-                    </span>
+                    { self.source_status(ctx) }
                     { self.time_controls(ctx) }
                     <button class="presenter-toggle" onclick={link.callback(|_| Msg::TogglePresenter)}>
                         { if self.presenter { "exit presenter" } else { "presenter" } }
@@ -270,7 +316,13 @@ impl Component for App {
 }
 
 impl App {
-    fn send(&self, ctx: &Context<Self>, path: &'static str, body: Option<Value>) {
+    fn send(&mut self, ctx: &Context<Self>, path: &'static str, body: Option<Value>) {
+        if let Backend::Demo(demo) = &mut self.backend {
+            self.terminal_lines
+                .extend(demo.request(path, body.as_ref()));
+            ctx.link().send_message(Msg::PollCluster);
+            return;
+        }
         let link = ctx.link().clone();
         wasm_bindgen_futures::spawn_local(async move {
             let lines = match source::post_json(path, body.as_ref()).await {
@@ -288,6 +340,9 @@ impl App {
 
     fn run_terminal_line(&mut self, ctx: &Context<Self>, line: &str) {
         self.terminal_lines.push(format!("$ {line}"));
+        if let Backend::Demo(demo) = &self.backend {
+            self.cluster = demo.cluster();
+        }
         match terminal::parse(line) {
             Ok(Command::Kv(body)) => self.send(ctx, "/api/kv", Some(body)),
             Ok(Command::Fault(body)) => self.send(ctx, "/api/faults", Some(body)),
@@ -360,6 +415,49 @@ impl App {
         };
         ctx.link().send_message(msg);
         false
+    }
+
+    /// The lab connection's state, or the demo's run: its scenario and seed (changing either
+    /// runs the demo again) and the digest of its events for the browser test.
+    fn source_status(&self, ctx: &Context<Self>) -> Html {
+        let Backend::Demo(demo) = &self.backend else {
+            return html! {
+                <span class={classes!("conn", self.connected.then_some("up"))}>
+                    { if self.connected { "live" } else { "connecting…" } }
+                </span>
+            };
+        };
+        let on_scenario = ctx.link().callback(|e: Event| {
+            let select: web_sys::HtmlSelectElement = e.target_unchecked_into();
+            Msg::DemoRerun("scenario", select.value())
+        });
+        let on_seed = ctx.link().callback(|e: Event| {
+            let input: HtmlInputElement = e.target_unchecked_into();
+            Msg::DemoRerun("seed", input.value())
+        });
+        let chosen = if demo.scenario.starts_with("random") {
+            "random"
+        } else {
+            demo.scenario.as_str()
+        };
+        let names = etcdlab_core::sim::scenario::builtin()
+            .into_iter()
+            .map(|s| s.name)
+            .chain(["random".to_string()]);
+        html! {
+            <span class="conn demo controls" data-demo="">
+                { "demo (simulated) " }
+                <select data-demo-scenario="" onchange={on_scenario}>
+                    { for names.map(|name| html! {
+                        <option value={name.clone()} selected={name == chosen}>{ name.clone() }</option>
+                    }) }
+                </select>
+                <label>{ " seed " }
+                    <input data-demo-seed="" type="number" min="0" value={demo.seed.to_string()} onchange={on_seed} />
+                </label>
+                <span hidden=true data-sim-digest={demo.digest().unwrap_or_default()}></span>
+            </span>
+        }
     }
 
     fn time_controls(&self, ctx: &Context<Self>) -> Html {
@@ -440,7 +538,9 @@ impl App {
         html! {
             <div class="member-controls controls" data-selected={name.clone()}>
                 <h2>{ format!("{} ({})", name, role_name(member)) }</h2>
-                { button("kill") }{ button("restart") }{ button("pause") }{ button("resume") }
+                { button("kill") }{ button("restart") }
+                // The simulator has no pause: a demo offers what it can do.
+                if matches!(self.backend, Backend::Lab) { { button("pause") }{ button("resume") } }
                 { button("campaign") }
             </div>
         }
@@ -562,6 +662,18 @@ fn listen_to_keys(on_key: Callback<String>) {
     });
     let _ = document.add_event_listener_with_callback("keydown", listener.as_ref().unchecked_ref());
     listener.forget();
+}
+
+/// A demo of the seed and scenario the URL names (or the defaults), at its default speed.
+fn start_demo(playback: &mut Playback) -> Backend {
+    let seed = url_param("seed")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(DEFAULT_SEED);
+    let scenario = url_param("scenario").unwrap_or_else(|| DEFAULT_SCENARIO.to_string());
+    if url_param("speed").is_none() {
+        playback.speed = DEMO_SPEED;
+    }
+    Backend::Demo(Box::new(Demo::new(seed, &scenario)))
 }
 
 fn url_param(name: &str) -> Option<String> {

@@ -106,6 +106,12 @@ impl Playback {
         self.catch_up();
     }
 
+    /// Keeps the clock from passing `max_ms`: a simulated cluster's present, which it cannot
+    /// show beyond (while frozen, the simulated time stands still and so does the clock).
+    pub fn hold_clock(&mut self, max_ms: f64) {
+        self.clock_ms = self.clock_ms.min(max_ms);
+    }
+
     /// Applies the next event and pauses there.
     pub fn step(&mut self) {
         self.paused = true;
@@ -275,6 +281,24 @@ mod tests {
         slow.push(commit(2, 60_000));
         slow.advance(1_000.0);
         assert_eq!(slow.cursor(), 1);
+    }
+
+    #[test]
+    fn a_held_clock_does_not_pass_the_present() {
+        let mut playback = Playback::default();
+        playback.push(commit(1, 1_000));
+        playback.push(commit(2, 1_500));
+        playback.advance(300.0);
+        playback.hold_clock(1_200.0);
+        playback.advance(200.0);
+        assert_eq!(
+            playback.cursor(),
+            1,
+            "the clock is at 1,400, not past 1,500"
+        );
+        playback.hold_clock(1_200.0);
+        playback.advance(300.0);
+        assert_eq!(playback.cursor(), 2);
     }
 
     #[test]

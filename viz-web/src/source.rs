@@ -1,11 +1,22 @@
 //! Where the page's data comes from: the lab's event WebSocket (`/api/events`, resumed with
-//! `?since=` after a reconnect), its member list (`/api/cluster`) and its control endpoints.
+//! `?since=` after a reconnect), its member list (`/api/cluster`) and its control endpoints;
+//! or, with no lab behind the page, a cluster simulated in it ([`Backend::Demo`]).
 
 use serde_json::Value;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 use yew::Callback;
+
+use crate::demo::Demo;
+
+/// Where the page's events come from and its commands go.
+pub enum Backend {
+    /// A lab (or `etcdlab viz`) behind the page: its event WebSocket and HTTP API.
+    Lab,
+    /// No lab: a cluster simulated in the page, answering the same requests.
+    Demo(Box<Demo>),
+}
 
 /// One line of the event stream: the lab's cursor and the event, or a notice.
 pub enum StreamLine {

@@ -55,6 +55,8 @@ pub enum ClientOp {
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Done,
+    /// A delete's answer: how many keys it removed.
+    Deleted(i64),
     Value(Option<String>),
     Swapped(bool),
     /// Refused: it certainly had no effect.
@@ -307,6 +309,7 @@ impl Simulator {
                 }
                 match response {
                     WriteResponse::Txn(r) => Outcome::Swapped(r.succeeded),
+                    WriteResponse::DeleteRange(r) => Outcome::Deleted(r.deleted),
                     _ => Outcome::Done,
                 }
             }
@@ -318,7 +321,9 @@ impl Simulator {
     fn finish(&mut self, request: u64, history: Option<usize>, outcome: Outcome) {
         if let Some(at) = history {
             match &outcome {
-                Outcome::Done => self.history.complete(at, KvOutput::Done, self.now_ms),
+                Outcome::Done | Outcome::Deleted(_) => {
+                    self.history.complete(at, KvOutput::Done, self.now_ms)
+                }
                 Outcome::Value(v) => {
                     self.history
                         .complete(at, KvOutput::Value(v.clone()), self.now_ms)

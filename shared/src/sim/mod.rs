@@ -8,13 +8,16 @@
 //! Time only moves in [`Simulator::step_ms`] / [`Simulator::run_until`]: messages arrive after
 //! their link's delay, members tick every `tick_ms`, client requests time out. A crash drops
 //! the member but keeps its database; a restart reopens it, as a real member restarts.
-//! Clients live in [`client`], faults in [`network`], scripted runs in [`scenario`].
+//! Clients live in [`client`], faults in [`network`], scripted runs in [`scenario`], played
+//! against a clock by [`player`]; [`digest`] fingerprints a run's events.
 
 pub mod client;
+pub mod digest;
 pub mod history;
 pub mod invariants;
 pub mod linearizability;
 pub mod network;
+pub mod player;
 pub mod rng;
 pub mod scenario;
 
@@ -309,23 +312,23 @@ impl Simulator {
             .iter()
             .map(|g| g.iter().map(|name| self.id_of(name)).collect())
             .collect::<Result<Vec<Vec<u64>>, String>>()?;
-        self.network.partition(ids);
+        // Described as a member under fault injection describes it, for the same views.
         let description = format!(
             "partition {}",
-            groups
-                .iter()
-                .map(|g| g.join(" "))
+            ids.iter()
+                .map(|g| g.iter().map(|id| hex_id(*id)).collect::<Vec<_>>().join(" "))
                 .collect::<Vec<_>>()
                 .join(" / ")
         );
-        self.record_fault(description);
+        self.network.partition(ids);
+        self.record_fault(None, description);
         Ok(())
     }
 
     /// Removes the partition and every link fault (links return to the configured faults).
     pub fn heal(&mut self) {
         self.network.heal(self.config.faults);
-        self.record_fault("healed".into());
+        self.record_fault(None, "heal".into());
     }
 
     /// Sets the faults of the link `from → to` (`None`: back to the default).
@@ -337,18 +340,28 @@ impl Simulator {
     ) -> Result<(), String> {
         let (a, b) = (self.id_of(from)?, self.id_of(to)?);
         self.network.set_link(a, b, faults);
-        self.record_fault(format!("link {from} → {to}: {faults:?}"));
+        let (loss, delay) = faults.map_or((0.0, 0), |f| (f.loss, f.max_delay_ms));
+        let sender = self.node_index(from);
+        self.record_fault(
+            sender,
+            format!("link to {}: loss {loss} delay {delay} ms", hex_id(b)),
+        );
         Ok(())
     }
 
     /// Sets the faults of every link without its own.
     pub fn set_faults(&mut self, faults: LinkFaults) {
         self.network.set_default_faults(faults);
-        self.record_fault(format!("all links: {faults:?}"));
+        self.record_fault(None, format!("all links: {faults:?}"));
     }
 
-    fn record_fault(&mut self, description: String) {
-        for node in 0..self.nodes.len() {
+    /// Records a fault on one member (`None`: on every running member).
+    fn record_fault(&mut self, node: Option<usize>, description: String) {
+        let nodes = match node {
+            Some(node) => node..node + 1,
+            None => 0..self.nodes.len(),
+        };
+        for node in nodes {
             let description = description.clone();
             self.with_member(node, |m| {
                 m.record_event(EventKind::FaultChanged { description })

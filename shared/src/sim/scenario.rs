@@ -456,3 +456,22 @@ pub fn random(seed: u64, operations: usize) -> Scenario {
         steps,
     )
 }
+
+/// Steps of the random schedule that [`named`] gives for `random`.
+pub const RANDOM_OPERATIONS: usize = 100;
+
+/// The scenario a user names: a built-in one (`leader_crash`, or `leader-crash` as in a URL)
+/// or `random` (a schedule of [`RANDOM_OPERATIONS`] steps drawn from `seed`).
+pub fn named(name: &str, seed: u64) -> Result<Scenario, String> {
+    let name = name.replace('-', "_");
+    if name == "random" {
+        return Ok(random(seed, RANDOM_OPERATIONS));
+    }
+    builtin()
+        .into_iter()
+        .find(|s| s.name == name)
+        .ok_or_else(|| {
+            let known: Vec<String> = builtin().into_iter().map(|s| s.name).collect();
+            format!("no scenario {name:?}; known: {}, random", known.join(", "))
+        })
+}
