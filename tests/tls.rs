@@ -277,6 +277,23 @@ fn a_tls_cluster_serves_certified_clients_and_refuses_others() {
     args.extend(["endpoint".into(), "health".into()]);
     let ctl = support::run(&etcdlab_bin(), &args, &[], None, Duration::from_secs(20));
     assert_eq!(ctl.code, 0, "{}{}", ctl.stdout, ctl.stderr);
+    // A bare host:port is dialled over TLS when a certificate flag is given, and
+    // --insecure-skip-tls-verify needs no CA (our client and the real one alike).
+    let bare = format!("127.0.0.1:{}", members[1].client_port);
+    let skip = [
+        "--insecure-skip-tls-verify".to_string(),
+        format!("--cert={}", file(&pki, "apiserver-etcd-client.crt")),
+        format!("--key={}", file(&pki, "apiserver-etcd-client.key")),
+    ];
+    let mut args = vec!["ctl".to_string(), format!("--endpoints={bare}")];
+    args.extend(skip.iter().cloned());
+    args.extend(["get".into(), "/tls/a".into(), "--print-value-only".into()]);
+    let ctl = support::run(&etcdlab_bin(), &args, &[], None, Duration::from_secs(20));
+    assert_eq!((ctl.code, ctl.stdout.trim()), (0, "1"), "{}", ctl.stderr);
+    let mut args: Vec<&str> = skip.iter().map(String::as_str).collect();
+    args.extend(["get", "/tls/a", "--print-value-only"]);
+    let real = etcdctl(&bare, None, &args);
+    assert_eq!((real.code, real.stdout.trim()), (0, "1"), "{}", real.stderr);
     // ... without a client certificate it is refused, and says so within its timeout.
     let ctl = support::run(
         &etcdlab_bin(),
@@ -403,4 +420,89 @@ fn a_bad_certificate_file_stops_the_member_with_a_clear_error() {
             out.stderr
         );
     }
+}
+
+#[test]
+fn the_lab_with_tls_prints_an_etcdctl_line_that_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let out_path = dir.path().join("lab.out");
+    let child = Command::new(etcdlab_bin())
+        .args(["lab", "--tls", "--size", "3", "--ui-addr", &addr])
+        .args(["--data-dir", &dir.path().join("data").to_string_lossy()])
+        .args(["--base-port", &support::free_lab_base(3).to_string()])
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting etcdlab lab");
+    let lab = support::Lab {
+        addr,
+        dir,
+        process: Process { child },
+    };
+    let mut line = String::new();
+    wait_for(
+        "the lab prints its etcdctl line",
+        Duration::from_secs(20),
+        || {
+            let printed = std::fs::read_to_string(&out_path).unwrap_or_default();
+            match printed.lines().find(|l| l.contains("put key1 value1")) {
+                Some(found) => {
+                    line = found.trim().to_string();
+                    Ok(())
+                }
+                None => Err(printed),
+            }
+        },
+    );
+    assert!(line.contains("--cacert") && line.contains("--cert") && line.contains("--key"));
+    let args: Vec<String> = line
+        .split_whitespace()
+        .skip(1) // "etcdctl"
+        .map(String::from)
+        .collect();
+    wait_for(
+        "the printed etcdctl line works",
+        Duration::from_secs(30),
+        || {
+            let out = support::run(
+                &real_etcdctl(),
+                &args,
+                &[("ETCDCTL_API", "3")],
+                None,
+                Duration::from_secs(20),
+            );
+            if out.code == 0 && out.stdout.trim() == "OK" {
+                Ok(())
+            } else {
+                Err(out.stdout + &out.stderr)
+            }
+        },
+    );
+    // The lab itself reaches its TLS members: their status, their events, the KV API.
+    wait_for(
+        "a leader and event streams",
+        Duration::from_secs(30),
+        || {
+            let members = lab.members();
+            let leaders = members.iter().filter(|m| m["role"] == "leader").count();
+            let streaming = members.iter().all(|m| {
+                lab.events(0)
+                    .iter()
+                    .any(|e| e["node"] == m["name"] && e["seq"].as_u64() > Some(0))
+            });
+            if members.len() == 3 && leaders == 1 && streaming {
+                Ok(())
+            } else {
+                Err(format!("{members:?}"))
+            }
+        },
+    );
+    let (status, answer) = lab.post("/api/kv", r#"{"op":"get","key":"key1"}"#);
+    assert_eq!(
+        (status, &answer["value"]),
+        (200, &serde_json::json!("value1")),
+        "{answer}"
+    );
 }

@@ -545,6 +545,20 @@ mod tests {
             .into_config()
             .unwrap_err();
         assert!(err.to_string().contains("--initial-cluster-state"));
+        let err = flags(&["--listen-client-urls", "https://127.0.0.1:2379"])
+            .unwrap()
+            .into_config()
+            .unwrap_err();
+        assert!(err.to_string().contains("needs --cert-file"), "{err}");
+        let err = flags(&["--peer-cert-file", "p.crt"])
+            .unwrap()
+            .into_config()
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("--peer-cert-file needs --peer-key-file"),
+            "{err}"
+        );
         let err = flags(&["--election-timeout", "200"])
             .unwrap()
             .into_config()
