@@ -506,3 +506,61 @@ fn the_lab_with_tls_prints_an_etcdctl_line_that_works() {
         "{answer}"
     );
 }
+
+#[test]
+fn with_auth_enabled_a_client_certificate_without_a_token_acts_as_its_cn() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = certs_init(&dir.path().join("pki"));
+    let members = start_cluster(&pki, 1);
+    let ep = members[0].endpoint();
+    // apiserver-etcd-client.crt has CN kube-apiserver-etcd-client; healthcheck-client.crt has
+    // CN kube-etcd-healthcheck-client, which is no user here.
+    let cn_user = "kube-apiserver-etcd-client";
+    for args in [
+        vec!["user", "add", "root:rootpw", "--interactive=false"],
+        vec!["user", "grant-role", "root", "root"],
+        vec![
+            "user",
+            "add",
+            &format!("{cn_user}:pw"),
+            "--interactive=false",
+        ],
+        vec!["role", "add", "cn"],
+        vec![
+            "role",
+            "grant-permission",
+            "cn",
+            "readwrite",
+            "/cn/",
+            "--prefix=true",
+        ],
+        vec!["user", "grant-role", cn_user, "cn"],
+        vec!["auth", "enable"],
+    ] {
+        let out = etcdctl(&ep, Some(&pki), &args);
+        assert_eq!(out.code, 0, "{args:?}: {}{}", out.stdout, out.stderr);
+    }
+    let put = etcdctl(&ep, Some(&pki), &["put", "/cn/a", "1"]);
+    assert_eq!((put.code, put.stdout.trim()), (0, "OK"), "{}", put.stderr);
+    let denied = etcdctl(&ep, Some(&pki), &["put", "/elsewhere", "1"]);
+    assert!(
+        denied.stderr.contains("permission denied"),
+        "{}",
+        denied.stderr
+    );
+    let health_cert = [
+        format!("--cacert={}", file(&pki, "ca.crt")),
+        format!("--cert={}", file(&pki, "healthcheck-client.crt")),
+        format!("--key={}", file(&pki, "healthcheck-client.key")),
+    ];
+    let mut args: Vec<&str> = health_cert.iter().map(String::as_str).collect();
+    args.extend(["put", "/cn/b", "2"]);
+    let stranger = etcdctl(&ep, None, &args);
+    assert_ne!(stranger.code, 0, "{}", stranger.stdout);
+    let root = etcdctl(
+        &ep,
+        Some(&pki),
+        &["--user=root:rootpw", "get", "/", "--prefix", "--keys-only"],
+    );
+    assert_eq!(root.stdout.trim(), "/cn/a", "{}", root.stderr);
+}

@@ -221,3 +221,79 @@ pub async fn grpc_channel(
         }))
         .await
 }
+
+/// The subject's common name (CN) of a DER certificate, if it has one: what etcd takes as the
+/// user name of a client that sends no auth token.
+pub fn common_name(cert: &CertificateDer<'_>) -> Option<String> {
+    // Certificate ::= SEQUENCE { tbsCertificate SEQUENCE { [0] version OPTIONAL, serial,
+    //   signature, issuer, validity, subject, ... }, ... }
+    let (_, certificate, _) = der_item(cert.as_ref())?;
+    let (_, tbs, _) = der_item(certificate)?;
+    let mut rest = tbs;
+    let (tag, _, after) = der_item(rest)?;
+    if tag == 0xA0 {
+        rest = after;
+    }
+    for _ in 0..4 {
+        rest = der_item(rest)?.2; // serial, signature, issuer, validity
+    }
+    let (_, mut subject, _) = der_item(rest)?;
+    // Name ::= SEQUENCE OF SET OF SEQUENCE { type OID, value }
+    while !subject.is_empty() {
+        let (_, set, after) = der_item(subject)?;
+        subject = after;
+        let (_, attribute, _) = der_item(set)?;
+        let (_, oid, value) = der_item(attribute)?;
+        if oid == [0x55, 0x04, 0x03] {
+            let (_, name, _) = der_item(value)?;
+            return String::from_utf8(name.to_vec()).ok();
+        }
+    }
+    None
+}
+
+/// One DER item: its tag, its contents and what follows it.
+fn der_item(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, input) = input.split_first()?;
+    let (&first, mut input) = input.split_first()?;
+    let len = if first < 0x80 {
+        first as usize
+    } else {
+        let bytes = (first & 0x7f) as usize;
+        if bytes == 0 || bytes > 4 || input.len() < bytes {
+            return None;
+        }
+        let (len_bytes, after) = input.split_at(bytes);
+        input = after;
+        len_bytes.iter().fold(0usize, |n, b| (n << 8) | *b as usize)
+    };
+    (input.len() >= len).then(|| (tag, &input[..len], &input[len..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_common_name_is_read_from_a_certificate() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::OrganizationName, "system:masters");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "kube-apiserver-etcd-client");
+        let cert = params.self_signed(&key).unwrap();
+        assert_eq!(
+            common_name(cert.der()).as_deref(),
+            Some("kube-apiserver-etcd-client")
+        );
+        let params = rcgen::CertificateParams::new(vec!["x".to_string()]).unwrap();
+        let mut params = params;
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        let cert = params.self_signed(&key).unwrap();
+        assert_eq!(common_name(cert.der()), None);
+        assert_eq!(common_name(&CertificateDer::from(vec![0x30, 0x85])), None);
+    }
+}

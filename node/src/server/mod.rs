@@ -201,7 +201,10 @@ async fn run(config: ServerConfig) -> anyhow::Result<()> {
         let stop = stop_rx.clone();
         servers.push(match (url.scheme(), &client_tls) {
             ("https", Some(tls)) => serve_http(
-                tls_listener::TlsListener::new(listener, tls.clone())?,
+                axum::serve::ListenerExt::tap_io(
+                    tls_listener::TlsListener::new(listener, tls.clone()),
+                    |_| {},
+                ),
                 app,
                 stop,
             ),
@@ -239,22 +242,28 @@ async fn run(config: ServerConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Serves `app` on `listener` until `stop` turns true.
-fn serve_http<L>(
-    listener: L,
+/// Serves `app` on `listener` until `stop` turns true; requests carry the listener's peer
+/// address (a [`tls_listener::TlsPeer`] on TLS ports) for [`tls_listener::client_cert_user`].
+fn serve_http<L, F>(
+    listener: axum::serve::TapIo<L, F>,
     app: axum::Router,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<std::io::Result<()>>
 where
     L: axum::serve::Listener,
-    L::Addr: std::fmt::Debug,
+    L::Addr: Clone + Send + Sync + std::fmt::Debug + 'static,
+    F: FnMut(&mut L::Io) + Send + 'static,
 {
+    let app = app.layer(axum::middleware::from_fn(tls_listener::client_cert_user));
     tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|s| *s).await;
-            })
-            .await
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<L::Addr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .await
     })
 }
 
