@@ -564,3 +564,43 @@ fn with_auth_enabled_a_client_certificate_without_a_token_acts_as_its_cn() {
     );
     assert_eq!(root.stdout.trim(), "/cn/a", "{}", root.stderr);
 }
+
+#[test]
+fn a_renewed_server_certificate_is_served_without_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = certs_init(&dir.path().join("pki"));
+    let other = certs_init(&dir.path().join("other-pki"));
+    let members = start_cluster(&pki, 1);
+    let ep = members[0].endpoint();
+    // Trusting the other CA for the server, with the cluster's own client certificate.
+    let other_ca = [
+        format!("--cacert={}", file(&other, "ca.crt")),
+        format!("--cert={}", file(&pki, "apiserver-etcd-client.crt")),
+        format!("--key={}", file(&pki, "apiserver-etcd-client.key")),
+        "--command-timeout=3s".to_string(),
+    ];
+    let with_other_ca = |args: &[&str]| {
+        let mut all: Vec<&str> = other_ca.iter().map(String::as_str).collect();
+        all.extend(args);
+        etcdctl(&ep, None, &all)
+    };
+    assert_ne!(with_other_ca(&["put", "k", "before"]).code, 0);
+    // The server certificate is replaced by one of the other CA, key first then certificate
+    // (a moment with a mismatched pair keeps the old one).
+    std::fs::copy(other.join("server.key"), pki.join("server.key")).unwrap();
+    std::fs::copy(other.join("server.crt"), pki.join("server.crt")).unwrap();
+    wait_for(
+        "the new certificate is served",
+        Duration::from_secs(15),
+        || {
+            let out = with_other_ca(&["put", "k", "after"]);
+            if out.code == 0 {
+                Ok(())
+            } else {
+                Err(out.stderr)
+            }
+        },
+    );
+    assert_ne!(etcdctl(&ep, Some(&pki), &["get", "k"]).code, 0);
+    assert!(members[0].log().contains("reloaded the TLS certificate"));
+}

@@ -4,16 +4,23 @@
 //!
 //! Everything uses the `ring` crypto provider explicitly, so no process-wide default is needed.
 //! A file that is missing or holds no usable PEM is an error naming the file, never a panic.
+//!
+//! A listening side's certificate and key are read again when their files change on disk
+//! ([`ReloadingCert`], checked at most once a second, at a handshake): a renewed certificate
+//! takes effect without a restart, and a changed pair that does not load keeps the old one
+//! (logged). Trusted CA files are read at startup only.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, bail};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::server::WebPkiClientVerifier;
+use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
+use rustls::sign::CertifiedKey;
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig, SignatureScheme};
 
 /// ALPN for a port that serves gRPC (HTTP/2) and plain HTTP/1.1 endpoints.
@@ -99,17 +106,79 @@ pub fn server_config(files: &ServerFiles, alpn: &[&[u8]]) -> anyhow::Result<Arc<
         (None, true) => bail!("client certificate authentication needs a trusted CA file"),
         (_, false) => builder.with_no_client_auth(),
     };
-    let mut config = builder
-        .with_single_cert(certificates(&files.cert)?, private_key(&files.key)?)
+    let mut config = builder.with_cert_resolver(Arc::new(ReloadingCert::new(files)?));
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Ok(Arc::new(config))
+}
+
+/// A server certificate read again when its files change.
+#[derive(Debug)]
+struct ReloadingCert {
+    cert: PathBuf,
+    key: PathBuf,
+    loaded: Mutex<Loaded>,
+}
+
+#[derive(Debug)]
+struct Loaded {
+    key: Arc<CertifiedKey>,
+    /// Modification times of the certificate and key files when last looked at.
+    stamp: Option<(SystemTime, SystemTime)>,
+    checked: Instant,
+}
+
+impl ReloadingCert {
+    fn new(files: &ServerFiles) -> anyhow::Result<ReloadingCert> {
+        let stamp = file_stamp(&files.cert, &files.key);
+        let key = certified_key(&files.cert, &files.key)?;
+        Ok(ReloadingCert {
+            cert: files.cert.clone(),
+            key: files.key.clone(),
+            loaded: Mutex::new(Loaded {
+                key,
+                stamp,
+                checked: Instant::now(),
+            }),
+        })
+    }
+}
+
+fn file_stamp(cert: &Path, key: &Path) -> Option<(SystemTime, SystemTime)> {
+    let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    Some((modified(cert)?, modified(key)?))
+}
+
+fn certified_key(cert: &Path, key: &Path) -> anyhow::Result<Arc<CertifiedKey>> {
+    let pair = CertifiedKey::from_der(certificates(cert)?, private_key(key)?, &provider())
         .with_context(|| {
             format!(
                 "{} and {} are not a usable certificate and key pair",
-                files.cert.display(),
-                files.key.display()
+                cert.display(),
+                key.display()
             )
         })?;
-    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-    Ok(Arc::new(config))
+    Ok(Arc::new(pair))
+}
+
+impl ResolvesServerCert for ReloadingCert {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        if loaded.checked.elapsed() >= Duration::from_secs(1) {
+            loaded.checked = Instant::now();
+            let stamp = file_stamp(&self.cert, &self.key);
+            if stamp != loaded.stamp {
+                loaded.stamp = stamp;
+                match certified_key(&self.cert, &self.key) {
+                    Ok(key) => {
+                        tracing::info!(cert = %self.cert.display(), "reloaded the TLS certificate");
+                        loaded.key = key;
+                    }
+                    Err(e) => tracing::warn!("keeping the TLS certificate in use: {e:#}"),
+                }
+            }
+        }
+        Some(loaded.key.clone())
+    }
 }
 
 /// The configuration a client dials TLS servers with.
