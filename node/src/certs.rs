@@ -143,6 +143,18 @@ fn leaves(layout: Layout, hosts: &[String]) -> Vec<Leaf> {
     }
 }
 
+/// The certificates of `etcdlab lab --tls` in `dir`: kubeadm's layout, for 127.0.0.1.
+pub fn init_for_lab(dir: &Path) -> anyhow::Result<()> {
+    write_all(&InitFlags {
+        dir: dir.to_path_buf(),
+        hosts: vec!["127.0.0.1".into()],
+        layout: Layout::Kubeadm,
+        days: 365,
+        force: false,
+    })
+    .map(drop)
+}
+
 /// Issues everything and writes it; returns the files written.
 fn write_all(flags: &InitFlags) -> anyhow::Result<Vec<PathBuf>> {
     if flags.days < 1 {

@@ -32,6 +32,7 @@ mod line_stream;
 mod rpc;
 mod server;
 mod snapshot;
+mod tls;
 mod tool;
 mod utl;
 mod viz;

@@ -10,6 +10,11 @@
 //! ends the command with exit code 2; a server without auth enabled needs no token. A request
 //! refused because the token went stale (the auth store changed since) is sent once more
 //! with a new token, as clientv3 retries it.
+//!
+//! TLS as etcdctl 3.4 decides it per endpoint: `https://` endpoints always, bare `host:port`
+//! endpoints when `--cacert`, `--cert` or `--key` is given (or `--insecure-transport=false`),
+//! `http://` endpoints never. `--cacert` is the CA the server must be signed by, `--cert` and
+//! `--key` our client certificate, `--insecure-skip-tls-verify` accepts any server certificate.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,6 +26,7 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::rpc::etcdserverpb::auth_client::AuthClient;
+use crate::tls::{self, ClientFiles};
 
 use super::cli::{Flag, Invocation, Kind};
 use super::print::{Format, Printer};
@@ -147,7 +153,9 @@ pub struct Global {
     pub endpoints: Vec<String>,
     pub format: Format,
     pub hex: bool,
+    /// Bare `host:port` endpoints use TLS.
     tls: bool,
+    tls_files: ClientFiles,
     /// `--user` and `--password` as given.
     user: String,
     password: String,
@@ -193,6 +201,22 @@ impl Global {
             }
             tls |= !path.is_empty();
         }
+        let identity = match (inv.text(&CERT), inv.text(&KEY)) {
+            (cert, key) if cert.is_empty() && key.is_empty() => None,
+            (cert, key) if !cert.is_empty() && !key.is_empty() => Some((cert.into(), key.into())),
+            (cert, key) => {
+                return Err(CtlError::new(
+                    exit::ERROR,
+                    format!("KeyFile and CertFile must both be present[key: {key}, cert: {cert}]"),
+                ));
+            }
+        };
+        let cacert = inv.text(&CACERT);
+        let tls_files = ClientFiles {
+            trusted_ca: (!cacert.is_empty()).then(|| cacert.into()),
+            identity,
+            skip_verify: inv.bool(&INSECURE_SKIP_TLS_VERIFY),
+        };
         let Some(format) = Format::from_name(&inv.text(&WRITE_OUT)) else {
             return Err(CtlError::new(
                 exit::BAD_FEATURE,
@@ -204,6 +228,7 @@ impl Global {
             format,
             hex: inv.bool(&HEX),
             tls,
+            tls_files,
             user: inv.text(&USER),
             password: inv.text(&PASSWORD),
             dial_timeout: inv.duration(&DIAL_TIMEOUT),
@@ -228,25 +253,35 @@ impl Global {
 
     /// A client of `endpoints` only.
     pub fn client_of(&self, endpoints: Vec<String>) -> Result<Client<'_>, CtlError> {
-        if self.tls || endpoints.iter().any(|e| e.starts_with("https://")) {
-            return Err(CtlError::new(
-                exit::BAD_FEATURE,
-                "TLS (--cacert, --cert, --key, https:// endpoints) is not supported by etcdlab ctl yet; \
-                 use plain http endpoints",
-            ));
-        }
         if endpoints.is_empty() {
             return Err(CtlError::new(
                 exit::BAD_CONNECTION,
                 "etcdclient: no available endpoints",
             ));
         }
+        let tls = if endpoints.iter().any(|e| self.target(e).1) {
+            let config = tls::client_config(&self.tls_files, tls::ALPN_H2)
+                .map_err(|e| CtlError::new(exit::ERROR, format!("{e:#}")))?;
+            Some(config)
+        } else {
+            None
+        };
         Ok(Client {
             global: self,
             endpoints,
+            tls,
             credentials: self.credentials()?,
             token: TokenSlot::default(),
         })
+    }
+
+    /// The `http://host:port` URI to dial for `endpoint`, and whether to dial it over TLS.
+    fn target(&self, endpoint: &str) -> (String, bool) {
+        match endpoint.split_once("://") {
+            Some(("https", rest)) => (format!("http://{rest}"), true),
+            Some(_) => (endpoint.to_string(), false),
+            None => (format!("http://{endpoint}"), self.tls),
+        }
     }
 
     /// The user and password to authenticate with, as etcdctl's `authCfgFromCmd` reads them.
@@ -321,6 +356,8 @@ fn stale_token(status: &tonic::Status) -> bool {
 pub struct Client<'a> {
     global: &'a Global,
     endpoints: Vec<String>,
+    /// Set when some endpoint is dialled over TLS.
+    tls: Option<Arc<rustls::ClientConfig>>,
     credentials: Option<Credentials>,
     token: TokenSlot,
 }
@@ -429,21 +466,23 @@ impl Client<'_> {
         }
     }
 
-    /// One connection attempt, `host:port` meaning `http://host:port`.
+    /// One connection attempt (TLS or not, as [`Global::target`] decides).
     async fn dial(&self, endpoint: &str) -> Result<Channel, ()> {
         let g = self.global;
-        let url = if endpoint.contains("://") {
-            endpoint.to_string()
-        } else {
-            format!("http://{endpoint}")
-        };
+        let (url, secure) = g.target(endpoint);
         let endpoint = Endpoint::from_shared(url)
             .map_err(drop)?
             .connect_timeout(g.dial_timeout)
             .tcp_nodelay(true)
             .http2_keep_alive_interval(g.keepalive_time)
             .keep_alive_timeout(g.keepalive_timeout);
-        match tokio::time::timeout(g.dial_timeout, endpoint.connect()).await {
+        let connect = async {
+            match (&self.tls, secure) {
+                (Some(config), true) => tls::grpc_channel(endpoint, config.clone()).await,
+                _ => endpoint.connect().await,
+            }
+        };
+        match tokio::time::timeout(g.dial_timeout, connect).await {
             Ok(Ok(channel)) => Ok(channel),
             _ => Err(()),
         }

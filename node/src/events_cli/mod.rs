@@ -166,15 +166,21 @@ async fn run(flags: EventsFlags) -> anyhow::Result<()> {
     let (lines, mut incoming) = mpsc::channel::<String>(4096);
     if flags.endpoints.is_empty() {
         let lab = http::host_port(&flags.lab);
-        let (status, body) =
-            http::request(&lab, "GET", "/api/cluster", None, Duration::from_secs(5))
-                .await
-                .with_context(|| {
-                    format!(
-                        "no lab answers at {} (start one with `etcdlab lab`, or use --endpoints)",
-                        flags.lab
-                    )
-                })?;
+        let (status, body) = http::request(
+            None,
+            &lab,
+            "GET",
+            "/api/cluster",
+            None,
+            Duration::from_secs(5),
+        )
+        .await
+        .with_context(|| {
+            format!(
+                "no lab answers at {} (start one with `etcdlab lab`, or use --endpoints)",
+                flags.lab
+            )
+        })?;
         if status == 200
             && let Ok(cluster) = serde_json::from_str::<Value>(&body)
         {
@@ -212,7 +218,7 @@ async fn follow_lab(lab: String, since: Option<u64>, lines: mpsc::Sender<String>
             Some(cursor) => format!("/api/events?format=jsonl&since={cursor}"),
             None => "/api/events?format=jsonl".to_string(),
         };
-        if let Ok(mut stream) = http::open_lines(&lab, &path).await {
+        if let Ok(mut stream) = http::open_lines(None, &lab, &path).await {
             backoff = Duration::from_millis(100);
             while let Ok(Some(line)) = stream.next_line().await {
                 if line.is_empty() {
@@ -239,7 +245,9 @@ async fn follow_lab(lab: String, since: Option<u64>, lines: mpsc::Sender<String>
 async fn follow_member(addr: String, lines: mpsc::Sender<String>) {
     let mut backoff = Duration::from_millis(100);
     loop {
-        if let Ok(mut stream) = http::open_lines(&addr, "/debug/raft/events?format=jsonl").await {
+        if let Ok(mut stream) =
+            http::open_lines(None, &addr, "/debug/raft/events?format=jsonl").await
+        {
             backoff = Duration::from_millis(100);
             while let Ok(Some(line)) = stream.next_line().await {
                 if !line.is_empty() && lines.send(line).await.is_err() {

@@ -168,7 +168,7 @@ async fn kv_request(State(lab): State<Arc<Members>>, body: String) -> Response {
         Err(e) => return refusal(Refusal::BadRequest(format!("the body is not JSON: {e}"))),
     };
     let targets = lab.kv_targets().await;
-    answer(kv(&targets, &request).await)
+    answer(kv(lab.tls(), &targets, &request).await)
 }
 
 async fn freeze(State(lab): State<Arc<Members>>) -> Response {

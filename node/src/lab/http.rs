@@ -1,23 +1,32 @@
 //! A small HTTP/1.1 client over a tokio `TcpStream`, enough for what the lab and
 //! `etcdlab events` ask of loopback servers: one request with a JSON body and its answer
 //! ([`request`]), and a long-lived newline-delimited stream read line by line, chunked or not
-//! ([`LineStream`]). Plain `http://` only; every request closes its connection.
+//! ([`LineStream`]). Plain HTTP, or HTTPS when given a TLS connector (a lab's TLS members);
+//! every request closes its connection.
 
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+/// A connection, plain or TLS.
+trait Connection: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Connection for T {}
 
 /// `host:port` of an `http://host:port[/...]` URL (or of a bare `host:port`).
 pub fn host_port(url: &str) -> String {
-    let rest = url.trim_start_matches("http://");
+    let rest = url
+        .trim_start_matches("http://")
+        .trim_start_matches("https://");
     rest.split('/').next().unwrap_or(rest).to_string()
 }
 
 /// Sends `method path` with an optional JSON body to `addr` (`host:port`) and returns the
 /// status code and the whole body, within `timeout`.
 pub async fn request(
+    tls: Option<&TlsConnector>,
     addr: &str,
     method: &str,
     path: &str,
@@ -25,7 +34,7 @@ pub async fn request(
     timeout: Duration,
 ) -> anyhow::Result<(u16, String)> {
     let exchange = async {
-        let (status, mut stream) = open(addr, method, path, body).await?;
+        let (status, mut stream) = open(tls, addr, method, path, body).await?;
         let mut text = Vec::new();
         while let Some(line) = stream.next_chunk().await? {
             text.extend_from_slice(&line);
@@ -39,9 +48,13 @@ pub async fn request(
 
 /// Opens a `GET path` whose body is a stream of lines (e.g. `?format=jsonl` event streams);
 /// fails unless the answer is 200.
-pub async fn open_lines(addr: &str, path: &str) -> anyhow::Result<LineStream> {
+pub async fn open_lines(
+    tls: Option<&TlsConnector>,
+    addr: &str,
+    path: &str,
+) -> anyhow::Result<LineStream> {
     let (status, stream) =
-        tokio::time::timeout(Duration::from_secs(5), open(addr, "GET", path, None))
+        tokio::time::timeout(Duration::from_secs(5), open(tls, addr, "GET", path, None))
             .await
             .map_err(|_| anyhow::anyhow!("{addr} did not answer GET {path}"))??;
     if status != 200 {
@@ -51,14 +64,24 @@ pub async fn open_lines(addr: &str, path: &str) -> anyhow::Result<LineStream> {
 }
 
 async fn open(
+    tls: Option<&TlsConnector>,
     addr: &str,
     method: &str,
     path: &str,
     body: Option<&str>,
 ) -> anyhow::Result<(u16, LineStream)> {
-    let mut tcp = TcpStream::connect(addr)
+    let tcp = TcpStream::connect(addr)
         .await
         .with_context(|| format!("cannot connect to {addr}"))?;
+    let mut tcp: Box<dyn Connection> = match tls {
+        Some(connector) => Box::new(
+            connector
+                .connect(crate::tls::server_name(addr)?, tcp)
+                .await
+                .with_context(|| format!("TLS handshake with {addr}"))?,
+        ),
+        None => Box::new(tcp),
+    };
     let body = body.unwrap_or("");
     let head = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
@@ -113,7 +136,7 @@ async fn open(
 
 /// The body of an answer, read as it arrives.
 pub struct LineStream {
-    reader: BufReader<TcpStream>,
+    reader: BufReader<Box<dyn Connection>>,
     chunked: bool,
     /// Bytes left in the current chunk (chunked) or in the body (content length or to EOF).
     left: usize,
@@ -206,7 +229,7 @@ mod tests {
              5\r\n{\"a\":\r\n7\r\n1}\n{\"b\"\r\n4\r\n:2}\n\r\n0\r\n\r\n",
         )
         .await;
-        let mut lines = open_lines(&addr, "/x").await.unwrap();
+        let mut lines = open_lines(None, &addr, "/x").await.unwrap();
         assert_eq!(lines.next_line().await.unwrap().unwrap(), "{\"a\":1}");
         assert_eq!(lines.next_line().await.unwrap().unwrap(), "{\"b\":2}");
         assert!(lines.next_line().await.unwrap().is_none());
@@ -218,10 +241,18 @@ mod tests {
             "HTTP/1.1 400 Bad Request\r\nContent-Length: 15\r\n\r\n{\"error\":\"no\"}\n",
         )
         .await;
-        let (status, body) = request(&addr, "POST", "/f", Some("{}"), Duration::from_secs(5))
-            .await
-            .unwrap();
+        let (status, body) = request(
+            None,
+            &addr,
+            "POST",
+            "/f",
+            Some("{}"),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
         assert_eq!((status, body.as_str()), (400, "{\"error\":\"no\"}\n"));
         assert_eq!(host_port("http://127.0.0.1:2379/a"), "127.0.0.1:2379");
+        assert_eq!(host_port("https://127.0.0.1:2379"), "127.0.0.1:2379");
     }
 }

@@ -32,6 +32,7 @@ use serde_json::{Value, json};
 use super::LabFlags;
 use super::events::EventHub;
 use super::http;
+use super::tls::{self, LabTls};
 use crate::rpc::etcdserverpb::maintenance_client::MaintenanceClient;
 
 /// The `--initial-cluster-token` of every lab.
@@ -161,6 +162,8 @@ pub struct Members {
     /// Woken on every (re)start, so the stream followers reconnect at once.
     started: tokio::sync::Notify,
     pub events: EventHub,
+    /// Set when the lab runs its members with TLS (`--tls`).
+    tls: Option<LabTls>,
 }
 
 impl Members {
@@ -169,12 +172,17 @@ impl Members {
         let data_dir = flags.data_dir.clone().context("the lab's data dir")?;
         fs::create_dir_all(&data_dir)
             .with_context(|| format!("cannot create the lab's data dir {}", data_dir.display()))?;
+        let lab_tls = match flags.tls {
+            true => Some(LabTls::prepare(&data_dir)?),
+            false => None,
+        };
+        let scheme = if flags.tls { "https" } else { "http" };
         let members: Vec<Member> = ports
             .iter()
             .enumerate()
             .map(|(i, &(client_port, peer_port))| {
                 let name = format!("m{}", i + 1);
-                let peer_url = format!("http://127.0.0.1:{peer_port}");
+                let peer_url = format!("{scheme}://127.0.0.1:{peer_port}");
                 Member {
                     id: etcdlab_core::membership::member_id(
                         std::slice::from_ref(&peer_url),
@@ -188,7 +196,7 @@ impl Members {
                     }),
                     reachable: false,
                     name,
-                    client_url: format!("http://127.0.0.1:{client_port}"),
+                    client_url: format!("{scheme}://127.0.0.1:{client_port}"),
                     peer_url,
                     paused: false,
                     reported_role: None,
@@ -213,6 +221,7 @@ impl Members {
             partition: Mutex::new(None),
             started: tokio::sync::Notify::new(),
             events: EventHub::default(),
+            tls: lab_tls,
         })
     }
 
@@ -242,7 +251,12 @@ impl Members {
             partition: Mutex::new(None),
             started: tokio::sync::Notify::new(),
             events: EventHub::default(),
+            tls: None,
         }
+    }
+
+    pub fn tls(&self) -> Option<&LabTls> {
+        self.tls.as_ref()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Member>> {
@@ -326,6 +340,7 @@ impl Members {
                 .args(["--heartbeat-interval", &self.heartbeat_ms.to_string()])
                 .args(["--election-timeout", &self.election_ms.to_string()])
                 .arg("--experimental-fault-injection")
+                .args(self.tls.iter().flat_map(LabTls::member_flags))
                 .stdin(Stdio::null())
                 .stdout(log.try_clone()?)
                 .stderr(log);
@@ -441,6 +456,7 @@ impl Members {
     async fn send_fault(&self, name: &str, body: &Value) -> Result<Value, Refusal> {
         let addr = self.running_addr(name)?;
         let answer = http::request(
+            self.tls.as_ref().map(|t| &t.http),
             &addr,
             "POST",
             "/debug/faults",
@@ -693,7 +709,8 @@ impl Members {
                 }
                 continue;
             };
-            match http::open_lines(&addr, "/debug/raft/events?format=jsonl").await {
+            let tls = self.tls.as_ref().map(|t| &t.http);
+            match http::open_lines(tls, &addr, "/debug/raft/events?format=jsonl").await {
                 Ok(mut stream) => {
                     self.set_reachable(&name, true, "");
                     let members = self.clone();
@@ -768,7 +785,7 @@ impl Members {
             .collect();
         let queries = snapshot.into_iter().map(|k| async move {
             let status = if k.running || !k.started {
-                status_of(&k.client_url).await
+                status_of(self.tls(), &http::host_port(&k.client_url)).await
             } else {
                 None
             };
@@ -841,9 +858,12 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-async fn status_of(client_url: &str) -> Option<etcdlab_core::proto::etcdserverpb::StatusResponse> {
-    let endpoint = tonic::transport::Endpoint::from_shared(client_url.to_string()).ok()?;
-    let channel = tokio::time::timeout(Duration::from_millis(500), endpoint.connect())
+async fn status_of(
+    tls: Option<&LabTls>,
+    addr: &str,
+) -> Option<etcdlab_core::proto::etcdserverpb::StatusResponse> {
+    let timeout = Duration::from_millis(500);
+    let channel = tokio::time::timeout(timeout, tls::channel(tls, addr, timeout))
         .await
         .ok()?
         .ok()?;
@@ -855,7 +875,11 @@ async fn status_of(client_url: &str) -> Option<etcdlab_core::proto::etcdserverpb
 
 /// Runs one KV request (`{"op":"put|get|delete","key","value"}`) against the first of
 /// `targets` (client addresses) that answers; the answer as JSON.
-pub async fn kv(targets: &[String], request: &Value) -> Result<Value, Refusal> {
+pub async fn kv(
+    tls: Option<&LabTls>,
+    targets: &[String],
+    request: &Value,
+) -> Result<Value, Refusal> {
     use crate::rpc::etcdserverpb::kv_client::KvClient;
     use etcdlab_core::proto::etcdserverpb::{DeleteRangeRequest, PutRequest, RangeRequest};
     let object = request.as_object().ok_or_else(|| {
@@ -880,16 +904,7 @@ pub async fn kv(targets: &[String], request: &Value) -> Result<Value, Refusal> {
     }
     let mut last_error = "no member is running".to_string();
     for target in targets {
-        let endpoint = match tonic::transport::Endpoint::from_shared(format!("http://{target}")) {
-            Ok(e) => e
-                .connect_timeout(Duration::from_millis(500))
-                .timeout(Duration::from_secs(3)),
-            Err(e) => {
-                last_error = e.to_string();
-                continue;
-            }
-        };
-        let channel = match endpoint.connect().await {
+        let channel = match tls::channel(tls, target, Duration::from_millis(500)).await {
             Ok(c) => c,
             Err(e) => {
                 last_error = format!("{target}: {e}");

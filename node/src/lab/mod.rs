@@ -16,6 +16,7 @@ mod events;
 pub mod http;
 pub(crate) mod members;
 mod ports;
+pub mod tls;
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
@@ -44,6 +45,9 @@ pub struct LabFlags {
     /// [default: $XDG_DATA_HOME/etcdlab/lab, or ~/.local/share/etcdlab/lab]
     #[arg(long = "data-dir")]
     pub data_dir: Option<PathBuf>,
+    /// Run the members with client and peer TLS (certificates made in the data dir's `pki/`).
+    #[arg(long)]
+    pub tls: bool,
     /// Address of the lab's page and control API.
     #[arg(long = "ui-addr", default_value = DEFAULT_UI_ADDR)]
     pub ui_addr: SocketAddr,
@@ -182,6 +186,7 @@ async fn act(ui_addr: SocketAddr, action: LabAction) -> anyhow::Result<()> {
     };
     let addr = ui_addr.to_string();
     let (_, answer) = http::request(
+        None,
         &addr,
         "POST",
         path,
@@ -232,6 +237,10 @@ async fn run(mut flags: LabFlags) -> anyhow::Result<()> {
         .collect();
     tasks.push(tokio::spawn(lab.clone().supervise()));
     let endpoints = lab.client_endpoints().join(",");
+    let endpoints = match lab.tls() {
+        Some(tls) => format!("{endpoints} {}", tls.etcdctl_flags()),
+        None => endpoints,
+    };
     println!(
         "etcdlab lab: {} members starting (data in {}); visualizer and API: open http://{}\n\
          timing: heartbeat {} ms, election timeout {} ms{}\n\n  \

@@ -5,6 +5,9 @@
 //! no token is "user name is empty", a bad or expired one "invalid auth token", one issued
 //! before the store last changed "revision of auth store is old" (clients then authenticate
 //! again), a missing permission "permission denied".
+//! A request without a token over a TLS connection with a client certificate acts as the user
+//! named by the certificate's CN, as etcd does with `--client-cert-auth` (the member, never the
+//! client, sets [`CERT_USER`]).
 //!
 //! Every service asks the gate before doing anything: KV and Watch with the key ranges a
 //! request touches ([`AuthGate::check_range`], [`AuthGate::check_txn`]), Lease revocations
@@ -28,6 +31,10 @@ use tonic::metadata::MetadataMap;
 
 use super::errors;
 use super::member_loop::MemberHandle;
+
+/// The metadata entry carrying the client certificate's CN, set by
+/// [`super::tls_listener::client_cert_user`] (which removes any a client sent).
+pub const CERT_USER: &str = "x-etcdlab-client-cert-cn";
 
 /// How long a token is valid (etcd's simple tokens live 5 minutes without use).
 pub const TOKEN_TTL_SECS: u64 = 300;
@@ -205,24 +212,30 @@ impl AuthGate {
                 caught_up = true;
                 continue;
             }
-            let token = metadata
-                .get("token")
-                .and_then(|t| t.to_str().ok())
-                .ok_or_else(|| refuse(&AuthError::UserEmpty))?;
-            let claims =
-                token::verify(&state.token_secret, token, unix_now()).map_err(|e| refuse(&e))?;
-            if claims.revision > state.revision {
-                if caught_up {
-                    return Err(refuse(&AuthError::InvalidAuthToken));
+            let user = match metadata.get("token").and_then(|t| t.to_str().ok()) {
+                Some(token) => {
+                    let claims = token::verify(&state.token_secret, token, unix_now())
+                        .map_err(|e| refuse(&e))?;
+                    if claims.revision > state.revision {
+                        if caught_up {
+                            return Err(refuse(&AuthError::InvalidAuthToken));
+                        }
+                        // Issued by a member ahead of this one: catch up, then look again.
+                        synced = false;
+                        continue;
+                    }
+                    if claims.revision < state.revision {
+                        return Err(refuse(&AuthError::OldRevision));
+                    }
+                    claims.user
                 }
-                // Issued by a member ahead of this one: catch up, then look again.
-                synced = false;
-                continue;
-            }
-            if claims.revision < state.revision {
-                return Err(refuse(&AuthError::OldRevision));
-            }
-            return match check(&view, &claims.user) {
+                None => metadata
+                    .get(CERT_USER)
+                    .and_then(|n| n.to_str().ok())
+                    .ok_or_else(|| refuse(&AuthError::UserEmpty))?
+                    .to_string(),
+            };
+            return match check(&view, &user) {
                 Ok(()) => Ok(()),
                 Err(Refusal::Auth(e)) => Err(refuse(&e)),
                 Err(Refusal::Storage(e)) => Err(errors::storage(e)),

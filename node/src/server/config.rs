@@ -12,6 +12,8 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use url::Url;
 
+use crate::tls::ServerFiles;
+
 const AFTER_HELP: &str = "\
 Honoured now: --name --data-dir --listen-client-urls --advertise-client-urls
   --listen-peer-urls --initial-advertise-peer-urls --initial-cluster --initial-cluster-state
@@ -21,7 +23,10 @@ Honoured now: --name --data-dir --listen-client-urls --advertise-client-urls
   NOSPACE alarm; then only reads and deletes work until `etcdctl alarm disarm`).
 Accepted, honoured as their features land: --wal-dir (the Raft log lives in the data dir's
   redb file),
-  --auto-compaction-mode and --auto-compaction-retention (automatic compaction), TLS flags.
+  --auto-compaction-mode and --auto-compaction-retention (automatic compaction).
+TLS: https:// client URLs are served with --cert-file/--key-file; --trusted-ca-file with
+  --client-cert-auth requires client certificates signed by that CA. With --peer-cert-file/
+  --peer-key-file peers dial and accept TLS (--peer-trusted-ca-file, --peer-client-cert-auth).
 Every flag can also be set by its ETCD_* environment variable (e.g. ETCD_DATA_DIR).";
 
 /// `etcdlab etcd`: one etcd member.
@@ -192,6 +197,10 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
     pub listen_client: Vec<Url>,
     pub listen_peer: Vec<Url>,
+    /// What `https://` client URLs serve with (`--cert-file`, `--key-file`, ...).
+    pub client_tls: Option<ServerFiles>,
+    /// When set, peer connections (both ways) use TLS (`--peer-cert-file`, ...).
+    pub peer_tls: Option<ServerFiles>,
     pub advertise_client_urls: Vec<String>,
     pub initial_cluster: Vec<InitialMember>,
     pub new_cluster: bool,
@@ -228,13 +237,18 @@ impl EtcdFlags {
     /// Checks the flags the way etcd does and derives the server configuration.
     pub fn into_config(self) -> anyhow::Result<ServerConfig> {
         let listen_client = parse_urls(&self.listen_client_urls, "--listen-client-urls")?;
-        for url in &listen_client {
-            if url.scheme() != "http" {
-                bail!(
-                    "--listen-client-urls {url}: only http:// is served yet (TLS arrives with its issue)"
-                );
-            }
-        }
+        let client_tls = tls_files(
+            (&self.cert_file, "--cert-file"),
+            (&self.key_file, "--key-file"),
+            &self.trusted_ca_file,
+            self.client_cert_auth,
+        )?;
+        check_schemes(
+            &listen_client,
+            "--listen-client-urls",
+            &client_tls,
+            "--cert-file",
+        )?;
         let advertise_client_urls =
             url_strings(&self.advertise_client_urls, "--advertise-client-urls")?;
         let advertise_peer_urls = url_strings(
@@ -242,6 +256,18 @@ impl EtcdFlags {
             "--initial-advertise-peer-urls",
         )?;
         let listen_peer = parse_urls(&self.listen_peer_urls, "--listen-peer-urls")?;
+        let peer_tls = tls_files(
+            (&self.peer_cert_file, "--peer-cert-file"),
+            (&self.peer_key_file, "--peer-key-file"),
+            &self.peer_trusted_ca_file,
+            self.peer_client_cert_auth,
+        )?;
+        check_schemes(
+            &listen_peer,
+            "--listen-peer-urls",
+            &peer_tls,
+            "--peer-cert-file",
+        )?;
         let initial_cluster = match &self.initial_cluster {
             Some(spec) => parse_initial_cluster(spec)?,
             None => vec![InitialMember {
@@ -302,6 +328,8 @@ impl EtcdFlags {
             data_dir,
             listen_client,
             listen_peer,
+            client_tls,
+            peer_tls,
             advertise_client_urls,
             initial_cluster,
             new_cluster,
@@ -323,6 +351,44 @@ impl EtcdFlags {
             },
         })
     }
+}
+
+/// The TLS files of one side (client or peer): none, or a certificate with its key.
+fn tls_files(
+    (cert, cert_flag): (&Option<PathBuf>, &str),
+    (key, key_flag): (&Option<PathBuf>, &str),
+    trusted_ca: &Option<PathBuf>,
+    client_cert_auth: bool,
+) -> anyhow::Result<Option<ServerFiles>> {
+    match (cert, key) {
+        (None, None) => Ok(None),
+        (Some(cert), Some(key)) => Ok(Some(ServerFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+            trusted_ca: trusted_ca.clone(),
+            client_cert_auth,
+        })),
+        (Some(_), None) => bail!("{cert_flag} needs {key_flag}"),
+        (None, Some(_)) => bail!("{key_flag} needs {cert_flag}"),
+    }
+}
+
+/// `https://` (TLS) listen URLs need a certificate; `unix` sockets are not served.
+fn check_schemes(
+    urls: &[Url],
+    flag: &str,
+    tls: &Option<ServerFiles>,
+    cert_flag: &str,
+) -> anyhow::Result<()> {
+    for url in urls {
+        match url.scheme() {
+            "http" => {}
+            "https" if tls.is_some() => {}
+            "https" => bail!("{flag} {url}: https:// needs {cert_flag} and its key file"),
+            _ => bail!("{flag} {url}: only http:// and https:// are served"),
+        }
+    }
+    Ok(())
 }
 
 /// A positive Go duration such as `10m0s` or `500ms`.
@@ -479,6 +545,20 @@ mod tests {
             .into_config()
             .unwrap_err();
         assert!(err.to_string().contains("--initial-cluster-state"));
+        let err = flags(&["--listen-client-urls", "https://127.0.0.1:2379"])
+            .unwrap()
+            .into_config()
+            .unwrap_err();
+        assert!(err.to_string().contains("needs --cert-file"), "{err}");
+        let err = flags(&["--peer-cert-file", "p.crt"])
+            .unwrap()
+            .into_config()
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("--peer-cert-file needs --peer-key-file"),
+            "{err}"
+        );
         let err = flags(&["--election-timeout", "200"])
             .unwrap()
             .into_config()

@@ -7,7 +7,9 @@
 //! `--listen-client-urls` address until SIGINT or SIGTERM, when the member finishes its current
 //! ready and stops. Beside gRPC the client URLs serve HTTP: [`gateway`] (etcd's JSON gateway,
 //! `/v3/...`), [`health_http`] (`/health`, `/version`, `/metrics`, ...) and [`debug_http`]
-//! (Raft events, fault injection).
+//! (Raft events, fault injection). `https://` client URLs are served over TLS by
+//! [`tls_listener`], with the configurations of [`crate::tls`]; the certificate files are read
+//! at startup, so a bad one stops the member.
 
 pub mod auth;
 pub mod auth_service;
@@ -31,6 +33,7 @@ pub mod peer;
 pub mod raft_logging;
 pub mod recipes;
 pub mod systemd;
+pub mod tls_listener;
 pub mod watch;
 
 use std::ffi::OsString;
@@ -92,12 +95,21 @@ fn init_logging(level: &str) {
 
 /// Runs the member until a signal asks it to stop.
 async fn run(config: ServerConfig) -> anyhow::Result<()> {
+    let client_tls = match &config.client_tls {
+        Some(files) => Some(
+            crate::tls::server_config(files, crate::tls::ALPN_HTTP)
+                .context("client TLS (--cert-file, --key-file, --trusted-ca-file)")?,
+        ),
+        None => None,
+    };
+    let peer_tls = peer::PeerTls::new(config.peer_tls.as_ref())
+        .context("peer TLS (--peer-cert-file, --peer-key-file, --peer-trusted-ca-file)")?;
     let existing = data_dir::has_member(&config.data_dir);
     let db = data_dir::open(&config.data_dir)?;
     let (mut member_config, mut bootstrap) = identity(&config);
     let mut join_peers = Vec::new();
     if !existing && !config.new_cluster {
-        let (id, cluster_id, members) = join_identity(&config).await?;
+        let (id, cluster_id, members) = join_identity(&config, &peer_tls).await?;
         tracing::info!("joining the running cluster {cluster_id:x} as member {id:x}");
         member_config.id = id;
         bootstrap = Bootstrap::JoinExisting { cluster_id };
@@ -118,7 +130,11 @@ async fn run(config: ServerConfig) -> anyhow::Result<()> {
         "starting member"
     );
     let cluster_id = member.cluster_id();
-    let mut peers = peer::PeerSender::new(tokio::runtime::Handle::current(), cluster_id);
+    let mut peers = peer::PeerSender::new(
+        tokio::runtime::Handle::current(),
+        cluster_id,
+        peer_tls.clone(),
+    );
     // Until a joining member's log arrives its member table is empty: know the peers from the list.
     for m in &join_peers {
         if let Some(url) = m.peer_ur_ls.first() {
@@ -128,13 +144,14 @@ async fn run(config: ServerConfig) -> anyhow::Result<()> {
     let request_timeout = Duration::from_secs(5) + config.tick * config.election_ticks as u32 * 2;
     let peer_listeners = bind_all(&config.listen_peer).await?;
     let (handle, member_thread) = member_loop::spawn(member, peers, config.tick, request_timeout);
-    for listener in peer_listeners {
-        tracing::info!(address = %listener.local_addr()?, "serving peer traffic");
+    for (_, listener) in peer_listeners {
+        tracing::info!(address = %listener.local_addr()?, tls = peer_tls.enabled(), "serving peer traffic");
         let to_member = handle.clone();
         let lister = handle.clone();
         tokio::spawn(peer::serve(
             listener,
             cluster_id,
+            peer_tls.clone(),
             move |msg| to_member.step(msg),
             move || lister.member_list_bytes(),
         ));
@@ -144,8 +161,8 @@ async fn run(config: ServerConfig) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let leases = lease::LeaseService::new(handle.clone());
     let mut servers = Vec::new();
-    for listener in listeners {
-        tracing::info!(address = %listener.local_addr()?, "serving client requests");
+    for (url, listener) in listeners {
+        tracing::info!(address = %listener.local_addr()?, %url, "serving client requests");
         let limit = config.max_request_bytes + GRPC_OVERHEAD_BYTES;
         let routes = tonic::service::Routes::new(
             KvServer::new(kv::KvService::new(
@@ -202,17 +219,24 @@ async fn run(config: ServerConfig) -> anyhow::Result<()> {
                 handle.clone(),
                 data_dir::db_path(&config.data_dir),
             ));
-        let mut stop = stop_rx.clone();
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            let _ = tcp.set_nodelay(true);
+        let stop = stop_rx.clone();
+        servers.push(match (url.scheme(), &client_tls) {
+            ("https", Some(tls)) => serve_http(
+                axum::serve::ListenerExt::tap_io(
+                    tls_listener::TlsListener::new(listener, tls.clone()),
+                    |_| {},
+                ),
+                app,
+                stop,
+            ),
+            _ => serve_http(
+                axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                    let _ = tcp.set_nodelay(true);
+                }),
+                app,
+                stop,
+            ),
         });
-        servers.push(tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stop.wait_for(|s| *s).await;
-                })
-                .await
-        }));
     }
 
     tokio::spawn(systemd::notify_when_ready(handle.clone()));
@@ -238,6 +262,31 @@ async fn run(config: ServerConfig) -> anyhow::Result<()> {
         let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
     }
     Ok(())
+}
+
+/// Serves `app` on `listener` until `stop` turns true; requests carry the listener's peer
+/// address (a [`tls_listener::TlsPeer`] on TLS ports) for [`tls_listener::client_cert_user`].
+fn serve_http<L, F>(
+    listener: axum::serve::TapIo<L, F>,
+    app: axum::Router,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<std::io::Result<()>>
+where
+    L: axum::serve::Listener,
+    L::Addr: Clone + Send + Sync + std::fmt::Debug + 'static,
+    F: FnMut(&mut L::Io) + Send + 'static,
+{
+    let app = app.layer(axum::middleware::from_fn(tls_listener::client_cert_user));
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<L::Addr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .await
+    })
 }
 
 /// This member's id and how to bootstrap it, derived from the flags as etcd derives them.
@@ -281,14 +330,14 @@ pub fn identity(config: &ServerConfig) -> (MemberConfig, Bootstrap) {
 }
 
 /// Binds a listener for every URL (each URL's first resolved address).
-async fn bind_all(urls: &[url::Url]) -> anyhow::Result<Vec<TcpListener>> {
+async fn bind_all(urls: &[url::Url]) -> anyhow::Result<Vec<(url::Url, TcpListener)>> {
     let mut listeners = Vec::new();
     for url in urls {
         for addr in resolve(url).await? {
             let listener = TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("cannot listen on {url} ({addr})"))?;
-            listeners.push(listener);
+            listeners.push((url.clone(), listener));
         }
     }
     Ok(listeners)
@@ -296,7 +345,10 @@ async fn bind_all(urls: &[url::Url]) -> anyhow::Result<Vec<TcpListener>> {
 
 /// A member joining a running cluster asks the other members (from `--initial-cluster`) for
 /// the member list and finds itself by its peer URLs, as `member add` registered it.
-async fn join_identity(config: &ServerConfig) -> anyhow::Result<(u64, u64, Vec<MemberInfo>)> {
+async fn join_identity(
+    config: &ServerConfig,
+    peer_tls: &peer::PeerTls,
+) -> anyhow::Result<(u64, u64, Vec<MemberInfo>)> {
     let mine = &config
         .initial_cluster
         .iter()
@@ -310,7 +362,7 @@ async fn join_identity(config: &ServerConfig) -> anyhow::Result<(u64, u64, Vec<M
         .filter(|m| m.name != config.name)
     {
         for url in &other.peer_urls {
-            match peer::fetch_members(url).await {
+            match peer::fetch_members(url, peer_tls).await {
                 Ok(list) => {
                     let cluster_id = list.header.map(|h| h.cluster_id).unwrap_or_default();
                     return match list

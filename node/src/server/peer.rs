@@ -15,6 +15,11 @@
 //! One more exchange shares the port: a member joining a running cluster
 //! (`--initial-cluster-state existing`) sends the marker length `u32::MAX` and gets the member
 //! list back as one frame (a `MemberListResponse`), to learn its id and the cluster's.
+//!
+//! With `--peer-cert-file` and `--peer-key-file` ([`PeerTls`]) every connection, both ways, is
+//! TLS: a member presents its peer certificate when dialing and accepting, and with
+//! `--peer-client-cert-auth` a dialer without a certificate from `--peer-trusted-ca-file` is
+//! refused at the handshake (logged on both sides).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -24,9 +29,12 @@ use etcdlab_core::proto::etcdserverpb::MemberListResponse;
 use prost::Message as _;
 use protobuf::Message as _;
 use raft::eraftpb::Message;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
+use tokio_rustls::{TlsAcceptor, TlsConnector};
+
+use crate::tls::{self, ServerFiles};
 
 /// Frames larger than this are refused (a Raft message is bounded by max_size_per_msg).
 const MAX_FRAME: usize = 64 * 1024 * 1024;
@@ -38,10 +46,59 @@ const HELLO: u32 = u32::MAX - 1;
 const HELLO_ACCEPTED: u8 = 1;
 const HELLO_REFUSED: u8 = 0;
 
+/// How peer connections are made: plain TCP, or TLS both ways with the `--peer-*` files.
+#[derive(Clone, Default)]
+pub struct PeerTls(Option<(TlsConnector, TlsAcceptor)>);
+
+/// A peer connection, plain or TLS.
+trait PeerStream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> PeerStream for T {}
+
+impl PeerTls {
+    /// Reads the certificate files now, so a bad one stops the member at startup.
+    pub fn new(files: Option<&ServerFiles>) -> anyhow::Result<Self> {
+        let Some(files) = files else {
+            return Ok(PeerTls(None));
+        };
+        let accept = tls::server_config(files, &[])?;
+        let dial = tls::client_config(&files.as_client(), &[])?;
+        Ok(PeerTls(Some((dial.into(), accept.into()))))
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.0.is_some()
+    }
+
+    async fn dial(&self, addr: &str) -> std::io::Result<Box<dyn PeerStream>> {
+        let tcp = TcpStream::connect(addr).await?;
+        let _ = tcp.set_nodelay(true);
+        match &self.0 {
+            None => Ok(Box::new(tcp)),
+            Some((connector, _)) => Ok(Box::new(
+                connector.connect(tls::server_name(addr)?, tcp).await?,
+            )),
+        }
+    }
+
+    async fn accept(&self, tcp: TcpStream) -> std::io::Result<Box<dyn PeerStream>> {
+        let _ = tcp.set_nodelay(true);
+        match &self.0 {
+            None => Ok(Box::new(tcp)),
+            Some((_, acceptor)) => Ok(Box::new(acceptor.accept(tcp).await?)),
+        }
+    }
+}
+
+/// A TLS handshake failure (as tokio-rustls reports it), as opposed to a peer that is down.
+fn is_tls_failure(e: &std::io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>())
+}
+
 /// Sends Raft messages to peers by member id.
 pub struct PeerSender {
     runtime: tokio::runtime::Handle,
     cluster_id: u64,
+    tls: PeerTls,
     peers: HashMap<u64, mpsc::Sender<Envelope>>,
     urls: HashMap<u64, String>,
 }
@@ -60,10 +117,11 @@ pub enum SendOutcome {
 }
 
 impl PeerSender {
-    pub fn new(runtime: tokio::runtime::Handle, cluster_id: u64) -> Self {
+    pub fn new(runtime: tokio::runtime::Handle, cluster_id: u64, tls: PeerTls) -> Self {
         PeerSender {
             runtime,
             cluster_id,
+            tls,
             peers: HashMap::new(),
             urls: HashMap::new(),
         }
@@ -81,7 +139,7 @@ impl PeerSender {
         };
         let (tx, rx) = mpsc::channel(QUEUE_PER_PEER);
         self.runtime
-            .spawn(run_sender(id, addr, self.cluster_id, rx));
+            .spawn(run_sender(id, addr, self.cluster_id, self.tls.clone(), rx));
         self.peers.insert(id, tx);
         self.urls.insert(id, peer_url.to_string());
     }
@@ -119,12 +177,19 @@ fn host_port(url: &str) -> Option<String> {
 }
 
 /// Delivers one peer's queue over a connection, reconnecting with backoff after failures.
-async fn run_sender(id: u64, addr: String, cluster_id: u64, mut queue: mpsc::Receiver<Envelope>) {
+async fn run_sender(
+    id: u64,
+    addr: String,
+    cluster_id: u64,
+    tls: PeerTls,
+    mut queue: mpsc::Receiver<Envelope>,
+) {
     let mut backoff = Duration::from_millis(50);
     let mut pending: Option<Envelope> = None;
+    let mut last_tls_failure = String::new();
     loop {
         let connect = async {
-            let mut stream = TcpStream::connect(&addr).await?;
+            let mut stream = tls.dial(&addr).await?;
             hello(&mut stream, cluster_id)
                 .await
                 .map(|accepted| (stream, accepted))
@@ -132,12 +197,25 @@ async fn run_sender(id: u64, addr: String, cluster_id: u64, mut queue: mpsc::Rec
         let stream = match tokio::time::timeout(Duration::from_secs(1), connect).await {
             Ok(Ok((s, true))) => s,
             refused => {
-                if let Ok(Ok((_, false))) = refused {
-                    tracing::error!(
-                        peer = %format!("{id:x}"), %addr,
-                        "the peer belongs to another cluster: check --initial-cluster and --initial-cluster-token"
-                    );
-                    backoff = Duration::from_secs(1);
+                match refused {
+                    Ok(Ok((_, false))) => {
+                        tracing::error!(
+                            peer = %format!("{id:x}"), %addr,
+                            "the peer belongs to another cluster: check --initial-cluster and --initial-cluster-token"
+                        );
+                        backoff = Duration::from_secs(1);
+                    }
+                    Ok(Err(e)) if is_tls_failure(&e) => {
+                        if e.to_string() != last_tls_failure {
+                            tracing::error!(
+                                peer = %format!("{id:x}"), %addr,
+                                "TLS handshake with the peer failed: {e} (check --peer-cert-file and --peer-trusted-ca-file)"
+                            );
+                            last_tls_failure = e.to_string();
+                        }
+                        backoff = Duration::from_secs(1);
+                    }
+                    _ => {}
                 }
                 // While the peer is down, drain what queued up: Raft will resend what matters.
                 while queue.try_recv().is_ok() {}
@@ -151,7 +229,7 @@ async fn run_sender(id: u64, addr: String, cluster_id: u64, mut queue: mpsc::Rec
             }
         };
         backoff = Duration::from_millis(50);
-        let _ = stream.set_nodelay(true);
+        last_tls_failure.clear();
         let mut writer = BufWriter::new(stream);
         loop {
             let msg = match pending.take() {
@@ -181,7 +259,7 @@ async fn run_sender(id: u64, addr: String, cluster_id: u64, mut queue: mpsc::Rec
 }
 
 /// Opens a message connection: sends our cluster id; true if the peer is of the same cluster.
-async fn hello(stream: &mut TcpStream, cluster_id: u64) -> std::io::Result<bool> {
+async fn hello(stream: &mut Box<dyn PeerStream>, cluster_id: u64) -> std::io::Result<bool> {
     let mut opening = HELLO.to_be_bytes().to_vec();
     opening.extend_from_slice(&cluster_id.to_be_bytes());
     stream.write_all(&opening).await?;
@@ -191,7 +269,7 @@ async fn hello(stream: &mut TcpStream, cluster_id: u64) -> std::io::Result<bool>
 }
 
 async fn write_frame(
-    writer: &mut BufWriter<TcpStream>,
+    writer: &mut BufWriter<Box<dyn PeerStream>>,
     envelope: &Envelope,
 ) -> std::io::Result<()> {
     let bytes = envelope
@@ -206,10 +284,10 @@ async fn write_frame(
 }
 
 /// Asks the member at `peer_url` for the cluster's member list (for a joining member).
-pub async fn fetch_members(peer_url: &str) -> anyhow::Result<MemberListResponse> {
+pub async fn fetch_members(peer_url: &str, tls: &PeerTls) -> anyhow::Result<MemberListResponse> {
     let addr = host_port(peer_url).ok_or_else(|| anyhow::anyhow!("bad peer URL {peer_url}"))?;
     let exchange = async {
-        let mut stream = TcpStream::connect(&addr).await?;
+        let mut stream = tls.dial(&addr).await?;
         stream.write_all(&MEMBERS_REQUEST.to_be_bytes()).await?;
         let mut len = [0u8; 4];
         stream.read_exact(&mut len).await?;
@@ -231,6 +309,7 @@ pub async fn fetch_members(peer_url: &str) -> anyhow::Result<MemberListResponse>
 pub async fn serve(
     listener: TcpListener,
     cluster_id: u64,
+    tls: PeerTls,
     deliver: impl Fn(Envelope) + Clone + Send + Sync + 'static,
     members: impl Fn() -> Vec<u8> + Clone + Send + Sync + 'static,
 ) {
@@ -245,7 +324,20 @@ pub async fn serve(
         };
         let deliver = deliver.clone();
         let members = members.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
+            let handshake = tokio::time::timeout(Duration::from_secs(10), tls.accept(stream));
+            let stream = match handshake.await {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(e)) => {
+                    tracing::error!(%from, "refused a peer connection: TLS handshake failed: {e}");
+                    return;
+                }
+                Err(_) => {
+                    tracing::warn!(%from, "refused a peer connection: TLS handshake timed out");
+                    return;
+                }
+            };
             if let Err(e) = read_frames(stream, from, cluster_id, deliver, members).await {
                 tracing::debug!(%from, "peer connection closed: {e}");
             }
@@ -254,13 +346,12 @@ pub async fn serve(
 }
 
 async fn read_frames(
-    mut stream: TcpStream,
+    mut stream: Box<dyn PeerStream>,
     from: SocketAddr,
     cluster_id: u64,
     deliver: impl Fn(Envelope),
     members: impl Fn() -> Vec<u8>,
 ) -> std::io::Result<()> {
-    let _ = stream.set_nodelay(true);
     let mut len = [0u8; 4];
     stream.read_exact(&mut len).await?;
     match u32::from_be_bytes(len) {
