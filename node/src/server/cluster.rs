@@ -71,7 +71,16 @@ impl Cluster for ClusterService {
         &self,
         _: Request<MemberListRequest>,
     ) -> Result<Response<MemberListResponse>, Status> {
-        let members = self.member.members().map_err(errors::member)?;
+        let mut members = self.member.members().map_err(errors::member)?;
+        if members.is_empty() {
+            // Just started (or joining): the member table is not applied yet. Answer once this
+            // member has caught up with the leader rather than with an empty cluster.
+            self.member
+                .linearizable_barrier()
+                .await
+                .map_err(errors::member)?;
+            members = self.member.members().map_err(errors::member)?;
+        }
         Ok(Response::new(MemberListResponse {
             header: Some(self.member.header(0)),
             members,
