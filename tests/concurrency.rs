@@ -17,21 +17,6 @@ fn args(words: &str) -> Vec<String> {
     words.split_whitespace().map(String::from).collect()
 }
 
-/// The transcript's output lines after the command starting with `command`.
-fn reference_block(command: &str) -> String {
-    let text = std::fs::read_to_string(support::shared_dir().join("reference/etcdctl-3.4.23.txt"))
-        .unwrap();
-    let prefix = format!("$ etcdctl --endpoints 127.0.0.1:23790 {command}");
-    let block: Vec<&str> = text
-        .lines()
-        .skip_while(|l| !l.starts_with(&prefix))
-        .skip(1)
-        .take_while(|l| !l.starts_with("$ ") && !l.starts_with("[exit="))
-        .collect();
-    assert!(!block.is_empty(), "no `{command}` in the transcript");
-    block.join("\n").trim_end().to_string() + "\n"
-}
-
 /// The real etcdctl in the background, its stdout collected; killed (SIGTERM first, as a
 /// user's Ctrl-C) on drop.
 struct Background {
@@ -84,7 +69,10 @@ fn lock_and_elect_match_the_reference_transcript() {
     let ran = etcdctl(&ep, &args("lock mylock echo locked-command-ran"), None);
     assert_eq!(
         (ran.stdout.as_str(), ran.code),
-        (reference_block("lock mylock echo").as_str(), 0)
+        (
+            support::transcript::reference_block("lock mylock echo").as_str(),
+            0
+        )
     );
 
     let holder = Background::start(&ep, "lock mylock");
@@ -92,7 +80,7 @@ fn lock_and_elect_match_the_reference_transcript() {
     // The holder prints the key and its empty value (the transcript's blank lines are cut).
     assert_eq!(
         normalize(holder.interrupt().trim_end()),
-        normalize(reference_block("lock mylock  (background").trim_end())
+        normalize(support::transcript::reference_block("lock mylock  (background").trim_end())
     );
 
     let candidate = Background::start(&ep, "elect myelection proposal-A");
@@ -105,7 +93,7 @@ fn lock_and_elect_match_the_reference_transcript() {
         Duration::from_secs(2),
     );
     let candidate_said = candidate.interrupt();
-    let expected = reference_block("elect myelection proposal-A");
+    let expected = support::transcript::reference_block("elect myelection proposal-A");
     // The transcript shows the observer's lines, then the candidate's after "candidate output:".
     let (observer, candidate_part) = expected.split_once("\ncandidate output:\n").unwrap();
     assert_eq!(

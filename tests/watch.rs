@@ -62,21 +62,6 @@ fn args(words: &str) -> Vec<String> {
     words.split_whitespace().map(String::from).collect()
 }
 
-/// The output block the reference transcript shows after the command starting with `command`.
-fn reference_block(command: &str) -> String {
-    let text = std::fs::read_to_string(support::shared_dir().join("reference/etcdctl-3.4.23.txt"))
-        .unwrap();
-    let prefix = format!("$ etcdctl --endpoints 127.0.0.1:23790 {command}");
-    let block: Vec<&str> = text
-        .lines()
-        .skip_while(|l| !l.starts_with(&prefix))
-        .skip(1)
-        .take_while(|l| !l.starts_with("$ "))
-        .collect();
-    assert!(!block.is_empty(), "no `{command}` in the transcript");
-    block.join("\n").trim_end().to_string() + "\n"
-}
-
 /// Time for a freshly started etcdctl to dial and create its watch.
 const WATCH_START: Duration = Duration::from_millis(1500);
 
@@ -111,7 +96,7 @@ fn watch_commands_match_the_reference_transcript() {
     let live = watcher.wait_lines(9);
     assert_eq!(
         live.trim_end(),
-        reference_block("watch wkey --prefix  (background)").trim_end()
+        support::transcript::reference_block("watch wkey --prefix  (background)").trim_end()
     );
 
     // A watch never ends by itself: the transcript gave it two seconds.
@@ -125,7 +110,9 @@ fn watch_commands_match_the_reference_transcript() {
     .stdout;
     assert_eq!(
         normalize(replay.lines().next().unwrap_or_default()),
-        normalize(&reference_block("watch wkey --prefix --rev 1 -w json")),
+        normalize(&support::transcript::reference_block(
+            "watch wkey --prefix --rev 1 -w json"
+        )),
     );
 
     let watcher = Background::start(
@@ -139,7 +126,7 @@ fn watch_commands_match_the_reference_transcript() {
     assert_eq!(etcdctl(&ep, &args("put wkey2 c"), None).code, 0);
     assert_eq!(
         watcher.wait_lines(5),
-        reference_block("watch wkey2 --prev-kv")
+        support::transcript::reference_block("watch wkey2 --prev-kv")
     );
 }
 

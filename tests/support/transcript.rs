@@ -83,3 +83,19 @@ pub fn shell_words(line: &str) -> Vec<String> {
     }
     words
 }
+
+/// The output lines the transcript shows after the command starting with `command` (up to the
+/// next command or the exit code), without trailing blank lines.
+pub fn reference_block(command: &str) -> String {
+    let text = std::fs::read_to_string(super::shared_dir().join("reference/etcdctl-3.4.23.txt"))
+        .expect("the reference transcript in ../shared/reference");
+    let prefix = format!("$ etcdctl --endpoints 127.0.0.1:23790 {command}");
+    let block: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with(&prefix))
+        .skip(1)
+        .take_while(|l| !l.starts_with("$ ") && !l.starts_with("[exit="))
+        .collect();
+    assert!(!block.is_empty(), "no `{command}` in the transcript");
+    block.join("\n").trim_end().to_string() + "\n"
+}
