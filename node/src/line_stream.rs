@@ -46,14 +46,21 @@ where
     futures::stream::unfold(lines.fuse(), |mut lines| async move {
         let mut chunk = lines.next().await?;
         chunk.push('\n');
-        let close_at = tokio::time::Instant::now() + CHUNK_WINDOW;
+        // One timer per chunk, not one per line.
+        let window = tokio::time::sleep(CHUNK_WINDOW);
+        tokio::pin!(window);
         for _ in 1..LINES_PER_CHUNK {
-            match tokio::time::timeout_at(close_at, lines.next()).await {
-                Ok(Some(line)) => {
+            let line = tokio::select! {
+                biased;
+                line = lines.next() => line,
+                _ = &mut window => None,
+            };
+            match line {
+                Some(line) => {
                     chunk.push_str(&line);
                     chunk.push('\n');
                 }
-                Ok(None) | Err(_) => break,
+                None => break,
             }
         }
         Some((chunk, lines))

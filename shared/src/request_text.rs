@@ -132,17 +132,21 @@ fn key_range(key: &[u8], end: &[u8]) -> String {
 
 /// Bytes as text: UTF-8 where it is, `\xNN` elsewhere, cut after [`MAX_SHOWN`] characters.
 fn shown(bytes: &[u8]) -> String {
-    let text: String = bytes.escape_ascii().to_string();
-    let text = if std::str::from_utf8(bytes).is_ok() {
-        String::from_utf8_lossy(bytes).into_owned()
-    } else {
-        text
-    };
-    if text.chars().count() > MAX_SHOWN {
-        let cut: String = text.chars().take(MAX_SHOWN).collect();
-        format!("{cut}…")
-    } else {
-        text
+    match std::str::from_utf8(bytes) {
+        Ok(text) => cut(text),
+        // Every byte escapes to at least one character: one more than is shown is enough to
+        // know whether the text is cut.
+        Err(_) => cut(&bytes[..bytes.len().min(MAX_SHOWN + 1)]
+            .escape_ascii()
+            .to_string()),
+    }
+}
+
+/// `text` up to [`MAX_SHOWN`] characters, with `…` when there was more.
+fn cut(text: &str) -> String {
+    match text.char_indices().nth(MAX_SHOWN) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_string(),
     }
 }
 
@@ -194,5 +198,19 @@ mod tests {
         let text = describe(&Op::Put(put));
         assert!(text.starts_with("put \\xffa="), "{text}");
         assert!(text.ends_with('…') && text.chars().count() < 60, "{text}");
+    }
+
+    #[test]
+    fn text_is_cut_after_the_shown_characters_and_only_when_longer() {
+        let exactly = "é".repeat(MAX_SHOWN);
+        assert_eq!(shown(exactly.as_bytes()), exactly);
+        let longer = format!("{exactly}z");
+        assert_eq!(shown(longer.as_bytes()), format!("{exactly}…"));
+        let binary = vec![0xfe; MAX_SHOWN + 10];
+        assert_eq!(
+            shown(&binary),
+            format!("{}…", "\\xfe".repeat(MAX_SHOWN / 4))
+        );
+        assert_eq!(shown(&[0xfe, b'k']), "\\xfek");
     }
 }

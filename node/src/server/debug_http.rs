@@ -3,8 +3,9 @@
 //! - `GET /debug/raft/events`: this member's Raft events from now on, one JSON object each
 //!   (the schema of `etcdlab_core::events`). A WebSocket upgrade gets one text message per
 //!   event; a plain GET (e.g. `curl ...?format=jsonl`) gets newline-delimited JSON. A
-//!   subscriber that falls [`EVENT_BUFFER`](super::member_loop::EVENT_BUFFER) events behind gets one last
-//!   `{"notice":"lagged","dropped":N}` and is disconnected: consensus never waits for it.
+//!   subscriber that falls [`EVENT_BUFFER`](super::member_loop::EVENT_BUFFER) readies behind
+//!   gets one last `{"notice":"lagged","dropped":N}` (N events) and is disconnected:
+//!   consensus never waits for it.
 //! - `POST /debug/faults`: injects or clears a fault (only with
 //!   `--experimental-fault-injection`); the body is exactly one of `{"partition":[["m1"],
 //!   ["m2","m3"]]}`, `{"heal":true}`, `{"link":{"to":"m2","drop":0.3,"delay_ms":50}}`,
@@ -12,7 +13,6 @@
 //!   to read the faults in force. Members are named by `--name` or hex id. The answer is the
 //!   faults in force, or a 400/403 with the reason.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
@@ -22,13 +22,12 @@ use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use etcdlab_core::events::RaftEvent;
 use serde_json::{Value, json};
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::watch;
 
 use super::faults::{FaultChange, LinkFault};
-use super::member_loop::MemberHandle;
+use super::member_loop::{EventBatch, MemberHandle};
 
 #[derive(Clone)]
 struct DebugState {
@@ -56,6 +55,8 @@ async fn events(
     let subscription = Subscription {
         receiver: state.member.subscribe(),
         stop: state.stop.clone(),
+        batch: None,
+        last_seq: None,
         ended: false,
     };
     let lines = futures::stream::unfold(subscription, |mut subscription| async move {
@@ -67,8 +68,12 @@ async fn events(
 
 /// One subscriber's events, until the member stops.
 struct Subscription {
-    receiver: broadcast::Receiver<Arc<RaftEvent>>,
+    receiver: broadcast::Receiver<EventBatch>,
     stop: watch::Receiver<bool>,
+    /// The batch being written out, with the position of its next event.
+    batch: Option<(EventBatch, usize)>,
+    /// The sequence number of the last event written, to count what a lag dropped.
+    last_seq: Option<u64>,
     /// Set after the notice that ends a lagging subscriber's stream.
     ended: bool,
 }
@@ -77,21 +82,38 @@ impl Subscription {
     /// The next line: an event, or the notice that ends a lagging stream; `None` once the
     /// member stops or the notice was given.
     async fn next_line(&mut self) -> Option<String> {
-        if self.ended {
-            return None;
-        }
-        let received = tokio::select! {
-            received = self.receiver.recv() => received,
-            _ = self.stop.wait_for(|stopped| *stopped) => return None,
-        };
-        match received {
-            Ok(event) => serde_json::to_string(&*event).ok(),
-            Err(RecvError::Lagged(dropped)) => {
-                self.ended = true;
-                Some(json!({"notice": "lagged", "dropped": dropped}).to_string())
+        loop {
+            if self.ended {
+                return None;
             }
-            Err(RecvError::Closed) => None,
+            if let Some((batch, next)) = &mut self.batch
+                && let Some(event) = batch.get(*next)
+            {
+                *next += 1;
+                self.last_seq = Some(event.seq);
+                return serde_json::to_string(event).ok();
+            }
+            let received = tokio::select! {
+                received = self.receiver.recv() => received,
+                _ = self.stop.wait_for(|stopped| *stopped) => return None,
+            };
+            match received {
+                Ok(batch) => self.batch = Some((batch, 0)),
+                Err(RecvError::Lagged(batches)) => {
+                    self.ended = true;
+                    let dropped = self.dropped().unwrap_or(batches);
+                    return Some(json!({"notice": "lagged", "dropped": dropped}).to_string());
+                }
+                Err(RecvError::Closed) => return None,
+            }
         }
+    }
+
+    /// How many events a lag skipped, when known: the gap between the last event written and
+    /// the oldest one still buffered (where the lag left the receiver).
+    fn dropped(&mut self) -> Option<u64> {
+        let oldest = self.receiver.try_recv().ok()?.first()?.seq;
+        Some(oldest.saturating_sub(self.last_seq? + 1))
     }
 }
 
@@ -250,4 +272,61 @@ fn resolve(name: &Value, member: &MemberHandle) -> Result<u64, String> {
         .find(|m| m.name == name || format!("{:x}", m.id) == name)
         .map(|m| m.id)
         .ok_or_else(|| format!("no member named \"{name}\" in this cluster"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use etcdlab_core::events::{EventKind, RaftEvent, SCHEMA_VERSION};
+
+    use super::*;
+
+    fn batch(seqs: std::ops::RangeInclusive<u64>) -> EventBatch {
+        Arc::new(
+            seqs.map(|seq| RaftEvent {
+                v: SCHEMA_VERSION,
+                seq,
+                ts_ms: 0,
+                node: "m1".into(),
+                id: "1".into(),
+                term: 1,
+                kind: EventKind::CommitAdvanced { commit: seq },
+            })
+            .collect(),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_batch_goes_out_one_line_per_event_and_a_lagging_subscriber_learns_how_many_it_lost()
+    {
+        let (sender, receiver) = broadcast::channel(2);
+        let (_running, stop) = watch::channel(false);
+        let mut subscription = Subscription {
+            receiver,
+            stop,
+            batch: None,
+            last_seq: None,
+            ended: false,
+        };
+        sender.send(batch(1..=2)).unwrap();
+        let first: Value = serde_json::from_str(&subscription.next_line().await.unwrap()).unwrap();
+        assert_eq!(first["seq"], 1);
+        // Three more batches overflow the two the channel keeps: 3..=5 is lost.
+        for seqs in [3..=5, 6..=6, 7..=8] {
+            sender.send(batch(seqs)).unwrap();
+        }
+        let second: Value = serde_json::from_str(&subscription.next_line().await.unwrap()).unwrap();
+        assert_eq!(
+            second["seq"], 2,
+            "the batch being written is finished first"
+        );
+        let notice: Value = serde_json::from_str(&subscription.next_line().await.unwrap()).unwrap();
+        assert_eq!(notice, json!({"notice": "lagged", "dropped": 3}));
+        assert_eq!(
+            subscription.next_line().await,
+            None,
+            "the stream ends after the notice"
+        );
+    }
 }

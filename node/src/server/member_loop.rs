@@ -121,8 +121,12 @@ enum Command {
     Shutdown,
 }
 
-/// Events waiting for subscribers; a subscriber this far behind is dropped.
-pub const EVENT_BUFFER: usize = 16 * 1024;
+/// The events of one ready, published together: one send and one wake-up of each subscriber
+/// per ready instead of one per event.
+pub type EventBatch = Arc<Vec<RaftEvent>>;
+
+/// Event batches waiting for subscribers; a subscriber this many readies behind is dropped.
+pub const EVENT_BUFFER: usize = 4 * 1024;
 /// Peer messages held while the member is paused; later ones are dropped (Raft resends).
 const HELD_MESSAGES: usize = 10_000;
 
@@ -133,7 +137,7 @@ pub struct MemberHandle {
     status: Arc<Mutex<MemberStatus>>,
     db: DatabaseSlot,
     request_timeout: Duration,
-    events: broadcast::Sender<Arc<RaftEvent>>,
+    events: broadcast::Sender<EventBatch>,
     applied_revision: tokio::sync::watch::Receiver<i64>,
     metrics: Arc<Metrics>,
 }
@@ -215,7 +219,7 @@ impl MemberHandle {
 
     /// Follows this member's Raft events from now on (recording starts with the first
     /// subscriber and stops after the last).
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<RaftEvent>> {
+    pub fn subscribe(&self) -> broadcast::Receiver<EventBatch> {
         self.events.subscribe()
     }
 
@@ -350,7 +354,7 @@ struct MemberLoop {
     reads_in_flight: HashMap<u64, ReadRound>,
     /// Confirmed read points waiting for the apply to catch up: (index, waiters).
     reads_confirmed: Vec<(u64, ReadWaiters)>,
-    events: broadcast::Sender<Arc<RaftEvent>>,
+    events: broadcast::Sender<EventBatch>,
     /// Tells watchers the key space's revision after each ready.
     revision: tokio::sync::watch::Sender<i64>,
     metrics: Arc<Metrics>,
@@ -365,7 +369,7 @@ impl MemberLoop {
         member: Member,
         peers: PeerSender,
         status: Arc<Mutex<MemberStatus>>,
-        events: broadcast::Sender<Arc<RaftEvent>>,
+        events: broadcast::Sender<EventBatch>,
         revision: tokio::sync::watch::Sender<i64>,
         db: DatabaseSlot,
         metrics: Arc<Metrics>,
@@ -474,9 +478,10 @@ impl MemberLoop {
     }
 
     fn publish_events(&mut self) {
-        for event in self.member.take_events() {
-            // No subscriber left: the event has nowhere to go.
-            let _ = self.events.send(Arc::new(event));
+        let events = self.member.take_events();
+        if !events.is_empty() {
+            // No subscriber left: the events have nowhere to go.
+            let _ = self.events.send(Arc::new(events));
         }
     }
 
