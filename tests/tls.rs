@@ -1,8 +1,8 @@
 //! TLS on our members: a 3-member cluster with client and peer TLS (certificates from
 //! `etcdlab certs init`) serves the real etcdctl and `etcdlab ctl` with `--cacert --cert --key`;
-//! a client without a certificate, or with one from another CA, is refused at the handshake
-//! (logged by the member, nothing written); a member whose peer certificate comes from another
-//! CA cannot join; a bad certificate file stops a member with a clear error.
+//! a client without a certificate, with one from another CA or with an expired one, is refused
+//! at the handshake (logged by the member, nothing written); a member whose peer certificate
+//! comes from another CA cannot join; a bad certificate file stops a member with a clear error.
 
 mod support;
 
@@ -10,30 +10,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{Output, Process, etcdlab_bin, free_port, real_etcdctl};
+use support::pki::{self, file};
+use support::{Output, Process, etcdlab_bin, free_port, real_etcdctl, wait_for};
 
-/// `etcdlab certs init` into `dir` (kubeadm layout) for 127.0.0.1.
+/// A kubeadm-layout set for 127.0.0.1 in `dir`.
 fn certs_init(dir: &Path) -> PathBuf {
-    let out = support::run(
-        &etcdlab_bin(),
-        &[
-            "certs".into(),
-            "init".into(),
-            "--dir".into(),
-            dir.display().to_string(),
-            "--hosts".into(),
-            "127.0.0.1".into(),
-        ],
-        &[],
-        None,
-        Duration::from_secs(30),
-    );
-    assert_eq!(out.code, 0, "certs init: {}", out.stderr);
-    dir.to_path_buf()
-}
-
-fn file(pki: &Path, name: &str) -> String {
-    pki.join(name).display().to_string()
+    pki::pki(dir, "127.0.0.1")
 }
 
 /// One TLS member: client and peer URLs are https, with the certificates of `pki`.
@@ -150,17 +132,6 @@ fn tls_flags(pki: &Path) -> Vec<String> {
         format!("--cert={}", file(pki, "apiserver-etcd-client.crt")),
         format!("--key={}", file(pki, "apiserver-etcd-client.key")),
     ]
-}
-
-fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> Result<(), String>) {
-    let deadline = Instant::now() + timeout;
-    loop {
-        match check() {
-            Ok(()) => return,
-            Err(last) if Instant::now() > deadline => panic!("{what} within {timeout:?}: {last}"),
-            Err(_) => std::thread::sleep(Duration::from_millis(200)),
-        }
-    }
 }
 
 fn healthy(endpoint: &str, pki: &Path) -> Result<(), String> {
@@ -312,6 +283,51 @@ fn a_tls_cluster_serves_certified_clients_and_refuses_others() {
     assert_ne!(ctl.code, 0, "{}", ctl.stdout);
     let get = etcdctl(&all, Some(&pki), &["get", "/tls/ctl", "--print-value-only"]);
     assert_eq!(get.stdout.trim(), "2", "{}", get.stderr);
+}
+
+#[test]
+fn an_expired_client_certificate_is_refused_and_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = certs_init(&dir.path().join("pki"));
+    let now = time::OffsetDateTime::now_utc();
+    let day = time::Duration::days(1);
+    // The same CA, the same name: one certificate expired yesterday, one valid until tomorrow.
+    pki::client_cert(&pki, "expired", "student", now - 30 * day, now - day);
+    pki::client_cert(&pki, "current", "student", now - day, now + day);
+    let members = start_cluster(&pki, 1);
+    let with_cert = |stem: &str, args: &[&str]| {
+        let flags = [
+            format!("--cacert={}", file(&pki, "ca.crt")),
+            format!("--cert={}", file(&pki, &format!("{stem}.crt"))),
+            format!("--key={}", file(&pki, &format!("{stem}.key"))),
+            "--command-timeout=3s".to_string(),
+        ];
+        let mut all: Vec<&str> = flags.iter().map(String::as_str).collect();
+        all.extend(args);
+        etcdctl(&members[0].endpoint(), None, &all)
+    };
+    let refused = with_cert("expired", &["put", "/expired", "x"]);
+    assert_ne!(refused.code, 0, "{}", refused.stdout);
+    let accepted = with_cert("current", &["put", "/current", "y"]);
+    assert_eq!(
+        (accepted.code, accepted.stdout.trim()),
+        (0, "OK"),
+        "{}",
+        accepted.stderr
+    );
+    let keys = etcdctl(
+        &members[0].endpoint(),
+        Some(&pki),
+        &["get", "/", "--prefix", "--keys-only"],
+    );
+    assert_eq!(keys.stdout.trim(), "/current", "{}", keys.stderr);
+    let log = members[0].log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("rejected a client: TLS handshake failed")
+                && l.contains("certificate expired")),
+        "{log}"
+    );
 }
 
 #[test]
