@@ -2,7 +2,8 @@
 //! `etcdlab certs init`) serves the real etcdctl and `etcdlab ctl` with `--cacert --cert --key`;
 //! a client without a certificate, with one from another CA or with an expired one, is refused
 //! at the handshake (logged by the member, nothing written); a member whose peer certificate
-//! comes from another CA cannot join; a bad certificate file stops a member with a clear error.
+//! comes from another CA cannot join; a bad certificate file stops a member with a clear error;
+//! an https `--listen-metrics-urls` serves only clients with a certificate.
 
 mod support;
 
@@ -26,6 +27,8 @@ struct TlsMember {
     dir: tempfile::TempDir,
     pki: PathBuf,
     process: Option<Process>,
+    /// More flags after the TLS ones.
+    extra: Vec<String>,
 }
 
 impl TlsMember {
@@ -37,6 +40,7 @@ impl TlsMember {
             dir: tempfile::tempdir().unwrap(),
             pki: pki.to_path_buf(),
             process: None,
+            extra: Vec::new(),
         }
     }
 
@@ -101,6 +105,7 @@ impl TlsMember {
         let log = std::fs::File::create(self.log_path()).unwrap();
         let child = Command::new(etcdlab_bin())
             .args(args)
+            .args(&self.extra)
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -328,6 +333,67 @@ fn an_expired_client_certificate_is_refused_and_logged() {
                 && l.contains("certificate expired")),
         "{log}"
     );
+}
+
+#[test]
+fn an_https_metrics_url_needs_a_client_certificate_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = certs_init(&dir.path().join("pki"));
+    let metrics = format!("https://127.0.0.1:{}", free_port());
+    let mut member = TlsMember::new("m1", &pki);
+    member.extra = vec!["--listen-metrics-urls".into(), metrics.clone()];
+    member.launch(&format!("m1={}", member.peer_url()), "new");
+    wait_for("member healthy", Duration::from_secs(30), || {
+        healthy(&member.endpoint(), &pki)
+    });
+    let curl = |cert: bool, path: &str| {
+        let mut args = vec![
+            "-sS".to_string(),
+            "--max-time".into(),
+            "5".into(),
+            "--cacert".into(),
+            file(&pki, "ca.crt"),
+        ];
+        if cert {
+            args.extend([
+                "--cert".into(),
+                file(&pki, "healthcheck-client.crt"),
+                "--key".into(),
+                file(&pki, "healthcheck-client.key"),
+            ]);
+        }
+        args.push(format!("{metrics}{path}"));
+        support::run(Path::new("curl"), &args, &[], None, Duration::from_secs(20))
+    };
+    let health = curl(true, "/health");
+    assert_eq!(
+        (health.code, health.stdout.as_str()),
+        (0, r#"{"health":"true"}"#),
+        "{}",
+        health.stderr
+    );
+    let scraped = curl(true, "/metrics");
+    assert!(
+        scraped.stdout.contains("\netcd_server_has_leader 1\n"),
+        "{}{}",
+        scraped.stdout,
+        scraped.stderr
+    );
+    let refused = curl(false, "/metrics");
+    assert_ne!(refused.code, 0, "{}", refused.stdout);
+    assert!(
+        !refused.stdout.contains("etcd_server"),
+        "{}",
+        refused.stdout
+    );
+    wait_for("the refusal is logged", Duration::from_secs(5), || {
+        let log = member.log();
+        if log.contains("rejected a client: TLS handshake failed") {
+            Ok(())
+        } else {
+            Err(log)
+        }
+    });
 }
 
 #[test]

@@ -569,6 +569,21 @@ mod tests {
             .into_config()
             .unwrap_err();
         assert!(err.to_string().contains("needs --cert-file"), "{err}");
+        let err = flags(&["--listen-metrics-urls", "https://127.0.0.1:2381"])
+            .unwrap()
+            .into_config()
+            .unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "--listen-metrics-urls https://127.0.0.1:2381/: https:// needs --cert-file"
+            ),
+            "{err}"
+        );
+        let err = flags(&["--listen-metrics-urls", "2381"])
+            .unwrap()
+            .into_config()
+            .unwrap_err();
+        assert!(err.to_string().contains("--listen-metrics-urls"), "{err}");
         let err = flags(&["--peer-cert-file", "p.crt"])
             .unwrap()
             .into_config()
