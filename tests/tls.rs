@@ -9,7 +9,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use support::pki::{self, file};
 use support::{Output, Process, etcdlab_bin, free_port, real_etcdctl, wait_for};
