@@ -8,19 +8,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{Process, etcdlab_bin, free_port, real_etcdctl};
+use support::{Process, free_port, real_etcdctl};
 
 fn certs_init(dir: &Path, more: &[&str]) -> support::Output {
-    let mut args = vec![
-        "certs".to_string(),
-        "init".into(),
-        "--dir".into(),
-        dir.display().to_string(),
-        "--hosts".into(),
-        "127.0.0.1,node1.example".into(),
-    ];
-    args.extend(more.iter().map(|s| s.to_string()));
-    support::run(&etcdlab_bin(), &args, &[], None, Duration::from_secs(30))
+    support::pki::certs_init(dir, "127.0.0.1,node1.example", more)
 }
 
 fn openssl(args: &[&str]) -> (bool, String) {

@@ -1,39 +1,22 @@
 //! TLS on our members: a 3-member cluster with client and peer TLS (certificates from
 //! `etcdlab certs init`) serves the real etcdctl and `etcdlab ctl` with `--cacert --cert --key`;
-//! a client without a certificate, or with one from another CA, is refused at the handshake
-//! (logged by the member, nothing written); a member whose peer certificate comes from another
-//! CA cannot join; a bad certificate file stops a member with a clear error.
+//! a client without a certificate, with one from another CA or with an expired one, is refused
+//! at the handshake (logged by the member, nothing written); a member whose peer certificate
+//! comes from another CA cannot join; a bad certificate file stops a member with a clear error;
+//! an https `--listen-metrics-urls` serves only clients with a certificate.
 
 mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use support::{Output, Process, etcdlab_bin, free_port, real_etcdctl};
+use support::pki::{self, file};
+use support::{Output, Process, etcdlab_bin, free_port, real_etcdctl, wait_for};
 
-/// `etcdlab certs init` into `dir` (kubeadm layout) for 127.0.0.1.
+/// A kubeadm-layout set for 127.0.0.1 in `dir`.
 fn certs_init(dir: &Path) -> PathBuf {
-    let out = support::run(
-        &etcdlab_bin(),
-        &[
-            "certs".into(),
-            "init".into(),
-            "--dir".into(),
-            dir.display().to_string(),
-            "--hosts".into(),
-            "127.0.0.1".into(),
-        ],
-        &[],
-        None,
-        Duration::from_secs(30),
-    );
-    assert_eq!(out.code, 0, "certs init: {}", out.stderr);
-    dir.to_path_buf()
-}
-
-fn file(pki: &Path, name: &str) -> String {
-    pki.join(name).display().to_string()
+    pki::pki(dir, "127.0.0.1")
 }
 
 /// One TLS member: client and peer URLs are https, with the certificates of `pki`.
@@ -44,6 +27,8 @@ struct TlsMember {
     dir: tempfile::TempDir,
     pki: PathBuf,
     process: Option<Process>,
+    /// More flags after the TLS ones.
+    extra: Vec<String>,
 }
 
 impl TlsMember {
@@ -55,6 +40,7 @@ impl TlsMember {
             dir: tempfile::tempdir().unwrap(),
             pki: pki.to_path_buf(),
             process: None,
+            extra: Vec::new(),
         }
     }
 
@@ -119,6 +105,7 @@ impl TlsMember {
         let log = std::fs::File::create(self.log_path()).unwrap();
         let child = Command::new(etcdlab_bin())
             .args(args)
+            .args(&self.extra)
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -150,17 +137,6 @@ fn tls_flags(pki: &Path) -> Vec<String> {
         format!("--cert={}", file(pki, "apiserver-etcd-client.crt")),
         format!("--key={}", file(pki, "apiserver-etcd-client.key")),
     ]
-}
-
-fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> Result<(), String>) {
-    let deadline = Instant::now() + timeout;
-    loop {
-        match check() {
-            Ok(()) => return,
-            Err(last) if Instant::now() > deadline => panic!("{what} within {timeout:?}: {last}"),
-            Err(_) => std::thread::sleep(Duration::from_millis(200)),
-        }
-    }
 }
 
 fn healthy(endpoint: &str, pki: &Path) -> Result<(), String> {
@@ -312,6 +288,112 @@ fn a_tls_cluster_serves_certified_clients_and_refuses_others() {
     assert_ne!(ctl.code, 0, "{}", ctl.stdout);
     let get = etcdctl(&all, Some(&pki), &["get", "/tls/ctl", "--print-value-only"]);
     assert_eq!(get.stdout.trim(), "2", "{}", get.stderr);
+}
+
+#[test]
+fn an_expired_client_certificate_is_refused_and_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = certs_init(&dir.path().join("pki"));
+    let now = time::OffsetDateTime::now_utc();
+    let day = time::Duration::days(1);
+    // The same CA, the same name: one certificate expired yesterday, one valid until tomorrow.
+    pki::client_cert(&pki, "expired", "student", now - 30 * day, now - day);
+    pki::client_cert(&pki, "current", "student", now - day, now + day);
+    let members = start_cluster(&pki, 1);
+    let with_cert = |stem: &str, args: &[&str]| {
+        let flags = [
+            format!("--cacert={}", file(&pki, "ca.crt")),
+            format!("--cert={}", file(&pki, &format!("{stem}.crt"))),
+            format!("--key={}", file(&pki, &format!("{stem}.key"))),
+            "--command-timeout=3s".to_string(),
+        ];
+        let mut all: Vec<&str> = flags.iter().map(String::as_str).collect();
+        all.extend(args);
+        etcdctl(&members[0].endpoint(), None, &all)
+    };
+    let refused = with_cert("expired", &["put", "/expired", "x"]);
+    assert_ne!(refused.code, 0, "{}", refused.stdout);
+    let accepted = with_cert("current", &["put", "/current", "y"]);
+    assert_eq!(
+        (accepted.code, accepted.stdout.trim()),
+        (0, "OK"),
+        "{}",
+        accepted.stderr
+    );
+    let keys = etcdctl(
+        &members[0].endpoint(),
+        Some(&pki),
+        &["get", "/", "--prefix", "--keys-only"],
+    );
+    assert_eq!(keys.stdout.trim(), "/current", "{}", keys.stderr);
+    let log = members[0].log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("rejected a client: TLS handshake failed")
+                && l.contains("certificate expired")),
+        "{log}"
+    );
+}
+
+#[test]
+fn an_https_metrics_url_needs_a_client_certificate_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = certs_init(&dir.path().join("pki"));
+    let metrics = format!("https://127.0.0.1:{}", free_port());
+    let mut member = TlsMember::new("m1", &pki);
+    member.extra = vec!["--listen-metrics-urls".into(), metrics.clone()];
+    member.launch(&format!("m1={}", member.peer_url()), "new");
+    wait_for("member healthy", Duration::from_secs(30), || {
+        healthy(&member.endpoint(), &pki)
+    });
+    let curl = |cert: bool, path: &str| {
+        let mut args = vec![
+            "-sS".to_string(),
+            "--max-time".into(),
+            "5".into(),
+            "--cacert".into(),
+            file(&pki, "ca.crt"),
+        ];
+        if cert {
+            args.extend([
+                "--cert".into(),
+                file(&pki, "healthcheck-client.crt"),
+                "--key".into(),
+                file(&pki, "healthcheck-client.key"),
+            ]);
+        }
+        args.push(format!("{metrics}{path}"));
+        support::run(Path::new("curl"), &args, &[], None, Duration::from_secs(20))
+    };
+    let health = curl(true, "/health");
+    assert_eq!(
+        (health.code, health.stdout.as_str()),
+        (0, r#"{"health":"true"}"#),
+        "{}",
+        health.stderr
+    );
+    let scraped = curl(true, "/metrics");
+    assert!(
+        scraped.stdout.contains("\netcd_server_has_leader 1\n"),
+        "{}{}",
+        scraped.stdout,
+        scraped.stderr
+    );
+    let refused = curl(false, "/metrics");
+    assert_ne!(refused.code, 0, "{}", refused.stdout);
+    assert!(
+        !refused.stdout.contains("etcd_server"),
+        "{}",
+        refused.stdout
+    );
+    wait_for("the refusal is logged", Duration::from_secs(5), || {
+        let log = member.log();
+        if log.contains("rejected a client: TLS handshake failed") {
+            Ok(())
+        } else {
+            Err(log)
+        }
+    });
 }
 
 #[test]

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod netns;
+pub mod pki;
 pub mod transcript;
 
 use std::io::Write;
@@ -29,6 +31,19 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// Waits until `check` succeeds, retrying every 200 ms; panics with `what` and the last error
+/// after `timeout`.
+pub fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> Result<(), String>) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match check() {
+            Ok(()) => return,
+            Err(last) if Instant::now() > deadline => panic!("{what} within {timeout:?}: {last}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(200)),
+        }
+    }
 }
 
 /// What a finished command printed.

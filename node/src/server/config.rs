@@ -24,6 +24,8 @@ Honoured now: --name --data-dir --listen-client-urls --advertise-client-urls
 Accepted, honoured as their features land: --wal-dir (the Raft log lives in the data dir's
   redb file),
   --auto-compaction-mode and --auto-compaction-retention (automatic compaction).
+--listen-metrics-urls: extra http(s) listeners for /metrics, /health, /livez, /readyz and
+  /debug/raft/events only.
 TLS: https:// client URLs are served with --cert-file/--key-file; --trusted-ca-file with
   --client-cert-auth requires client certificates signed by that CA. With --peer-cert-file/
   --peer-key-file peers dial and accept TLS (--peer-trusted-ca-file, --peer-client-cert-auth).
@@ -49,6 +51,10 @@ pub struct EtcdFlags {
         default_value = "http://localhost:2379"
     )]
     pub listen_client_urls: String,
+    /// List of URLs to listen on for the metrics and health endpoints (`/metrics`, `/health`,
+    /// `/livez`, `/readyz`, and `/debug/raft/events`); https:// ones use the client TLS files.
+    #[arg(long = "listen-metrics-urls", env = "ETCD_LISTEN_METRICS_URLS")]
+    pub listen_metrics_urls: Option<String>,
     /// List of this member's client URLs to advertise to the rest of the cluster.
     #[arg(
         long = "advertise-client-urls",
@@ -197,7 +203,9 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
     pub listen_client: Vec<Url>,
     pub listen_peer: Vec<Url>,
-    /// What `https://` client URLs serve with (`--cert-file`, `--key-file`, ...).
+    /// Extra listeners for the metrics and health endpoints only (`--listen-metrics-urls`).
+    pub listen_metrics: Vec<Url>,
+    /// What `https://` client (and metrics) URLs serve with (`--cert-file`, `--key-file`, ...).
     pub client_tls: Option<ServerFiles>,
     /// When set, peer connections (both ways) use TLS (`--peer-cert-file`, ...).
     pub peer_tls: Option<ServerFiles>,
@@ -246,6 +254,16 @@ impl EtcdFlags {
         check_schemes(
             &listen_client,
             "--listen-client-urls",
+            &client_tls,
+            "--cert-file",
+        )?;
+        let listen_metrics = match &self.listen_metrics_urls {
+            Some(list) if !list.trim().is_empty() => parse_urls(list, "--listen-metrics-urls")?,
+            _ => Vec::new(),
+        };
+        check_schemes(
+            &listen_metrics,
+            "--listen-metrics-urls",
             &client_tls,
             "--cert-file",
         )?;
@@ -328,6 +346,7 @@ impl EtcdFlags {
             data_dir,
             listen_client,
             listen_peer,
+            listen_metrics,
             client_tls,
             peer_tls,
             advertise_client_urls,
@@ -550,6 +569,21 @@ mod tests {
             .into_config()
             .unwrap_err();
         assert!(err.to_string().contains("needs --cert-file"), "{err}");
+        let err = flags(&["--listen-metrics-urls", "https://127.0.0.1:2381"])
+            .unwrap()
+            .into_config()
+            .unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "--listen-metrics-urls https://127.0.0.1:2381/: https:// needs --cert-file"
+            ),
+            "{err}"
+        );
+        let err = flags(&["--listen-metrics-urls", "2381"])
+            .unwrap()
+            .into_config()
+            .unwrap_err();
+        assert!(err.to_string().contains("--listen-metrics-urls"), "{err}");
         let err = flags(&["--peer-cert-file", "p.crt"])
             .unwrap()
             .into_config()

@@ -1,4 +1,5 @@
-//! The member's HTTP debug endpoints, served on the client URLs beside gRPC:
+//! The member's HTTP debug endpoints, served on the client URLs beside gRPC (the events
+//! stream also on `--listen-metrics-urls`):
 //!
 //! - `GET /debug/raft/events`: this member's Raft events from now on, one JSON object each
 //!   (the schema of `etcdlab_core::events`). A WebSocket upgrade gets one text message per
@@ -37,13 +38,25 @@ struct DebugState {
     stop: watch::Receiver<bool>,
 }
 
+/// Both endpoints, for the client URLs.
 pub fn router(member: MemberHandle, fault_injection: bool, stop: watch::Receiver<bool>) -> Router {
-    Router::new()
-        .route("/debug/raft/events", get(events))
+    let faults = Router::new()
         .route("/debug/faults", post(faults))
         .with_state(DebugState {
-            member,
+            member: member.clone(),
             fault_injection,
+            stop: stop.clone(),
+        });
+    events_router(member, stop).merge(faults)
+}
+
+/// `/debug/raft/events` alone, for the metrics URLs (which inject no faults).
+pub fn events_router(member: MemberHandle, stop: watch::Receiver<bool>) -> Router {
+    Router::new()
+        .route("/debug/raft/events", get(events))
+        .with_state(DebugState {
+            member,
+            fault_injection: false,
             stop,
         })
 }

@@ -1,4 +1,5 @@
-//! The member's operational HTTP endpoints, on the client URLs beside gRPC, as etcd serves them:
+//! The member's operational HTTP endpoints, on the client URLs beside gRPC and (all but
+//! `/version`) on `--listen-metrics-urls`, as etcd serves them:
 //!
 //! - `GET /health`: `{"health":"true"}` (200) when the member knows a leader, no alarm is raised
 //!   and a linearizable read round completes within a second; `{"health":"false"}` (503)
@@ -32,12 +33,17 @@ struct HealthState {
     db_path: PathBuf,
 }
 
+/// Every endpoint, for the client URLs.
 pub fn router(member: MemberHandle, db_path: PathBuf) -> Router {
+    probes_router(member, db_path).route("/version", get(version))
+}
+
+/// The probes and `/metrics` without `/version`: what `--listen-metrics-urls` serve, as in etcd.
+pub fn probes_router(member: MemberHandle, db_path: PathBuf) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/livez", get(|| async { "ok" }))
         .route("/readyz", get(ready))
-        .route("/version", get(version))
         .route("/metrics", get(metrics))
         .with_state(HealthState { member, db_path })
 }

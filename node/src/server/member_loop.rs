@@ -415,7 +415,6 @@ impl MemberLoop {
         let mut lease_clock = Duration::ZERO;
         let mut last = Instant::now();
         loop {
-            self.follow_subscribers();
             let now = Instant::now();
             if !self.faults.paused {
                 lease_clock += now - last;
@@ -423,7 +422,10 @@ impl MemberLoop {
             last = now;
             self.member.set_lease_clock(lease_clock.as_millis() as u64);
             let wait = next_tick.saturating_duration_since(Instant::now());
-            match inbox.recv_timeout(wait) {
+            let received = inbox.recv_timeout(wait);
+            // After the wait: a command sent after a subscription began is recorded for it.
+            self.follow_subscribers();
+            match received {
                 Ok(command) => {
                     if !self.handle(command) {
                         return Ok(());

@@ -7,7 +7,8 @@
 //! `--listen-client-urls` address until SIGINT or SIGTERM, when the member finishes its current
 //! ready and stops. Beside gRPC the client URLs serve HTTP: [`gateway`] (etcd's JSON gateway,
 //! `/v3/...`), [`health_http`] (`/health`, `/version`, `/metrics`, ...) and [`debug_http`]
-//! (Raft events, fault injection). `https://` client URLs are served over TLS by
+//! (Raft events, fault injection); `--listen-metrics-urls` serve only the probes, `/metrics`
+//! and the Raft events. `https://` client URLs are served over TLS by
 //! [`tls_listener`], with the configurations of [`crate::tls`]; the certificate files are read
 //! at startup, so a bad one stops the member.
 
@@ -219,24 +220,13 @@ async fn run(config: ServerConfig) -> anyhow::Result<()> {
                 handle.clone(),
                 data_dir::db_path(&config.data_dir),
             ));
-        let stop = stop_rx.clone();
-        servers.push(match (url.scheme(), &client_tls) {
-            ("https", Some(tls)) => serve_http(
-                axum::serve::ListenerExt::tap_io(
-                    tls_listener::TlsListener::new(listener, tls.clone()),
-                    |_| {},
-                ),
-                app,
-                stop,
-            ),
-            _ => serve_http(
-                axum::serve::ListenerExt::tap_io(listener, |tcp| {
-                    let _ = tcp.set_nodelay(true);
-                }),
-                app,
-                stop,
-            ),
-        });
+        servers.push(serve_url(&url, listener, &client_tls, app, stop_rx.clone()));
+    }
+    for (url, listener) in bind_all(&config.listen_metrics).await? {
+        tracing::info!(address = %listener.local_addr()?, %url, "serving metrics and health");
+        let app = health_http::probes_router(handle.clone(), data_dir::db_path(&config.data_dir))
+            .merge(debug_http::events_router(handle.clone(), stop_rx.clone()));
+        servers.push(serve_url(&url, listener, &client_tls, app, stop_rx.clone()));
     }
 
     tokio::spawn(systemd::notify_when_ready(handle.clone()));
@@ -262,6 +252,33 @@ async fn run(config: ServerConfig) -> anyhow::Result<()> {
         let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
     }
     Ok(())
+}
+
+/// Serves `app` on `listener` until `stop` turns true, over TLS (`tls`) when `url` is https.
+fn serve_url(
+    url: &url::Url,
+    listener: TcpListener,
+    tls: &Option<std::sync::Arc<rustls::ServerConfig>>,
+    app: axum::Router,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<std::io::Result<()>> {
+    match (url.scheme(), tls) {
+        ("https", Some(tls)) => serve_http(
+            axum::serve::ListenerExt::tap_io(
+                tls_listener::TlsListener::new(listener, tls.clone()),
+                |_| {},
+            ),
+            app,
+            stop,
+        ),
+        _ => serve_http(
+            axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                let _ = tcp.set_nodelay(true);
+            }),
+            app,
+            stop,
+        ),
+    }
 }
 
 /// Serves `app` on `listener` until `stop` turns true; requests carry the listener's peer
