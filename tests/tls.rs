@@ -3,7 +3,9 @@
 //! a client without a certificate, with one from another CA or with an expired one, is refused
 //! at the handshake (logged by the member, nothing written); a member whose peer certificate
 //! comes from another CA cannot join; a bad certificate file stops a member with a clear error;
-//! an https `--listen-metrics-urls` serves only clients with a certificate.
+//! an https `--listen-metrics-urls` serves only clients with a certificate; renewed certificate
+//! and CA files take effect without a restart; a client given no CA file trusts the system's
+//! roots, as etcdctl does.
 
 mod support;
 
@@ -685,4 +687,102 @@ fn a_renewed_server_certificate_is_served_without_a_restart() {
     );
     assert_ne!(etcdctl(&ep, Some(&pki), &["get", "k"]).code, 0);
     assert!(members[0].log().contains("reloaded the TLS certificate"));
+}
+
+#[test]
+fn a_renewed_trusted_ca_file_is_used_without_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = certs_init(&dir.path().join("pki"));
+    let other = certs_init(&dir.path().join("other-pki"));
+    let members = start_cluster(&pki, 1);
+    let ep = members[0].endpoint();
+    // A client of the other CA, trusting the cluster's CA for the server.
+    let other_client = [
+        format!("--cacert={}", file(&pki, "ca.crt")),
+        format!("--cert={}", file(&other, "apiserver-etcd-client.crt")),
+        format!("--key={}", file(&other, "apiserver-etcd-client.key")),
+        "--command-timeout=3s".to_string(),
+    ];
+    let as_other_client = |args: &[&str]| {
+        let mut all: Vec<&str> = other_client.iter().map(String::as_str).collect();
+        all.extend(args);
+        etcdctl(&ep, None, &all)
+    };
+    assert_ne!(as_other_client(&["put", "k", "refused"]).code, 0);
+    // The trusted CA file becomes a bundle of both CAs (the cluster's first, so the member
+    // still trusts its own clients and peers).
+    let bundle = std::fs::read_to_string(pki.join("ca.crt")).unwrap()
+        + &std::fs::read_to_string(other.join("ca.crt")).unwrap();
+    std::fs::write(pki.join("ca.crt.new"), bundle).unwrap();
+    std::fs::rename(pki.join("ca.crt.new"), pki.join("ca.crt")).unwrap();
+    wait_for(
+        "a client of the newly trusted CA is served",
+        Duration::from_secs(15),
+        || {
+            let out = as_other_client(&["put", "k", "accepted"]);
+            if out.code == 0 {
+                Ok(())
+            } else {
+                Err(out.stderr)
+            }
+        },
+    );
+    let get = etcdctl(&ep, Some(&pki), &["get", "k", "--print-value-only"]);
+    assert_eq!(
+        (get.code, get.stdout.trim()),
+        (0, "accepted"),
+        "{}",
+        get.stderr
+    );
+    assert!(members[0].log().contains("reloaded the trusted CA file"));
+}
+
+#[test]
+fn without_a_ca_file_clients_trust_the_system_roots_like_etcdctl() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = certs_init(&dir.path().join("pki"));
+    let members = start_cluster(&pki, 1);
+    let ep = members[0].endpoint();
+    let identity = [
+        format!("--endpoints={ep}"),
+        format!("--cert={}", file(&pki, "apiserver-etcd-client.crt")),
+        format!("--key={}", file(&pki, "apiserver-etcd-client.key")),
+        "--command-timeout=3s".to_string(),
+    ];
+    // SSL_CERT_FILE names the system's bundle for Go's crypto/x509 and for ours alike.
+    let ca = file(&pki, "ca.crt");
+    for (env, trusted) in [
+        (vec![("SSL_CERT_FILE", ca.as_str())], true),
+        (vec![], false),
+    ] {
+        let mut env = env;
+        env.push(("ETCDCTL_API", "3"));
+        let mut real_args: Vec<String> = identity.to_vec();
+        real_args.extend(["put".into(), "/system-roots".into(), "real".into()]);
+        let real = support::run(
+            &real_etcdctl(),
+            &real_args,
+            &env,
+            None,
+            Duration::from_secs(20),
+        );
+        let mut our_args = vec!["ctl".to_string()];
+        our_args.extend(identity.iter().cloned());
+        our_args.extend(["put".into(), "/system-roots".into(), "ours".into()]);
+        let ours = support::run(
+            &etcdlab_bin(),
+            &our_args,
+            &env,
+            None,
+            Duration::from_secs(20),
+        );
+        assert_eq!(real.code == 0, trusted, "real etcdctl: {}", real.stderr);
+        assert_eq!(ours.code == 0, trusted, "etcdlab ctl: {}", ours.stderr);
+    }
+    let get = etcdctl(
+        &ep,
+        Some(&pki),
+        &["get", "/system-roots", "--print-value-only"],
+    );
+    assert_eq!(get.stdout.trim(), "ours", "{}", get.stderr);
 }

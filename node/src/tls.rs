@@ -5,10 +5,12 @@
 //! Everything uses the `ring` crypto provider explicitly, so no process-wide default is needed.
 //! A file that is missing or holds no usable PEM is an error naming the file, never a panic.
 //!
-//! A listening side's certificate and key are read again when their files change on disk
-//! ([`ReloadingCert`], checked at most once a second, at a handshake): a renewed certificate
-//! takes effect without a restart, and a changed pair that does not load keeps the old one
-//! (logged). Trusted CA files are read at startup only.
+//! Certificate, key and trusted CA files are read again when they change on disk (checked at
+//! most once a second, at a handshake): a renewed certificate or CA bundle takes effect without
+//! a restart, on the listening side and on the dialing side (a member dialing its peers) alike,
+//! and a changed file that does not load keeps the old one (logged). A client given no CA file
+//! trusts the system's roots (`SSL_CERT_FILE`, `SSL_CERT_DIR` or the distribution's bundle), as
+//! etcdctl does.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -16,12 +18,17 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, bail};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{ResolvesClientCert, WebPkiServerVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig, SignatureScheme};
+use rustls::{
+    ClientConfig, DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig,
+    SignatureScheme,
+};
 
 /// ALPN for a port that serves gRPC (HTTP/2) and plain HTTP/1.1 endpoints.
 pub const ALPN_HTTP: &[&[u8]] = &[b"h2", b"http/1.1"];
@@ -98,54 +105,93 @@ pub fn server_config(files: &ServerFiles, alpn: &[&[u8]]) -> anyhow::Result<Arc<
         .with_safe_default_protocol_versions()
         .context("TLS protocol versions")?;
     let builder = match (&files.trusted_ca, files.client_cert_auth) {
-        (Some(ca), true) => builder.with_client_cert_verifier(
-            WebPkiClientVerifier::builder_with_provider(roots(ca)?, provider())
-                .build()
-                .context("client certificate verifier")?,
-        ),
+        (Some(ca), true) => builder
+            .with_client_cert_verifier(Arc::new(ReloadingVerifier::new(ca, client_verifier)?)),
         (None, true) => bail!("client certificate authentication needs a trusted CA file"),
         (_, false) => builder.with_no_client_auth(),
     };
-    let mut config = builder.with_cert_resolver(Arc::new(ReloadingCert::new(files)?));
+    let mut config =
+        builder.with_cert_resolver(Arc::new(ReloadingCert::new(&files.cert, &files.key)?));
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(Arc::new(config))
 }
 
-/// A server certificate read again when its files change.
+/// A certificate and key (a member's, or a client's identity) read again when their files
+/// change.
 #[derive(Debug)]
 struct ReloadingCert {
     cert: PathBuf,
     key: PathBuf,
-    loaded: Mutex<Loaded>,
+    loaded: Mutex<Loaded<Arc<CertifiedKey>>>,
 }
 
+/// What was last read from some files, and when they were last looked at.
 #[derive(Debug)]
-struct Loaded {
-    key: Arc<CertifiedKey>,
-    /// Modification times of the certificate and key files when last looked at.
-    stamp: Option<(SystemTime, SystemTime)>,
+struct Loaded<T> {
+    value: T,
+    /// Modification times of the files when last looked at.
+    stamp: Option<Vec<SystemTime>>,
     checked: Instant,
 }
 
-impl ReloadingCert {
-    fn new(files: &ServerFiles) -> anyhow::Result<ReloadingCert> {
-        let stamp = file_stamp(&files.cert, &files.key);
-        let key = certified_key(&files.cert, &files.key)?;
-        Ok(ReloadingCert {
-            cert: files.cert.clone(),
-            key: files.key.clone(),
-            loaded: Mutex::new(Loaded {
-                key,
-                stamp,
-                checked: Instant::now(),
-            }),
-        })
+impl<T: Clone> Loaded<T> {
+    fn new(value: T, paths: &[&Path]) -> Loaded<T> {
+        Loaded {
+            value,
+            stamp: file_stamp(paths),
+            checked: Instant::now(),
+        }
+    }
+
+    /// The value, read again with `load` first if `paths` changed since they were last looked
+    /// at (at most once a second); a reading that fails keeps the old value. `what` names the
+    /// value in the log.
+    fn current(
+        &mut self,
+        what: &str,
+        paths: &[&Path],
+        load: impl FnOnce() -> anyhow::Result<T>,
+    ) -> T {
+        if self.checked.elapsed() >= Duration::from_secs(1) {
+            self.checked = Instant::now();
+            let stamp = file_stamp(paths);
+            if stamp != self.stamp {
+                self.stamp = stamp;
+                match load() {
+                    Ok(value) => {
+                        tracing::info!(file = %paths[0].display(), "reloaded the {what}");
+                        self.value = value;
+                    }
+                    Err(e) => tracing::warn!("keeping the {what} in use: {e:#}"),
+                }
+            }
+        }
+        self.value.clone()
     }
 }
 
-fn file_stamp(cert: &Path, key: &Path) -> Option<(SystemTime, SystemTime)> {
-    let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
-    Some((modified(cert)?, modified(key)?))
+fn file_stamp(paths: &[&Path]) -> Option<Vec<SystemTime>> {
+    paths
+        .iter()
+        .map(|path| std::fs::metadata(path).and_then(|m| m.modified()).ok())
+        .collect()
+}
+
+impl ReloadingCert {
+    fn new(cert: &Path, key: &Path) -> anyhow::Result<ReloadingCert> {
+        Ok(ReloadingCert {
+            loaded: Mutex::new(Loaded::new(certified_key(cert, key)?, &[cert, key])),
+            cert: cert.to_path_buf(),
+            key: key.to_path_buf(),
+        })
+    }
+
+    fn current(&self) -> Arc<CertifiedKey> {
+        let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        loaded.current("TLS certificate", &[&self.cert, &self.key], || {
+            certified_key(&self.cert, &self.key)
+        })
+    }
 }
 
 fn certified_key(cert: &Path, key: &Path) -> anyhow::Result<Arc<CertifiedKey>> {
@@ -162,22 +208,137 @@ fn certified_key(cert: &Path, key: &Path) -> anyhow::Result<Arc<CertifiedKey>> {
 
 impl ResolvesServerCert for ReloadingCert {
     fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.current())
+    }
+}
+
+impl ResolvesClientCert for ReloadingCert {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        _sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<CertifiedKey>> {
+        Some(self.current())
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
+
+/// A certificate verifier (of clients' or of servers' certificates) built again from its CA
+/// file when the file changes.
+#[derive(Debug)]
+struct ReloadingVerifier<V: ?Sized> {
+    ca: PathBuf,
+    build: fn(&Path) -> anyhow::Result<Arc<V>>,
+    loaded: Mutex<Loaded<Arc<V>>>,
+}
+
+impl<V: ?Sized> ReloadingVerifier<V> {
+    fn new(ca: &Path, build: fn(&Path) -> anyhow::Result<Arc<V>>) -> anyhow::Result<Self> {
+        Ok(ReloadingVerifier {
+            loaded: Mutex::new(Loaded::new(build(ca)?, &[ca])),
+            ca: ca.to_path_buf(),
+            build,
+        })
+    }
+
+    fn current(&self) -> Arc<V> {
         let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
-        if loaded.checked.elapsed() >= Duration::from_secs(1) {
-            loaded.checked = Instant::now();
-            let stamp = file_stamp(&self.cert, &self.key);
-            if stamp != loaded.stamp {
-                loaded.stamp = stamp;
-                match certified_key(&self.cert, &self.key) {
-                    Ok(key) => {
-                        tracing::info!(cert = %self.cert.display(), "reloaded the TLS certificate");
-                        loaded.key = key;
-                    }
-                    Err(e) => tracing::warn!("keeping the TLS certificate in use: {e:#}"),
-                }
-            }
-        }
-        Some(loaded.key.clone())
+        loaded.current("trusted CA file", &[&self.ca], || (self.build)(&self.ca))
+    }
+}
+
+fn client_verifier(ca: &Path) -> anyhow::Result<Arc<dyn ClientCertVerifier>> {
+    WebPkiClientVerifier::builder_with_provider(roots(ca)?, provider())
+        .build()
+        .context("client certificate verifier")
+}
+
+fn server_verifier(ca: &Path) -> anyhow::Result<Arc<WebPkiServerVerifier>> {
+    WebPkiServerVerifier::builder_with_provider(roots(ca)?, provider())
+        .build()
+        .context("server certificate verifier")
+}
+
+impl ClientCertVerifier for ReloadingVerifier<dyn ClientCertVerifier> {
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        // The CA may change under us; clients pick their certificate without hints.
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        self.current()
+            .verify_client_cert(end_entity, intermediates, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.current().verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.current().verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.current().supported_verify_schemes()
+    }
+}
+
+impl ServerCertVerifier for ReloadingVerifier<WebPkiServerVerifier> {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.current().verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        )
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.current().verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.current().verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.current().supported_verify_schemes()
     }
 }
 
@@ -193,26 +354,40 @@ pub fn client_config(files: &ClientFiles, alpn: &[&[u8]]) -> anyhow::Result<Arc<
                 provider().signature_verification_algorithms,
             )))
     } else {
-        let trusted = match &files.trusted_ca {
-            Some(ca) => roots(ca)?,
-            None => Arc::new(RootCertStore::empty()),
-        };
-        builder.with_root_certificates(trusted)
+        match &files.trusted_ca {
+            Some(ca) => builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(ReloadingVerifier::new(
+                    ca,
+                    server_verifier,
+                )?)),
+            None => builder.with_root_certificates(system_roots()),
+        }
     };
     let mut config = match &files.identity {
-        Some((cert, key)) => builder
-            .with_client_auth_cert(certificates(cert)?, private_key(key)?)
-            .with_context(|| {
-                format!(
-                    "{} and {} are not a usable certificate and key pair",
-                    cert.display(),
-                    key.display()
-                )
-            })?,
+        Some((cert, key)) => {
+            builder.with_client_cert_resolver(Arc::new(ReloadingCert::new(cert, key)?))
+        }
         None => builder.with_no_client_auth(),
     };
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(Arc::new(config))
+}
+
+/// The system's trusted roots, as Go programs such as etcdctl find them; certificates that do
+/// not load are skipped (logged), and no usable root leaves the store empty (every server is
+/// then refused with "unknown issuer").
+fn system_roots() -> Arc<RootCertStore> {
+    let found = rustls_native_certs::load_native_certs();
+    for error in &found.errors {
+        tracing::debug!("system trusted roots: {error}");
+    }
+    let mut store = RootCertStore::empty();
+    let (_, unusable) = store.add_parsable_certificates(found.certs);
+    if unusable > 0 {
+        tracing::debug!("skipped {unusable} unusable system root certificates");
+    }
+    Arc::new(store)
 }
 
 /// The name a server's certificate is checked against: the host of `host:port` (an IP address
