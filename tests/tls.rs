@@ -5,16 +5,18 @@
 //! comes from another CA cannot join; a bad certificate file stops a member with a clear error;
 //! an https `--listen-metrics-urls` serves only clients with a certificate; renewed certificate
 //! and CA files take effect without a restart; a client given no CA file trusts the system's
-//! roots, as etcdctl does.
+//! roots, as etcdctl does; `etcdlab viz` and `etcdlab events` follow TLS members with
+//! etcdctl's TLS flags.
 
 mod support;
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use support::pki::{self, file};
-use support::{Output, Process, etcdlab_bin, free_port, real_etcdctl, wait_for};
+use support::{Lab, Output, Process, etcdlab_bin, free_port, real_etcdctl, wait_for};
 
 /// A kubeadm-layout set for 127.0.0.1 in `dir`.
 fn certs_init(dir: &Path) -> PathBuf {
@@ -785,4 +787,88 @@ fn without_a_ca_file_clients_trust_the_system_roots_like_etcdctl() {
         &["get", "/system-roots", "--print-value-only"],
     );
     assert_eq!(get.stdout.trim(), "ours", "{}", get.stderr);
+}
+
+#[test]
+fn viz_and_events_follow_tls_members_with_etcdctl_tls_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = certs_init(&dir.path().join("pki"));
+    let members = start_cluster(&pki, 1);
+    let ep = members[0].endpoint();
+    let tls: Vec<String> = tls_flags(&pki);
+
+    // viz: the page's API lists the member with its role, and its event stream flows.
+    let addr = format!("127.0.0.1:{}", free_port());
+    let child = Command::new(etcdlab_bin())
+        .args(["viz", "--endpoints", &ep, "--ui-addr", &addr])
+        .args(&tls)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting etcdlab viz");
+    let viz = Lab {
+        addr,
+        dir: tempfile::tempdir().unwrap(),
+        process: Process { child },
+    };
+    wait_for(
+        "viz follows the TLS member",
+        Duration::from_secs(15),
+        || {
+            let listed = viz.members();
+            let streaming = viz.events(0).iter().any(|e| e["kind"] == "member_started");
+            match listed.first() {
+                Some(m) if m["role"] == "leader" && streaming => Ok(()),
+                _ => Err(format!("{listed:?}")),
+            }
+        },
+    );
+
+    // events: the member's own stream, printed as JSON lines, shows a put being applied.
+    let mut args = vec![
+        "events".to_string(),
+        "--endpoints".to_string(),
+        ep.clone(),
+        "--json".to_string(),
+        "--kinds".to_string(),
+        "entry_applied".to_string(),
+        "--limit".to_string(),
+        "1".to_string(),
+    ];
+    args.extend(tls.iter().cloned());
+    let events = Command::new(etcdlab_bin())
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting etcdlab events");
+    let mut events = Process { child: events };
+    wait_for(
+        "the put is applied and printed",
+        Duration::from_secs(20),
+        || {
+            let put = etcdctl(&ep, Some(&pki), &["put", "/followed", "over-tls"]);
+            if put.code != 0 {
+                return Err(put.stderr);
+            }
+            match events.child.try_wait() {
+                Ok(Some(_)) => Ok(()),
+                _ => Err("etcdlab events has printed no entry_applied yet".into()),
+            }
+        },
+    );
+    let mut printed = String::new();
+    events
+        .child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut printed)
+        .unwrap();
+    assert!(
+        printed.contains("\"kind\":\"entry_applied\"") && printed.contains("/followed"),
+        "{printed}"
+    );
 }

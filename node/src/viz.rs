@@ -3,7 +3,8 @@
 //! event streams.
 //!
 //! The members are found from the endpoints (gRPC `MemberList` on the first that answers: names,
-//! ids, client URLs); then everything is the lab's: [`crate::lab::members::Members::given`]
+//! ids, client URLs), over TLS when an endpoint is `https://` or etcdctl's TLS flags are given
+//! (`--cacert --cert --key --insecure-skip-tls-verify`); then everything is the lab's: [`crate::lab::members::Members::given`]
 //! follows every member's `/debug/raft/events` into one merged stream and asks `Status` for
 //! roles and indexes, and [`crate::lab::api::router`] serves the page at `/`, `/api/cluster`,
 //! `/api/events`, `/api/kv`, `/api/faults` and `/api/freeze|thaw`. Faults go to the members'
@@ -27,7 +28,9 @@ use etcdlab_core::events::hex_id;
 use etcdlab_core::proto::etcdserverpb::MemberListRequest;
 
 use crate::lab::api;
+use crate::lab::http::host_port;
 use crate::lab::members::{GivenMember, Members};
+use crate::lab::tls::{self, MemberTls, TlsFlags};
 use crate::rpc::etcdserverpb::cluster_client::ClusterClient;
 
 /// The documented default address of viz's page and API (one above the lab's).
@@ -50,6 +53,8 @@ pub struct VizFlags {
     /// The cluster's election timeout in milliseconds (for the visualizer's timers).
     #[arg(long = "election-timeout", default_value_t = 1000)]
     pub election_timeout: u64,
+    #[command(flatten)]
+    pub tls: TlsFlags,
 }
 
 pub fn main(args: Vec<OsString>) -> ExitCode {
@@ -59,26 +64,15 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
     }
 }
 
-/// `127.0.0.1:2379` → `http://127.0.0.1:2379`; URLs with a scheme stay as they are.
-fn url(endpoint: &str) -> String {
-    let endpoint = endpoint.trim().trim_end_matches('/');
-    if endpoint.contains("://") {
-        endpoint.to_string()
-    } else {
-        format!("http://{endpoint}")
-    }
-}
-
 /// The cluster's members, from the first endpoint that answers `MemberList`.
-async fn discover(endpoints: &[String]) -> anyhow::Result<Vec<GivenMember>> {
+async fn discover(
+    endpoints: &[String],
+    tls_to_members: Option<&MemberTls>,
+) -> anyhow::Result<Vec<GivenMember>> {
     let mut errors = Vec::new();
-    for endpoint in endpoints.iter().map(|e| url(e)) {
+    for endpoint in endpoints.iter().map(|e| host_port(e.trim())) {
         let asked = async {
-            let channel = tonic::transport::Endpoint::from_shared(endpoint.clone())?
-                .connect_timeout(Duration::from_secs(2))
-                .timeout(Duration::from_secs(3))
-                .connect()
-                .await?;
+            let channel = tls::channel(tls_to_members, &endpoint, Duration::from_secs(2)).await?;
             let list = ClusterClient::new(channel)
                 .member_list(MemberListRequest::default())
                 .await?
@@ -113,13 +107,15 @@ async fn run(flags: VizFlags) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(flags.ui_addr)
         .await
         .with_context(|| format!("cannot listen on --ui-addr {}", flags.ui_addr))?;
-    let given = discover(&flags.endpoints).await?;
+    let tls_to_members = flags.tls.member_tls(&flags.endpoints)?;
+    let given = discover(&flags.endpoints, tls_to_members.as_ref()).await?;
     let listed: Vec<String> = given
         .iter()
         .map(|m| format!("{} {}", m.name, m.client_url))
         .collect();
     let members = Arc::new(Members::given(
         given,
+        tls_to_members,
         flags.heartbeat_interval,
         flags.election_timeout,
     ));

@@ -4,7 +4,8 @@
 //!
 //! Sources: a running lab's merged stream (`--lab`, the default; it resumes after the last
 //! cursor seen when the lab's connection drops), or members' own `/debug/raft/events`
-//! (`--endpoints`, merged in arrival order, each reconnected with backoff), or a recording
+//! (`--endpoints`, merged in arrival order, each reconnected with backoff; over TLS for
+//! `https://` endpoints or with etcdctl's `--cacert --cert --key`), or a recording
 //! (`--replay FILE.jsonl`, no network). `--record FILE.jsonl` writes every raw event line
 //! as it arrives; `--json` prints raw lines instead of the timeline. [`timeline`] renders
 //! one event as one line, naming members by the names the events carry.
@@ -15,6 +16,7 @@ use std::ffi::OsString;
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -24,6 +26,7 @@ use tokio::sync::mpsc;
 
 use self::timeline::Timeline;
 use crate::lab::http;
+use crate::lab::tls::{MemberTls, TlsFlags};
 
 /// `etcdlab events`: Raft events as a timeline in the terminal.
 #[derive(Parser, Debug)]
@@ -59,6 +62,8 @@ pub struct EventsFlags {
     /// Stop after printing this many events
     #[arg(long)]
     limit: Option<u64>,
+    #[command(flatten)]
+    tls: TlsFlags,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -192,8 +197,13 @@ async fn run(flags: EventsFlags) -> anyhow::Result<()> {
         }
         tokio::spawn(follow_lab(lab, flags.since, lines));
     } else {
+        let tls = flags.tls.member_tls(&flags.endpoints)?.map(Arc::new);
         for endpoint in &flags.endpoints {
-            tokio::spawn(follow_member(http::host_port(endpoint), lines.clone()));
+            tokio::spawn(follow_member(
+                http::host_port(endpoint),
+                tls.clone(),
+                lines.clone(),
+            ));
         }
         drop(lines);
     }
@@ -242,11 +252,12 @@ async fn follow_lab(lab: String, since: Option<u64>, lines: mpsc::Sender<String>
 }
 
 /// Follows one member's `/debug/raft/events`, reconnecting with backoff.
-async fn follow_member(addr: String, lines: mpsc::Sender<String>) {
+async fn follow_member(addr: String, tls: Option<Arc<MemberTls>>, lines: mpsc::Sender<String>) {
     let mut backoff = Duration::from_millis(100);
     loop {
+        let connector = tls.as_deref().map(|tls| &tls.http);
         if let Ok(mut stream) =
-            http::open_lines(None, &addr, "/debug/raft/events?format=jsonl").await
+            http::open_lines(connector, &addr, "/debug/raft/events?format=jsonl").await
         {
             backoff = Duration::from_millis(100);
             while let Ok(Some(line)) = stream.next_line().await {

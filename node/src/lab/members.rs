@@ -32,7 +32,7 @@ use serde_json::{Value, json};
 use super::LabFlags;
 use super::events::EventHub;
 use super::http;
-use super::tls::{self, LabTls};
+use super::tls::{self, LabTls, MemberTls};
 use crate::rpc::etcdserverpb::maintenance_client::MaintenanceClient;
 
 /// The `--initial-cluster-token` of every lab.
@@ -162,8 +162,12 @@ pub struct Members {
     /// Woken on every (re)start, so the stream followers reconnect at once.
     started: tokio::sync::Notify,
     pub events: EventHub,
-    /// Set when the lab runs its members with TLS (`--tls`).
-    tls: Option<LabTls>,
+    /// How to reach the members when they serve TLS (`lab --tls`, or viz's TLS flags).
+    tls: Option<MemberTls>,
+    /// The TLS flags the lab starts its members with (`--tls`), and the etcdctl flags it
+    /// prints for them.
+    lab_tls_flags: Vec<String>,
+    etcdctl_tls_flags: Option<String>,
 }
 
 impl Members {
@@ -172,9 +176,14 @@ impl Members {
         let data_dir = flags.data_dir.clone().context("the lab's data dir")?;
         fs::create_dir_all(&data_dir)
             .with_context(|| format!("cannot create the lab's data dir {}", data_dir.display()))?;
-        let lab_tls = match flags.tls {
-            true => Some(LabTls::prepare(&data_dir)?),
-            false => None,
+        let (tls, lab_tls_flags, etcdctl_tls_flags) = match flags.tls {
+            true => {
+                let lab_tls = LabTls::prepare(&data_dir)?;
+                let member_flags = lab_tls.member_flags();
+                let etcdctl_flags = lab_tls.etcdctl_flags();
+                (Some(lab_tls.client), member_flags, Some(etcdctl_flags))
+            }
+            false => (None, Vec::new(), None),
         };
         let scheme = if flags.tls { "https" } else { "http" };
         let members: Vec<Member> = ports
@@ -221,13 +230,21 @@ impl Members {
             partition: Mutex::new(None),
             started: tokio::sync::Notify::new(),
             events: EventHub::default(),
-            tls: lab_tls,
+            tls,
+            lab_tls_flags,
+            etcdctl_tls_flags,
         })
     }
 
-    /// The members of a cluster someone else runs; `heartbeat_ms` and `election_ms` are its
-    /// timing, as far as we know it (for the visualizer's election timers).
-    pub fn given(members: Vec<GivenMember>, heartbeat_ms: u64, election_ms: u64) -> Members {
+    /// The members of a cluster someone else runs, reached over TLS with `tls` if given;
+    /// `heartbeat_ms` and `election_ms` are its timing, as far as we know it (for the
+    /// visualizer's election timers).
+    pub fn given(
+        members: Vec<GivenMember>,
+        tls: Option<MemberTls>,
+        heartbeat_ms: u64,
+        election_ms: u64,
+    ) -> Members {
         let members = members
             .into_iter()
             .map(|m| Member {
@@ -251,12 +268,19 @@ impl Members {
             partition: Mutex::new(None),
             started: tokio::sync::Notify::new(),
             events: EventHub::default(),
-            tls: None,
+            tls,
+            lab_tls_flags: Vec::new(),
+            etcdctl_tls_flags: None,
         }
     }
 
-    pub fn tls(&self) -> Option<&LabTls> {
+    pub fn tls(&self) -> Option<&MemberTls> {
         self.tls.as_ref()
+    }
+
+    /// `--cacert .. --cert .. --key ..` for etcdctl, when the lab runs its members with TLS.
+    pub fn etcdctl_tls_flags(&self) -> Option<&str> {
+        self.etcdctl_tls_flags.as_deref()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Member>> {
@@ -340,7 +364,7 @@ impl Members {
                 .args(["--heartbeat-interval", &self.heartbeat_ms.to_string()])
                 .args(["--election-timeout", &self.election_ms.to_string()])
                 .arg("--experimental-fault-injection")
-                .args(self.tls.iter().flat_map(LabTls::member_flags))
+                .args(&self.lab_tls_flags)
                 .stdin(Stdio::null())
                 .stdout(log.try_clone()?)
                 .stderr(log);
@@ -859,7 +883,7 @@ fn now_ms() -> u64 {
 }
 
 async fn status_of(
-    tls: Option<&LabTls>,
+    tls: Option<&MemberTls>,
     addr: &str,
 ) -> Option<etcdlab_core::proto::etcdserverpb::StatusResponse> {
     let timeout = Duration::from_millis(500);
@@ -876,7 +900,7 @@ async fn status_of(
 /// Runs one KV request (`{"op":"put|get|delete","key","value"}`) against the first of
 /// `targets` (client addresses) that answers; the answer as JSON.
 pub async fn kv(
-    tls: Option<&LabTls>,
+    tls: Option<&MemberTls>,
     targets: &[String],
     request: &Value,
 ) -> Result<Value, Refusal> {

@@ -237,8 +237,8 @@ async fn run(mut flags: LabFlags) -> anyhow::Result<()> {
         .collect();
     tasks.push(tokio::spawn(lab.clone().supervise()));
     let endpoints = lab.client_endpoints().join(",");
-    let endpoints = match lab.tls() {
-        Some(tls) => format!("{endpoints} {}", tls.etcdctl_flags()),
+    let endpoints = match lab.etcdctl_tls_flags() {
+        Some(flags) => format!("{endpoints} {flags}"),
         None => endpoints,
     };
     println!(

@@ -1,7 +1,9 @@
-//! `etcdlab lab --tls`: the lab's certificates (made once by [`crate::certs`] in the lab's data
-//! dir, `pki/`), the flags its members run with (client and peer TLS, client certificates
-//! required), the etcdctl flags it prints, and the client configurations the lab itself uses
-//! to reach its members over gRPC and HTTP.
+//! TLS toward members, for the lab and for `etcdlab viz`/`etcdlab events`: the client
+//! configurations used to reach members over gRPC and HTTP ([`MemberTls`]), made from
+//! etcdctl's flags ([`TlsFlags`]: `--cacert --cert --key --insecure-skip-tls-verify`) or, for
+//! `etcdlab lab --tls`, from the lab's own certificates ([`LabTls`]: made once by
+//! [`crate::certs`] in the lab's data dir, `pki/`, with the flags its members run with and the
+//! etcdctl flags it prints).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,13 +15,64 @@ use tonic::transport::{Channel, Endpoint};
 
 use crate::tls::{self, ClientFiles};
 
-/// The lab's TLS material.
-pub struct LabTls {
-    pki: PathBuf,
+/// How to reach TLS members.
+pub struct MemberTls {
     /// For gRPC (ALPN h2).
     grpc: Arc<rustls::ClientConfig>,
     /// For the members' HTTP endpoints (ALPN http/1.1).
     pub http: TlsConnector,
+}
+
+impl MemberTls {
+    pub fn new(files: &ClientFiles) -> anyhow::Result<MemberTls> {
+        Ok(MemberTls {
+            grpc: tls::client_config(files, tls::ALPN_H2)?,
+            http: tls::client_config(files, &[b"http/1.1"])?.into(),
+        })
+    }
+}
+
+/// etcdctl's TLS flags, for the commands that follow members someone else runs.
+#[derive(clap::Args, Debug, Default)]
+pub struct TlsFlags {
+    /// Verify the members' certificates with this CA bundle (default: the system's roots)
+    #[arg(long)]
+    pub cacert: Option<PathBuf>,
+    /// Identify with this client certificate (with --key)
+    #[arg(long, requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// The client certificate's key (with --cert)
+    #[arg(long, requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// Accept any server certificate (the connection is still encrypted)
+    #[arg(long = "insecure-skip-tls-verify")]
+    pub insecure_skip_tls_verify: bool,
+}
+
+impl TlsFlags {
+    /// How to reach the members at `urls`: over TLS when one is `https://` or a TLS flag is
+    /// given, in plain text otherwise.
+    pub fn member_tls(&self, urls: &[String]) -> anyhow::Result<Option<MemberTls>> {
+        let wanted = self.cacert.is_some()
+            || self.cert.is_some()
+            || self.insecure_skip_tls_verify
+            || urls.iter().any(|url| url.trim().starts_with("https://"));
+        if !wanted {
+            return Ok(None);
+        }
+        let files = ClientFiles {
+            trusted_ca: self.cacert.clone(),
+            identity: self.cert.clone().zip(self.key.clone()),
+            skip_verify: self.insecure_skip_tls_verify,
+        };
+        MemberTls::new(&files).map(Some)
+    }
+}
+
+/// The lab's TLS material.
+pub struct LabTls {
+    pki: PathBuf,
+    pub client: MemberTls,
 }
 
 impl LabTls {
@@ -38,8 +91,7 @@ impl LabTls {
             skip_verify: false,
         };
         Ok(LabTls {
-            grpc: tls::client_config(&client, tls::ALPN_H2)?,
-            http: tls::client_config(&client, &[b"http/1.1"])?.into(),
+            client: MemberTls::new(&client)?,
             pki,
         })
     }
@@ -79,7 +131,7 @@ impl LabTls {
 
 /// A gRPC channel to a member's client address (`host:port`), over TLS if `tls` is given.
 pub async fn channel(
-    tls: Option<&LabTls>,
+    tls: Option<&MemberTls>,
     addr: &str,
     timeout: Duration,
 ) -> anyhow::Result<Channel> {
