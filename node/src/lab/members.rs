@@ -255,6 +255,16 @@ impl Members {
         }
     }
 
+    /// The partition in force, as groups of member names.
+    pub fn partition(&self) -> Option<Vec<Vec<String>>> {
+        let groups = self
+            .partition
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        groups.and_then(|g| serde_json::from_value(g).ok())
+    }
+
     pub fn tls(&self) -> Option<&LabTls> {
         self.tls.as_ref()
     }

@@ -10,7 +10,19 @@ macro_rules! lesson_files {
 }
 
 /// (file name, text) of every lesson, in teaching order.
-pub const LESSON_FILES: &[(&str, &str)] = lesson_files!("01-key-value.yaml",);
+pub const LESSON_FILES: &[(&str, &str)] = lesson_files!(
+    "01-key-value.yaml",
+    "02-etcdctl-versions.yaml",
+    "03-kubernetes.yaml",
+    "04-replicated-log.yaml",
+    "05-leader-election.yaml",
+    "06-quorum.yaml",
+    "07-membership.yaml",
+    "08-backup-restore.yaml",
+    "09-tls.yaml",
+    "10-endpoint-status.yaml",
+    "11-watch-lease.yaml",
+);
 
 /// Every lesson, parsed, with its file name; the first bad file is an error.
 pub fn lessons() -> Result<Vec<(&'static str, Lesson)>, LessonFileError> {

@@ -1,6 +1,8 @@
 //! A step's command as the student sees it: the text of the lesson file, with placeholders
 //! filled in from the cluster now — `{leader}` and `{follower}` become member names
-//! (`etcdlab lab kill {leader}`), `{id:m4}` the hex id `member list` shows for m4.
+//! (`etcdlab lab kill {leader}`), `{id:m4}` the hex id `member list` shows for the member of
+//! that name or peer URL (`{id:http://127.0.0.1:32380}`, for one not started yet), `{pki}` the
+//! folder of a TLS lab's certificates.
 
 use super::observation::Observation;
 use super::scenario::{MemberRef, ScenarioError};
@@ -19,6 +21,10 @@ pub fn fill_placeholders(
             filled = filled.replace(placeholder, &member.resolve(observation)?);
         }
     }
+    if filled.contains("{pki}") {
+        let pki = observation.pki_dir.as_deref().ok_or(ScenarioError::NoTls)?;
+        filled = filled.replace("{pki}", pki);
+    }
     while let Some(start) = filled.find("{id:") {
         let Some(length) = filled[start..].find('}') else {
             break;
@@ -27,7 +33,7 @@ pub fn fill_placeholders(
         let id = observation
             .membership
             .iter()
-            .find(|m| m.name == name)
+            .find(|m| m.is(name))
             .map(|m| m.id.clone())
             .ok_or_else(|| ScenarioError::NotAMember(name.to_string()))?;
         filled.replace_range(start..start + length + 1, &id);

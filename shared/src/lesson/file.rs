@@ -127,10 +127,13 @@ pub struct Step {
     /// terminal; `lesson verify` starts it and stops it when the lesson ends.
     #[serde(default)]
     pub background: bool,
+    /// The command is meant to fail (a write without quorum); `lesson verify` checks it does.
+    #[serde(default)]
+    pub fails: bool,
     #[serde(default)]
     pub focus: Option<Focus>,
-    /// Lab actions this step is about, run by the runner when the step has no command and on
-    /// demand by `etcdlab lesson scenario`.
+    /// Lab actions this step is about ("kill the leader"), run by the runner before the step's
+    /// command, and on demand by `etcdlab lesson scenario`.
     #[serde(default, deserialize_with = "list_of_word_or_map")]
     pub scenario: Vec<ScenarioAction>,
     #[serde(deserialize_with = "word_or_map")]

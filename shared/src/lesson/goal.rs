@@ -68,8 +68,9 @@ pub enum Goal {
     KeysWithPrefix { prefix: String, count: u64 },
     /// `member list` has `count` members (learners included).
     MemberCount { count: usize },
-    /// `member list` has a learner named `name`.
-    MemberIsLearner { name: String },
+    /// `member list` has a learner of that name or peer URL (a member added but not started
+    /// yet has no name).
+    MemberIsLearner { member: String },
     /// Since the step began, a new entry was committed and every lab member applied it.
     EntryCommittedOnAll,
     /// A partition is in force.
@@ -219,12 +220,12 @@ impl Goal {
                     format!("member list has {found} members, not {count}")
                 })
             }
-            Goal::MemberIsLearner { name } => verdict(
+            Goal::MemberIsLearner { member } => verdict(
                 observation
                     .membership
                     .iter()
-                    .any(|m| &m.name == name && m.is_learner),
-                || format!("member list has no learner {name}"),
+                    .any(|m| m.is(member) && m.is_learner),
+                || format!("member list has no learner {member}"),
             ),
             Goal::EntryCommittedOnAll => {
                 let commit = observation
@@ -295,6 +296,7 @@ mod tests {
                 .map(|n| ListedMember {
                     name: n.to_string(),
                     id: format!("{n}-id"),
+                    peer_urls: vec![],
                     is_learner: false,
                 })
                 .collect(),

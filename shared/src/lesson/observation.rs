@@ -35,9 +35,18 @@ pub struct ObservedMember {
 /// One member of the cluster's membership (`member list`), started or not.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ListedMember {
+    /// Empty until the member first started (as etcd lists an added member).
     pub name: String,
     pub id: String,
+    pub peer_urls: Vec<String>,
     pub is_learner: bool,
+}
+
+impl ListedMember {
+    /// Whether `member` is this member's name or one of its peer URLs.
+    pub fn is(&self, member: &str) -> bool {
+        (!self.name.is_empty() && self.name == member) || self.peer_urls.iter().any(|u| u == member)
+    }
 }
 
 /// What a goal needs the host to read.
@@ -79,6 +88,8 @@ pub struct Observation {
     pub files: BTreeSet<String>,
     /// The members serve clients over TLS.
     pub tls: bool,
+    /// Where a TLS lab keeps its certificates (`ca.crt`, `apiserver-etcd-client.crt`, ...).
+    pub pki_dir: Option<String>,
     /// Active alarms (`NOSPACE`, `CORRUPT`).
     pub alarms: Vec<String>,
 }
@@ -93,10 +104,12 @@ impl Observation {
             .max_by_key(|m| m.term)
     }
 
-    /// A running follower (the first by name), for commands and scenarios about "a follower".
+    /// A running follower, for commands and scenarios about "a follower": the last by name,
+    /// so that m1 (etcdctl's default endpoint, 127.0.0.1:2379) stays up when it can.
     pub fn follower(&self) -> Option<&ObservedMember> {
         self.members
             .iter()
+            .rev()
             .find(|m| m.state == MemberState::Up && m.role.as_deref() == Some("follower"))
     }
 

@@ -39,7 +39,9 @@ pub enum ScenarioError {
     NoLeader,
     #[error("no follower is running now")]
     NoFollower,
-    #[error("member list has no member named {0}")]
+    #[error("the lab runs without TLS (start it with `etcdlab lab --tls`)")]
+    NoTls,
+    #[error("member list has no member {0}")]
     NotAMember(String),
 }
 
@@ -135,8 +137,9 @@ mod tests {
                 member("m3", "follower", MemberState::Up),
             ],
             membership: vec![ListedMember {
-                name: "m4".into(),
+                name: String::new(),
                 id: "8e9e05c52164694d".into(),
+                peer_urls: vec!["http://127.0.0.1:32380".into()],
                 is_learner: true,
             }],
             ..Observation::default()
@@ -172,7 +175,12 @@ mod tests {
             Ok("etcdlab lab kill m2 # m3".to_string())
         );
         assert_eq!(
-            fill_placeholders("etcdctl member remove {id:m4}", &seen),
+            fill_placeholders("{id:m4}", &seen),
+            Err(ScenarioError::NotAMember("m4".into())),
+            "a member not started yet has no name"
+        );
+        assert_eq!(
+            fill_placeholders("etcdctl member remove {id:http://127.0.0.1:32380}", &seen),
             Ok("etcdctl member remove 8e9e05c52164694d".to_string())
         );
         assert_eq!(
