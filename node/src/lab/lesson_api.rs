@@ -83,6 +83,7 @@ pub async fn observe(lab: &Members, request: &ObservationRequest) -> Observation
             },
             role: v.role.clone(),
             term: v.term,
+            leader: v.leader.clone(),
             commit_index: v.commit_index,
             applied_index: v.applied_index,
         })

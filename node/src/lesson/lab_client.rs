@@ -68,17 +68,29 @@ impl LabClient {
         Ok(observation)
     }
 
-    /// Carries out scenario actions on the cluster as it is now; what was done, for the user.
+    /// Carries out scenario actions on the cluster as it is now, waiting after a repair until
+    /// the cluster settles; what was done, for the user.
     pub async fn run_scenario(&self, actions: &[ScenarioAction]) -> anyhow::Result<Vec<String>> {
         let mut done = Vec::new();
         for action in actions {
-            let observation = self.observe(&ObservationRequest::default()).await?;
-            for fault in action.fault_requests(&observation)? {
-                self.call("POST", "/api/faults", Some(&fault)).await?;
-                done.push(fault.to_string());
+            done.extend(self.apply(action).await?);
+            if action.repairs() {
+                self.wait_until("the cluster did not settle", SETTLE, Observation::settled)
+                    .await?;
             }
         }
         Ok(done)
+    }
+
+    /// Sends one action's fault requests; what was sent.
+    async fn apply(&self, action: &ScenarioAction) -> anyhow::Result<Vec<String>> {
+        let observation = self.observe(&ObservationRequest::default()).await?;
+        let mut sent = Vec::new();
+        for fault in action.fault_requests(&observation)? {
+            self.call("POST", "/api/faults", Some(&fault)).await?;
+            sent.push(fault.to_string());
+        }
+        Ok(sent)
     }
 
     /// Waits (at most `limit`) until the cluster is as `ready` wants; `what` names it.
@@ -106,7 +118,7 @@ impl LabClient {
     /// no keys, the lesson's sample loaded. A member removed from the membership stays
     /// removed (start a fresh lab for that).
     pub async fn reset(&self, lesson: &Lesson) -> anyhow::Result<()> {
-        self.run_scenario(&[ScenarioAction::ReviveAll]).await?;
+        self.apply(&ScenarioAction::ReviveAll).await?;
         // A partition is healed on every member, so every member must answer first.
         self.wait_until("not every member answers", SETTLE, |seen| {
             seen.members
@@ -115,8 +127,7 @@ impl LabClient {
         })
         .await?;
         self.run_scenario(&[ScenarioAction::Heal]).await?;
-        self.wait_until("no member leads", SETTLE, |seen| seen.leader().is_some())
-            .await?;
+        // Heal waits for the cluster to settle.
         let seen = self.observe(&ObservationRequest::default()).await?;
         if lesson.requires.tls && !seen.tls {
             bail!(

@@ -46,6 +46,13 @@ fn replace_address(text: &str, from: &str, to: &str) -> String {
 }
 
 impl LabAddresses {
+    /// When m1 is not at etcdctl's default endpoint, the line that makes commands without
+    /// `--endpoints` reach it.
+    pub fn endpoint_note(&self) -> Option<String> {
+        let m1 = self.endpoints.first()?;
+        (*m1 != default_endpoint(0)).then(|| format!("export ETCDCTL_ENDPOINTS={m1}"))
+    }
+
     /// The command with the lab's real addresses in place of the defaults.
     pub fn rewrite(&self, command: &str) -> String {
         let mut text = command.to_string();

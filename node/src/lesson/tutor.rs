@@ -31,6 +31,16 @@ pub async fn start(
         ui_addr: lab.addr.clone(),
     };
     println!("== {number}. {} ==\n", lesson.title.get(language));
+    if let Some(export) = addresses.endpoint_note() {
+        println!(
+            "{}\n  $ {export}\n",
+            say(
+                language,
+                "이 랩의 m1 은 127.0.0.1:2379 가 아닙니다. --endpoints 가 없는 명령을 위해 먼저:",
+                "This lab's m1 is not at 127.0.0.1:2379. For commands without --endpoints, first:"
+            )
+        );
+    }
     let total = lesson.steps.len();
     for (i, step) in lesson.steps.iter().enumerate() {
         println!("[{}/{total}] {}", i + 1, step.text.get(language).trim_end());

@@ -279,6 +279,7 @@ mod tests {
             state: MemberState::Up,
             role: Some(role.into()),
             term,
+            leader: None,
             commit_index: applied,
             applied_index: applied,
         }

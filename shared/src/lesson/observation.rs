@@ -28,6 +28,8 @@ pub struct ObservedMember {
     /// `leader`, `follower`, `candidate`, `pre_candidate` or `learner`; `None` when down.
     pub role: Option<String>,
     pub term: u64,
+    /// The leader this member knows of (hex id), if any.
+    pub leader: Option<String>,
     pub commit_index: u64,
     pub applied_index: u64,
 }
@@ -49,8 +51,9 @@ impl ListedMember {
     }
 }
 
-/// What a goal needs the host to read.
+/// What a goal needs the host to read (every field may be left out).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ObservationRequest {
     /// Keys to read on every running member (serializable reads, so each answers itself).
     pub keys: BTreeSet<String>,
@@ -111,6 +114,17 @@ impl Observation {
             .iter()
             .rev()
             .find(|m| m.state == MemberState::Up && m.role.as_deref() == Some("follower"))
+    }
+
+    /// Whether the cluster has settled: a leader, and every running member knows one (a
+    /// member just restarted answers "no leader" until it does).
+    pub fn settled(&self) -> bool {
+        self.leader().is_some()
+            && self
+                .members
+                .iter()
+                .filter(|m| m.state == MemberState::Up)
+                .all(|m| m.leader.is_some())
     }
 
     pub fn member(&self, name: &str) -> Option<&ObservedMember> {

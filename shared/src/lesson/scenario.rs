@@ -82,6 +82,18 @@ pub enum ScenarioAction {
 }
 
 impl ScenarioAction {
+    /// Whether the action brings members back (restart, resume, heal, revive), after which
+    /// the cluster should settle before the step goes on.
+    pub fn repairs(&self) -> bool {
+        matches!(
+            self,
+            ScenarioAction::Restart(_)
+                | ScenarioAction::Resume(_)
+                | ScenarioAction::Heal
+                | ScenarioAction::ReviveAll
+        )
+    }
+
     /// The `POST /api/faults` bodies that carry out this action on the cluster as observed.
     pub fn fault_requests(&self, observation: &Observation) -> Result<Vec<Value>, ScenarioError> {
         Ok(match self {
@@ -127,6 +139,7 @@ mod tests {
             state,
             role: Some(role.into()),
             term: 1,
+            leader: None,
             commit_index: 1,
             applied_index: 1,
         };
