@@ -126,8 +126,8 @@ impl LabClient {
                 .all(|m| m.state == MemberState::Up && m.role.is_some())
         })
         .await?;
+        // A heal is a repair: run_scenario waits until the cluster settles.
         self.run_scenario(&[ScenarioAction::Heal]).await?;
-        // Heal waits for the cluster to settle.
         let seen = self.observe(&ObservationRequest::default()).await?;
         if lesson.requires.tls && !seen.tls {
             bail!(

@@ -60,7 +60,9 @@ pub async fn start(
             println!("\n  $ {command}{note}\n");
         }
         let mut hinted = false;
+        let mut checks = 0;
         step::wait_for_goal(lab, step, &begun.baseline, None, |waited, missing| {
+            checks += 1;
             if waited >= HINT_AFTER && !hinted {
                 hinted = true;
                 match &step.hint {
@@ -74,6 +76,15 @@ pub async fn start(
             }
         })
         .await?;
+        if checks == 0 && begun.command.is_some() {
+            // The goal held at once (a step to read and try): go on when the student says so.
+            println!(
+                "  {}",
+                say(language, "(Enter 를 누르면 계속)", "(press Enter to go on)")
+            );
+            let mut line = String::new();
+            tokio::task::spawn_blocking(move || std::io::stdin().read_line(&mut line)).await??;
+        }
         println!("  ✓ {}\n", say(language, "완료", "done"));
     }
     println!(
