@@ -376,6 +376,19 @@ mod tests {
     }
 
     #[test]
+    fn a_cluster_settles_when_every_running_member_knows_the_leader() {
+        let mut seen = cluster();
+        assert!(!seen.settled(), "nobody knows a leader yet");
+        for m in &mut seen.members {
+            m.leader = Some("m1-id".into());
+        }
+        assert!(seen.settled());
+        seen.members[2].leader = None;
+        seen.members[2].state = MemberState::Down;
+        assert!(seen.settled(), "a member that is down does not count");
+    }
+
+    #[test]
     fn a_committed_entry_must_reach_every_member() {
         let mut seen = cluster();
         let baseline = Baseline::of(&seen);
