@@ -10,6 +10,7 @@
 //! - [`bench`]: `etcdlab bench` — put/range/txn load with latency percentiles.
 //! - [`certs`]: `etcdlab certs init` — a CA and member/client certificates for TLS clusters.
 //! - [`lab`]: `etcdlab lab` — a local cluster of member processes, its control API and page.
+//! - [`lesson`]: `etcdlab lesson` — guided lessons against the lab, instructor mode, verify.
 //! - [`events_cli`]: `etcdlab events` — Raft events of a lab or of members as a terminal timeline.
 //! - [`viz`]: `etcdlab viz` — the lab's visualizer and API over a cluster it did not start.
 //! - [`viz_assets`]: the visualizer's built files, embedded and served by the lab and viz.
@@ -28,6 +29,7 @@ mod ctl;
 mod demo;
 mod events_cli;
 mod lab;
+mod lesson;
 mod line_stream;
 mod rpc;
 mod server;
@@ -50,6 +52,7 @@ Usage:
   etcdlab ctl  [etcdctl args]   etcdctl v3 client (see `etcdlab ctl --help`)
   etcdlab utl  snapshot status|restore   offline snapshot tools (etcdutl syntax)
   etcdlab lab  [--size 3]       a local cluster to learn and break (see `etcdlab lab --help`)
+  etcdlab lesson list|start N   guided lessons checked against the lab (see `etcdlab lesson --help`)
   etcdlab events [--lab URL]    Raft events as a timeline (see `etcdlab events --help`)
   etcdlab viz --endpoints URL   the lab's visualizer for any cluster of ours (see `etcdlab viz --help`)
   etcdlab demo [--export DIR]   the visualizer on a cluster simulated in the page (no lab)
@@ -78,6 +81,7 @@ fn main() -> ExitCode {
                             | "ctl"
                             | "utl"
                             | "lab"
+                            | "lesson"
                             | "bench"
                             | "events"
                             | "viz"
@@ -111,6 +115,7 @@ fn main() -> ExitCode {
         "etcd" => server::main(args),
         "etcdctl" | "ctl" => ctl::main(args),
         "lab" => lab::main(args),
+        "lesson" => lesson::main(args),
         "bench" => bench::main(args),
         "events" => events_cli::main(args),
         "viz" => viz::main(args),

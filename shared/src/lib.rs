@@ -16,6 +16,8 @@
 //! - [`sim`]: the deterministic cluster simulator, its scenarios and the linearizability checker.
 //! - [`cluster_view`]: the reducer from events to what the cluster looks like (roles, logs,
 //!   key-value state, messages in flight), shared by the visualizer and the lessons.
+//! - [`lesson`]: guided lessons — the lesson file format and the embedded lessons, the goal
+//!   vocabulary checked against what the host observes, scenarios, the Kubernetes sample.
 //!
 //! The host (the node crate natively, the simulator in the browser) drives a member with
 //! `tick`, `step`, `propose` and `read_index`, then calls `ready` and carries out what it
@@ -27,6 +29,7 @@ pub mod cluster_view;
 pub mod error;
 pub mod events;
 pub mod lease;
+pub mod lesson;
 pub mod member;
 pub mod membership;
 pub mod mvcc;

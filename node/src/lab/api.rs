@@ -14,6 +14,8 @@
 //!   for members we did not start (`etcdlab viz`);
 //! - `POST /api/kv` `{"op":"put|get|delete","key":"k","value":"v"}` through gRPC;
 //! - `POST /api/freeze` / `POST /api/thaw`: pause / resume every member;
+//! - `POST /api/observe`, `/api/sample`, `/api/wipe`: what lessons check and set up (see
+//!   [`lesson_api`]);
 //! - `POST /api/members/{name}/kill|restart|pause|resume`: the older spelling of the faults;
 //! - `GET /`: the visualizer (embedded, see `viz_assets`); `GET /status`: a plain status page
 //!   that refreshes itself, for browsers without WebAssembly and for scripts.
@@ -33,6 +35,9 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
+use etcdlab_core::lesson::ObservationRequest;
+
+use super::lesson_api;
 use super::members::{Members, Refusal, kv};
 
 pub fn router(lab: Arc<Members>) -> Router {
@@ -45,6 +50,9 @@ pub fn router(lab: Arc<Members>) -> Router {
         .route("/api/kv", post(kv_request))
         .route("/api/freeze", post(freeze))
         .route("/api/thaw", post(thaw))
+        .route("/api/observe", post(observe))
+        .route("/api/sample", post(sample))
+        .route("/api/wipe", post(wipe))
         .route("/api/members/{name}/{verb}", post(member_verb))
         .with_state(lab)
 }
@@ -169,6 +177,39 @@ async fn kv_request(State(lab): State<Arc<Members>>, body: String) -> Response {
     };
     let targets = lab.kv_targets().await;
     answer(kv(lab.tls(), &targets, &request).await)
+}
+
+async fn observe(State(lab): State<Arc<Members>>, body: String) -> Response {
+    match serde_json::from_str::<ObservationRequest>(&body) {
+        Ok(request) => Json(lesson_api::observe(&lab, &request).await).into_response(),
+        Err(e) => refusal(Refusal::BadRequest(format!(
+            "the body must be {{\"keys\":[..],\"prefixes\":[..],\"files\":[..],\"endpoints\":[..]}}: {e}"
+        ))),
+    }
+}
+
+async fn sample(State(lab): State<Arc<Members>>, body: String) -> Response {
+    let name = serde_json::from_str::<Value>(&body)
+        .ok()
+        .and_then(|v| v["name"].as_str().map(str::to_string));
+    let Some(name) = name else {
+        return refusal(Refusal::BadRequest(
+            "the body must be {\"name\":\"kubernetes\"}".into(),
+        ));
+    };
+    answer(
+        lesson_api::load_sample(&lab, &name)
+            .await
+            .map(|n| json!({ "loaded": n })),
+    )
+}
+
+async fn wipe(State(lab): State<Arc<Members>>) -> Response {
+    answer(
+        lesson_api::wipe(&lab)
+            .await
+            .map(|n| json!({ "deleted": n })),
+    )
 }
 
 async fn freeze(State(lab): State<Arc<Members>>) -> Response {

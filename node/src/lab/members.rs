@@ -18,7 +18,7 @@
 
 use std::fs;
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -164,10 +164,11 @@ pub struct Members {
     pub events: EventHub,
     /// How to reach the members when they serve TLS (`lab --tls`, or viz's TLS flags).
     tls: Option<MemberTls>,
-    /// The TLS flags the lab starts its members with (`--tls`), and the etcdctl flags it
-    /// prints for them.
+    /// The TLS flags the lab starts its members with (`--tls`), the etcdctl flags it prints
+    /// for them, and the folder of its certificates.
     lab_tls_flags: Vec<String>,
     etcdctl_tls_flags: Option<String>,
+    lab_pki_dir: Option<PathBuf>,
 }
 
 impl Members {
@@ -176,14 +177,20 @@ impl Members {
         let data_dir = flags.data_dir.clone().context("the lab's data dir")?;
         fs::create_dir_all(&data_dir)
             .with_context(|| format!("cannot create the lab's data dir {}", data_dir.display()))?;
-        let (tls, lab_tls_flags, etcdctl_tls_flags) = match flags.tls {
+        let (tls, lab_tls_flags, etcdctl_tls_flags, lab_pki_dir) = match flags.tls {
             true => {
                 let lab_tls = LabTls::prepare(&data_dir)?;
                 let member_flags = lab_tls.member_flags();
                 let etcdctl_flags = lab_tls.etcdctl_flags();
-                (Some(lab_tls.client), member_flags, Some(etcdctl_flags))
+                let pki_dir = lab_tls.pki_dir().to_path_buf();
+                (
+                    Some(lab_tls.client),
+                    member_flags,
+                    Some(etcdctl_flags),
+                    Some(pki_dir),
+                )
             }
-            false => (None, Vec::new(), None),
+            false => (None, Vec::new(), None, None),
         };
         let scheme = if flags.tls { "https" } else { "http" };
         let members: Vec<Member> = ports
@@ -233,6 +240,7 @@ impl Members {
             tls,
             lab_tls_flags,
             etcdctl_tls_flags,
+            lab_pki_dir,
         })
     }
 
@@ -271,7 +279,18 @@ impl Members {
             tls,
             lab_tls_flags: Vec::new(),
             etcdctl_tls_flags: None,
+            lab_pki_dir: None,
         }
+    }
+
+    /// The partition in force, as groups of member names.
+    pub fn partition(&self) -> Option<Vec<Vec<String>>> {
+        let groups = self
+            .partition
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        groups.and_then(|g| serde_json::from_value(g).ok())
     }
 
     pub fn tls(&self) -> Option<&MemberTls> {
@@ -281,6 +300,11 @@ impl Members {
     /// `--cacert .. --cert .. --key ..` for etcdctl, when the lab runs its members with TLS.
     pub fn etcdctl_tls_flags(&self) -> Option<&str> {
         self.etcdctl_tls_flags.as_deref()
+    }
+
+    /// The folder of the lab's certificates (`--tls`).
+    pub fn lab_pki_dir(&self) -> Option<&Path> {
+        self.lab_pki_dir.as_deref()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Member>> {

@@ -6,7 +6,7 @@
 //! kills, restarts, pauses, partitions and heals the members and follows their event streams
 //! into the merged, cursor-numbered stream of [`events`]; [`api`] serves `GET /api/cluster`,
 //! `GET /api/events`, `POST /api/faults`, `/api/kv`, `/api/freeze`, `/api/thaw` and the
-//! visualizer at `/`. `etcdlab lab kill|restart|pause|resume|campaign|partition|heal|freeze|thaw`
+//! visualizer at `/`, and [`lesson_api`] what lessons observe and set up (`--sample`). `etcdlab lab kill|restart|pause|resume|campaign|partition|heal|freeze|thaw`
 //! sends the same from another terminal through [`http`], the small HTTP/1.1 client that
 //! `etcdlab events` uses too. `etcdlab viz` (`crate::viz`) serves the same API and page over the
 //! members of a cluster it did not start.
@@ -14,6 +14,7 @@
 pub(crate) mod api;
 mod events;
 pub mod http;
+mod lesson_api;
 pub(crate) mod members;
 mod ports;
 pub mod tls;
@@ -64,6 +65,10 @@ pub struct LabFlags {
     /// Timings a human can follow: 1000 ms heartbeats, 5000 ms election timeout.
     #[arg(long, conflicts_with_all = ["heartbeat_interval", "election_timeout"])]
     pub slow: bool,
+    /// Load a data set once the cluster has a leader: `kubernetes` (a small cluster's
+    /// /registry keys: pods, nodes, configmaps, secrets, namespaces, services).
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(etcdlab_core::lesson::sample::SAMPLES))]
+    pub sample: Option<String>,
     /// Act on a running lab (at --ui-addr) instead of starting one.
     #[command(subcommand)]
     pub action: Option<LabAction>,
@@ -236,6 +241,9 @@ async fn run(mut flags: LabFlags) -> anyhow::Result<()> {
         .map(|name| tokio::spawn(lab.clone().follow(name)))
         .collect();
     tasks.push(tokio::spawn(lab.clone().supervise()));
+    if let Some(name) = flags.sample.clone() {
+        tasks.push(tokio::spawn(load_sample_when_ready(lab.clone(), name)));
+    }
     let endpoints = lab.client_endpoints().join(",");
     let endpoints = match lab.etcdctl_tls_flags() {
         Some(flags) => format!("{endpoints} {flags}"),
@@ -269,6 +277,22 @@ async fn run(mut flags: LabFlags) -> anyhow::Result<()> {
     }
     lab.stop_all(Duration::from_secs(10));
     served.context("serving the lab API")
+}
+
+/// Loads the sample once a member answers (a bounded wait: 30 s), and says so.
+async fn load_sample_when_ready(lab: Arc<Members>, name: String) {
+    let mut last_error = String::new();
+    for _ in 0..60 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        match lesson_api::load_sample(&lab, &name).await {
+            Ok(count) => {
+                println!("etcdlab lab: loaded the {name} sample ({count} keys under /registry/)");
+                return;
+            }
+            Err(e) => last_error = e.to_string(),
+        }
+    }
+    eprintln!("etcdlab lab: could not load the {name} sample: {last_error}");
 }
 
 #[cfg(test)]

@@ -44,7 +44,8 @@ pub fn choose(data_dir: &Path, size: u16, base: u16) -> anyhow::Result<Vec<(u16,
         }
         let default = u32::from(base) + 10000 * u32::from(i);
         let fits = default < u32::from(u16::MAX);
-        let pair = (default as u16, default as u16 + 1);
+        // Only used when it fits: a base near the top (65535) means "free ports only".
+        let pair = (default as u16, (default as u16).wrapping_add(1));
         let has_data = data_dir.join(&name).exists();
         if fits && free(pair.0) && free(pair.1) {
             ports.push(pair);
@@ -74,6 +75,17 @@ pub fn choose(data_dir: &Path, size: u16, base: u16) -> anyhow::Result<Vec<(u16,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_base_at_the_top_gives_free_ports() {
+        let dir = tempfile::tempdir().unwrap();
+        let ports = choose(dir.path(), 2, u16::MAX).unwrap();
+        assert!(
+            ports
+                .iter()
+                .all(|&(client, peer)| client != u16::MAX && peer != 0)
+        );
+    }
 
     #[test]
     fn taken_default_ports_are_replaced_and_the_choice_is_kept() {

@@ -96,6 +96,11 @@ impl LabTls {
         })
     }
 
+    /// The folder of the certificates.
+    pub fn pki_dir(&self) -> &Path {
+        &self.pki
+    }
+
     fn file(&self, name: &str) -> String {
         self.pki.join(name).display().to_string()
     }

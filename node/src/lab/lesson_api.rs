@@ -1,0 +1,233 @@
+//! The lab's side of the lessons (`etcdlab lesson`): `POST /api/observe` answers what a step's
+//! goal needs to see (an [`ObservationRequest`] in, an [`Observation`] out: members, the
+//! membership, key values on each member, prefix counts, partition, TLS, alarms);
+//! `POST /api/sample` loads a data set (`{"name":"kubernetes"}`), `POST /api/wipe` deletes
+//! every key. The lab does these because it holds the members' addresses and, with `--tls`,
+//! the client certificate.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use etcdlab_core::lesson::{
+    ListedMember, MemberState, Observation, ObservationRequest, ObservedMember, sample,
+};
+use etcdlab_core::proto::etcdserverpb::{
+    AlarmRequest, DeleteRangeRequest, MemberListRequest, PutRequest, RangeRequest,
+    alarm_request::AlarmAction,
+};
+use tonic::transport::Channel;
+
+use super::members::{Members, Refusal};
+use super::tls;
+use crate::rpc::etcdserverpb::cluster_client::ClusterClient;
+use crate::rpc::etcdserverpb::kv_client::KvClient;
+use crate::rpc::etcdserverpb::maintenance_client::MaintenanceClient;
+
+const CONNECT: Duration = Duration::from_millis(500);
+
+async fn channel(lab: &Members, addr: &str) -> Option<Channel> {
+    tls::channel(lab.tls(), addr, CONNECT).await.ok()
+}
+
+/// The range end that makes `prefix` a prefix read (etcd's rule; `""` means every key).
+fn prefix_end(prefix: &str) -> Vec<u8> {
+    let mut end = prefix.as_bytes().to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    vec![0]
+}
+
+/// The values of `keys` as the member at `addr` holds them (a serializable read each).
+async fn values_on(
+    lab: &Members,
+    addr: &str,
+    keys: &[String],
+) -> Option<BTreeMap<String, Option<String>>> {
+    let mut client = KvClient::new(channel(lab, addr).await?);
+    let mut values = BTreeMap::new();
+    for key in keys {
+        let answer = client
+            .range(RangeRequest {
+                key: key.clone().into_bytes(),
+                serializable: true,
+                ..Default::default()
+            })
+            .await
+            .ok()?
+            .into_inner();
+        let value = answer
+            .kvs
+            .first()
+            .map(|kv| String::from_utf8_lossy(&kv.value).into_owned());
+        values.insert(key.clone(), value);
+    }
+    Some(values)
+}
+
+/// What the lab sees now of what `request` asks about.
+pub async fn observe(lab: &Members, request: &ObservationRequest) -> Observation {
+    let views = lab.views().await;
+    let members: Vec<ObservedMember> = views
+        .iter()
+        .map(|v| ObservedMember {
+            name: v.name.clone(),
+            id: v.id.clone(),
+            state: match v.state.as_str() {
+                "up" => MemberState::Up,
+                "paused" => MemberState::Paused,
+                _ => MemberState::Down,
+            },
+            role: v.role.clone(),
+            term: v.term,
+            leader: v.leader.clone(),
+            commit_index: v.commit_index,
+            applied_index: v.applied_index,
+        })
+        .collect();
+    let mut up: Vec<&str> = views
+        .iter()
+        .filter(|v| v.state == "up")
+        .map(|v| v.endpoint.as_str())
+        .collect();
+    // The leader first: it answers linearizable reads without a forward.
+    up.sort_by_key(|addr| {
+        views
+            .iter()
+            .find(|v| v.endpoint == *addr)
+            .is_none_or(|v| v.role.as_deref() != Some("leader"))
+    });
+    let keys: Vec<String> = request.keys.iter().cloned().collect();
+    let mut observation = Observation {
+        members,
+        partition: lab.partition(),
+        tls: lab.tls().is_some(),
+        pki_dir: lab.lab_pki_dir().map(|dir| dir.display().to_string()),
+        ..Observation::default()
+    };
+    for view in views.iter().filter(|v| v.state == "up") {
+        if let Some(values) = values_on(lab, &view.endpoint, &keys).await {
+            observation.values.insert(view.name.clone(), values);
+        }
+    }
+    for addr in &request.endpoints {
+        if let Some(values) = values_on(lab, addr, &keys).await {
+            observation.values.insert(addr.clone(), values);
+        }
+    }
+    for addr in up {
+        let Some(channel) = channel(lab, addr).await else {
+            continue;
+        };
+        let Ok(list) = ClusterClient::new(channel.clone())
+            .member_list(MemberListRequest::default())
+            .await
+        else {
+            continue;
+        };
+        observation.membership = list
+            .into_inner()
+            .members
+            .iter()
+            .map(|m| ListedMember {
+                name: m.name.clone(),
+                id: etcdlab_core::events::hex_id(m.id),
+                peer_urls: m.peer_ur_ls.clone(),
+                is_learner: m.is_learner,
+            })
+            .collect();
+        let mut kv = KvClient::new(channel.clone());
+        for prefix in &request.prefixes {
+            if let Ok(answer) = kv
+                .range(RangeRequest {
+                    key: prefix.clone().into_bytes(),
+                    range_end: prefix_end(prefix),
+                    count_only: true,
+                    ..Default::default()
+                })
+                .await
+            {
+                observation
+                    .prefix_counts
+                    .insert(prefix.clone(), answer.into_inner().count.max(0) as u64);
+            }
+        }
+        if let Ok(alarms) = MaintenanceClient::new(channel)
+            .alarm(AlarmRequest {
+                action: AlarmAction::Get as i32,
+                ..Default::default()
+            })
+            .await
+        {
+            observation.alarms = alarms
+                .into_inner()
+                .alarms
+                .iter()
+                .map(|a| a.alarm().as_str_name().to_string())
+                .collect();
+        }
+        break;
+    }
+    observation
+}
+
+/// The first running member's KV client, the leader first.
+async fn kv_client(lab: &Members) -> Result<KvClient<Channel>, Refusal> {
+    for target in lab.kv_targets().await {
+        if let Some(channel) = channel(lab, &target).await {
+            return Ok(KvClient::new(channel));
+        }
+    }
+    Err(Refusal::Conflict("no member is running".into()))
+}
+
+/// Puts the sample's keys; the number of keys written.
+pub async fn load_sample(lab: &Members, name: &str) -> Result<usize, Refusal> {
+    let entries = sample::named(name).ok_or_else(|| {
+        Refusal::BadRequest(format!(
+            "no sample named {name:?} (samples: {})",
+            sample::SAMPLES.join(", ")
+        ))
+    })?;
+    let mut client = kv_client(lab).await?;
+    for (key, value) in &entries {
+        client
+            .put(PutRequest {
+                key: key.clone().into_bytes(),
+                value: value.clone().into_bytes(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|s| Refusal::Conflict(format!("loading {key}: {}", s.message())))?;
+    }
+    Ok(entries.len())
+}
+
+/// Deletes every key; the number deleted.
+pub async fn wipe(lab: &Members) -> Result<i64, Refusal> {
+    let answer = kv_client(lab)
+        .await?
+        .delete_range(DeleteRangeRequest {
+            key: vec![0],
+            range_end: prefix_end(""),
+            ..Default::default()
+        })
+        .await
+        .map_err(|s| Refusal::Conflict(s.message().to_string()))?;
+    Ok(answer.into_inner().deleted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_end;
+
+    #[test]
+    fn prefix_ends_follow_etcd() {
+        assert_eq!(prefix_end("/registry/"), b"/registry0".to_vec());
+        assert_eq!(prefix_end(""), vec![0]);
+        assert_eq!(prefix_end("a\u{7f}"), b"a\x80".to_vec());
+    }
+}

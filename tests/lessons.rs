@@ -1,0 +1,203 @@
+//! `etcdlab lesson`: every shipped lesson passes end to end (`lesson verify --all`, each on a
+//! lab of its own); the instructor's `scenario` and `reset` act on a running lab started with
+//! `--sample kubernetes`; the tutor (`lesson start`) follows a student's commands to the end
+//! of a lesson; wrong lesson numbers are clear errors.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use support::{Lab, Process, etcdlab_bin};
+
+/// Runs `etcdlab lesson <args>` against the lab at `addr` to its end.
+fn lesson(addr: &str, args: &[&str]) -> Output {
+    Command::new(etcdlab_bin())
+        .args(["lesson", "--lang", "en", "--lab", addr])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running etcdlab lesson")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Keys under `prefix` as the lab's first member counts them.
+fn count(lab: &Lab, prefix: &str) -> u64 {
+    let (status, answer) = lab.post("/api/observe", &format!("{{\"prefixes\":[\"{prefix}\"]}}"));
+    assert_eq!(status, 200, "{answer}");
+    answer["prefix_counts"][prefix].as_u64().unwrap_or(0)
+}
+
+#[test]
+fn every_lesson_verifies_end_to_end() {
+    let scratch = tempfile::tempdir().unwrap();
+    let mut child = Command::new(etcdlab_bin())
+        .args(["lesson", "--lang", "en", "verify", "--all"])
+        .env("TMPDIR", scratch.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting etcdlab lesson verify");
+    let stdout = child.stdout.take().unwrap();
+    let (lines, received) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let mut process = Process { child };
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let mut seen = Vec::new();
+    while !seen
+        .iter()
+        .any(|l: &String| l.ends_with("lessons verified"))
+    {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match received.recv_timeout(left) {
+            Ok(line) => seen.push(line),
+            Err(_) => panic!("verify did not finish in 600 s:\n{}", seen.join("\n")),
+        }
+    }
+    let status = process.child.wait().unwrap();
+    let report = seen.join("\n");
+    let lessons = seen.len() - 1;
+    assert!(lessons >= 10, "{report}");
+    assert!(
+        seen[..lessons].iter().all(|l| l.starts_with("ok ")),
+        "{report}"
+    );
+    assert_eq!(
+        seen[lessons],
+        format!("{lessons}/{lessons} lessons verified"),
+        "{report}"
+    );
+    assert!(status.success(), "{report}");
+    let left: Vec<_> = std::fs::read_dir(scratch.path()).unwrap().collect();
+    assert!(left.is_empty(), "verify left {left:?} behind");
+}
+
+#[test]
+fn instructor_scenario_and_reset_act_on_a_running_lab() {
+    let lab = Lab::start(3, &["--sample", "kubernetes"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while count(&lab, "/registry/") != 20 {
+        assert!(Instant::now() < deadline, "the sample was not loaded");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // Lesson 4, step 3 pauses a follower.
+    let out = lesson(&lab.addr, &["scenario", "4", "3"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let paused: Vec<_> = lab
+        .members()
+        .into_iter()
+        .filter(|m| m["state"] == "paused")
+        .collect();
+    assert_eq!(paused.len(), 1, "{}", text(&out));
+    assert_ne!(paused[0]["role"], "leader");
+
+    // Step 1 has no scenario: a clear refusal.
+    let out = lesson(&lab.addr, &["scenario", "4", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("step 1 of lesson 4 has no scenario"),
+        "{}",
+        text(&out)
+    );
+
+    // Resetting for lesson 1 resumes the member and wipes every key; for lesson 3 it loads
+    // the sample again.
+    lab.post("/api/kv", r#"{"op":"put","key":"left-over","value":"x"}"#);
+    let out = lesson(&lab.addr, &["reset", "1"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(lab.members().iter().all(|m| m["state"] == "up"));
+    assert_eq!(count(&lab, ""), 0);
+    let out = lesson(&lab.addr, &["reset", "kubernetes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(count(&lab, "/registry/pods/"), 7);
+}
+
+#[test]
+fn the_tutor_follows_the_student_to_the_end_of_a_lesson() {
+    let lab = Lab::start(3, &[]);
+    let endpoint = lab.members()[0]["endpoint"].as_str().unwrap().to_string();
+    let mut child = Command::new(etcdlab_bin())
+        .args(["lesson", "--lab", &lab.addr, "start", "1"])
+        .env("LANG", "ko_KR.UTF-8")
+        .env_remove("LC_ALL")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (lines, received) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let _process = Process { child };
+    let wait_for = |wanted: &str| -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match received.recv_timeout(left) {
+                Ok(line) if line.contains(wanted) => return seen,
+                Ok(line) => seen.push(line),
+                Err(_) => panic!("no {wanted:?} in 30 s:\n{}", seen.join("\n")),
+            }
+        }
+    };
+    // The lab is not on the default ports: the tutor says where m1 is, and the student types
+    // the commands it shows with that endpoint.
+    let note = wait_for("ETCDCTL_ENDPOINTS");
+    assert!(note.iter().any(|l| l.contains("키-값 저장소")), "{note:?}");
+    for command in [
+        "put greeting hello",
+        "put greeting annyeong",
+        "del greeting",
+    ] {
+        wait_for(&format!("$ etcdctl {command}"));
+        let out = Command::new(etcdlab_bin())
+            .args(["ctl", "--endpoints", &endpoint])
+            .args(command.split(' '))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        wait_for("✓ 완료");
+    }
+    wait_for("레슨을 모두 마쳤습니다");
+}
+
+#[test]
+fn unknown_lessons_and_steps_are_clear_errors() {
+    let out = lesson("127.0.0.1:1", &["start", "99"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("no lesson \"99\""), "{}", text(&out));
+    let out = lesson("127.0.0.1:1", &["scenario", "5", "9"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("lesson 5 has steps 1 to 4"),
+        "{}",
+        text(&out)
+    );
+    let out = lesson("127.0.0.1:1", &["verify"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("name a lesson, or --all"),
+        "{}",
+        text(&out)
+    );
+}
