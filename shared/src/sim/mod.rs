@@ -9,8 +9,9 @@
 //! their link's delay, members tick every `tick_ms`, client requests time out. A crash drops
 //! the member but keeps its database; a restart reopens it, as a real member restarts.
 //! Clients live in [`client`], faults in [`network`], scripted runs in [`scenario`], played
-//! against a clock by [`player`]; [`digest`] fingerprints a run's events.
+//! against a clock by [`player`]; [`digest`] fingerprints a run's events, [`bench`] times one.
 
+pub mod bench;
 pub mod client;
 pub mod digest;
 pub mod history;
