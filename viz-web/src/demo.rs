@@ -15,6 +15,7 @@ use etcdlab_core::events::{RaftEvent, hex_id};
 use etcdlab_core::sim::digest::{DEMO_DIGEST_AT_MS, EventLogDigest};
 use etcdlab_core::sim::network::LinkFaults;
 use etcdlab_core::sim::player::Player;
+use etcdlab_core::sim::scenario::Scenario;
 use etcdlab_core::sim::{ClientOp, Outcome, scenario};
 use raft::StateRole;
 use serde_json::{Value, json};
@@ -51,15 +52,21 @@ impl Demo {
                 Some(e),
             ),
         };
-        let mut lines = vec![format!(
+        let mut demo = Demo::play(&scenario, seed);
+        demo.lines.extend(note);
+        demo
+    }
+
+    /// A demo of a scenario the page built itself (the benchmark's workload).
+    pub fn play(scenario: &Scenario, seed: u64) -> Demo {
+        let lines = vec![format!(
             "demo: no lab here, a simulated cluster runs in the page (seed {seed}). {}",
             scenario.description
         )];
-        lines.extend(note);
         Demo {
             seed,
             scenario: scenario.name.clone(),
-            player: Player::new(&scenario, seed),
+            player: Player::new(scenario, seed),
             digest: EventLogDigest::new(DEMO_DIGEST_AT_MS),
             frozen: false,
             asked: BTreeMap::new(),
