@@ -1,7 +1,7 @@
 //! How fast the simulator runs a cluster, natively (`etcdlab demo --bench`) and in the page
 //! (`?demo&bench=5`): a steady replication workload — the members elect a leader, then a
 //! client puts a new key to any member every [`PUT_EVERY_MS`] of virtual time — played by a
-//! [`Player`] with events recorded, as the demo plays its scenarios.
+//! [`Player`] with events recorded and no safety checks, as the demo plays its scenarios.
 //!
 //! The core reads no clock: the host passes its own (`Instant` natively, `performance.now()`
 //! in the page) to [`run`], and both print the same [`BenchReport`] line.
@@ -96,6 +96,7 @@ impl BenchParams {
             ),
             config: SimConfig {
                 members: self.members,
+                check_invariants: false,
                 ..SimConfig::default()
             },
             steps,
@@ -211,7 +212,10 @@ mod tests {
         let line = report.to_string();
         assert!(line.starts_with("members=3 sim_s=5.0 wall_s=0.250 speedup=20.0 events="));
 
-        let mut player = Player::new(&params.scenario(), 2);
+        // The same run with the safety checks the benchmark leaves out: it is a safe one.
+        let mut checked = params.scenario();
+        checked.config.check_invariants = true;
+        let mut player = Player::new(&checked, 2);
         player.run_to(5_000);
         let done = player.sim_mut().take_results();
         assert!(done.len() >= 18, "a put every 100 ms after 3 s: {done:?}");

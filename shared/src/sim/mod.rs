@@ -66,6 +66,11 @@ pub struct SimConfig {
     pub request_timeout_ms: u64,
     /// Whether members record [`RaftEvent`]s (for a UI or a determinism check).
     pub events: bool,
+    /// Whether every step is checked against Raft's safety properties ([`invariants`]). The
+    /// checks cost more as the history grows (the key space is hashed at every applied
+    /// index); the browser's demo, which never shows their verdict, runs without them. The
+    /// run itself (its events and answers) is the same either way.
+    pub check_invariants: bool,
 }
 
 impl Default for SimConfig {
@@ -80,6 +85,7 @@ impl Default for SimConfig {
             faults: LinkFaults::default(),
             request_timeout_ms: 3_000,
             events: true,
+            check_invariants: true,
         }
     }
 }
@@ -516,7 +522,7 @@ impl Simulator {
     }
 
     fn observe(&mut self, node: usize) {
-        if self.violation.is_some() {
+        if self.violation.is_some() || !self.config.check_invariants {
             return;
         }
         if let Some(member) = &self.nodes[node].member
