@@ -10,7 +10,9 @@
 //! `http.server` from a sub-folder, no lab anywhere; the page simulates a cluster, a leader is
 //! killed from it, the terminal answers; seeded runs (a crash, random faults, membership
 //! changes) digested in the page equal the native digests (`etcdlab demo --digest`): wasm and
-//! native run the simulator identically.
+//! native run the simulator identically. The page's bench mode (`?demo&bench=3`) simulates the
+//! same events as `etcdlab demo --bench` (only the count and the virtual time are compared:
+//! speed is a benchmark, never a test).
 //! Screenshots in `target/e2e-artifacts/demo/`.
 
 mod support;
@@ -104,6 +106,15 @@ fn the_exported_demo_runs_a_simulated_cluster_from_a_plain_file_server() {
     })
     .collect();
 
+    let bench = run(
+        &etcdlab_bin(),
+        &["demo", "--bench", "--members", "3", "--seconds", "5"].map(String::from),
+        &[],
+        None,
+        Duration::from_secs(60),
+    );
+    assert_eq!(bench.code, 0, "{}", bench.stderr);
+
     let (server, port) = serve_folder(sites.path());
     let artifacts = root.join("target/e2e-artifacts/demo");
     let out = run(
@@ -113,6 +124,7 @@ fn the_exported_demo_runs_a_simulated_cluster_from_a_plain_file_server() {
             format!("http://127.0.0.1:{port}/etcdlab/"),
             artifacts.display().to_string(),
             serde_json::Value::from(runs).to_string(),
+            bench.stdout.trim().to_string(),
         ],
         &[],
         None,
@@ -126,6 +138,7 @@ fn the_exported_demo_runs_a_simulated_cluster_from_a_plain_file_server() {
         "2-demo-new-leader",
         "3-demo-terminal",
         "4-demo-digest-member-add-remove",
+        "5-demo-bench",
     ] {
         assert!(
             artifacts.join(format!("{stage}.png")).exists(),

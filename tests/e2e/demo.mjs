@@ -1,18 +1,20 @@
 // The static demo in Debian's headless Chromium, driven by tests/viz_e2e.rs: the exported
 // page served by a plain static file server, with no lab behind it.
-//   node demo.mjs <page url> <artifact dir> <runs>
-// where <runs> is JSON: [{"seed": 42, "scenario": "leader-crash", "digest": "<native digest>"}, ...].
+//   node demo.mjs <page url> <artifact dir> <runs> <bench>
+// where <runs> is JSON: [{"seed": 42, "scenario": "leader-crash", "digest": "<native digest>"}, ...]
+// and <bench> the line `etcdlab demo --bench --members N --seconds S` printed.
 // Stages (a screenshot of each is kept in the artifact dir): within 5 s of loading, three
 // members and exactly one leader (the page found no lab and simulates one); the leader killed
 // from the UI and a new leader; a put and a get typed into the terminal answered like etcdctl;
 // then for each run, `?demo&seed=..&scenario=..` plays it and its event-log digest equals the
-// one computed natively (`etcdlab demo --digest`). Prints one line per stage; exits non-zero on
-// the first failure.
+// one computed natively (`etcdlab demo --digest`); `?demo&bench=N&seconds=S` reports the same
+// members, virtual time and event count as the native benchmark (wall times differ, unchecked).
+// Prints one line per stage; exits non-zero on the first failure.
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-const [url, artifacts, runs] = process.argv.slice(2);
+const [url, artifacts, runs, bench] = process.argv.slice(2);
 mkdirSync(artifacts, { recursive: true });
 
 const browser = await chromium.launch({
@@ -88,6 +90,23 @@ try {
     if (digest !== expected) throw new Error(`page digest "${digest}", native "${expected}"`);
     console.log(`ok: seed ${seed} ${scenario}: digest ${digest} in the page and natively`);
   }
+
+  stage = 'the benchmark simulates in the page what it simulates natively';
+  const fields = (line) => Object.fromEntries(line.split(' ').map((f) => f.split('=')));
+  const native = fields(bench);
+  const benchUrl = new URL(url);
+  benchUrl.search = `?demo&bench=${native.members}&seconds=${Math.round(Number(native.sim_s))}`;
+  await page.goto(benchUrl.href);
+  await wait(() => document.querySelector('[data-sim-bench]')?.dataset.simBench, null, 60000);
+  const inPage = fields(await page.$eval('[data-sim-bench]', (e) => e.dataset.simBench));
+  for (const field of ['members', 'sim_s', 'events']) {
+    if (inPage[field] !== native[field]) {
+      throw new Error(`page benchmark ${JSON.stringify(inPage)}, native ${JSON.stringify(native)}`);
+    }
+  }
+  await shot('5-demo-bench');
+  console.log(`ok: benchmark, ${inPage.events} events in the page and natively; `
+    + `speed-up ${inPage.speedup}x in the page, ${native.speedup}x natively`);
 
   const origin = new URL(url).origin;
   const foreign = requests.filter((r) => !r.startsWith(origin) && !r.startsWith('data:'));

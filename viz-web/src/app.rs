@@ -6,9 +6,10 @@
 //! Keyboard: space pauses or plays, → steps one event, l goes live, k kills the leader, p
 //! partitions the leader away, h heals, f freezes or thaws the cluster. `?presenter` in the
 //! URL (or the button) gives large type and high contrast and hides the controls; the speed
-//! is kept in the URL too.
+//! is kept in the URL too. `?demo&bench=5` times the simulator first ([`crate::bench`]).
 
 use etcdlab_core::cluster_view::MemberState;
+use etcdlab_core::sim::bench::BenchParams;
 use gloo_render::AnimationFrame;
 use gloo_timers::callback::{Interval, Timeout};
 use serde_json::{Value, json};
@@ -17,6 +18,7 @@ use wasm_bindgen::closure::Closure;
 use web_sys::{HtmlInputElement, KeyboardEvent, WebSocket};
 use yew::prelude::*;
 
+use crate::bench;
 use crate::demo::{DEFAULT_SCENARIO, DEFAULT_SEED, Demo};
 use crate::logs::logs;
 use crate::memo::MemoCache;
@@ -36,6 +38,8 @@ pub enum Msg {
     NoLab,
     /// Runs the demo again with this URL parameter (`seed` or `scenario`) changed.
     DemoRerun(&'static str, String),
+    /// Times the simulator on the benchmark's workload (bench mode).
+    Bench(BenchParams),
     TogglePause,
     Step,
     Live,
@@ -63,6 +67,8 @@ pub enum Selection {
 
 /// Playback speed of a demo whose URL gives none: virtual time runs at twice real time.
 const DEMO_SPEED: f64 = 2.0;
+/// How long bench mode lets the page draw itself before the benchmark holds the thread.
+const BENCH_DELAY_MS: u32 = 200;
 
 pub struct App {
     backend: Backend,
@@ -80,6 +86,8 @@ pub struct App {
     terminal_lines: Vec<String>,
     presenter: bool,
     frozen: bool,
+    /// Bench mode's result: the report line, or what is wrong with the URL's parameters.
+    bench: Option<String>,
     logs_part: MemoCache,
     side_part: MemoCache,
     terminal_part: MemoCache,
@@ -99,9 +107,9 @@ impl Component for App {
         if let Some(speed) = url_param("speed").and_then(|s| s.parse::<f64>().ok()) {
             playback.speed = speed.clamp(0.1, 4.0);
         }
-        let backend = match url_param("demo") {
-            Some(_) => start_demo(&mut playback),
-            None => Backend::Lab,
+        let (backend, bench) = match url_param("demo").or(url_param("bench")) {
+            Some(_) => start_demo(ctx, &mut playback),
+            None => (Backend::Lab, None),
         };
         App {
             backend,
@@ -115,9 +123,13 @@ impl Component for App {
             cluster: Value::Null,
             selection: None,
             terminal_input: String::new(),
-            terminal_lines: vec![terminal::HELP.to_string()],
+            terminal_lines: [terminal::HELP.to_string()]
+                .into_iter()
+                .chain(bench.clone())
+                .collect(),
             presenter: url_param("presenter").is_some(),
             frozen: false,
+            bench,
             logs_part: MemoCache::default(),
             side_part: MemoCache::default(),
             terminal_part: MemoCache::default(),
@@ -186,7 +198,8 @@ impl Component for App {
                 if !self.cluster.is_null() || !matches!(self.backend, Backend::Lab) {
                     return false;
                 }
-                self.backend = start_demo(&mut self.playback);
+                (self.backend, self.bench) = start_demo(ctx, &mut self.playback);
+                self.terminal_lines.extend(self.bench.clone());
             }
             Msg::DemoRerun(name, value) => {
                 set_url_param("demo", Some(""));
@@ -195,6 +208,12 @@ impl Component for App {
                     let _ = window.location().reload();
                 }
                 return false;
+            }
+            Msg::Bench(params) => {
+                let report = bench::run(params).to_string();
+                self.terminal_lines
+                    .push(format!("benchmark, the simulator alone: {report}"));
+                self.bench = Some(report);
             }
             Msg::Cluster(cluster) => {
                 if self.cluster.is_null() && matches!(self.backend, Backend::Lab) {
@@ -455,7 +474,8 @@ impl App {
                 <label>{ " seed " }
                     <input data-demo-seed="" type="number" min="0" value={demo.seed.to_string()} onchange={on_seed} />
                 </label>
-                <span hidden=true data-sim-digest={demo.digest().unwrap_or_default()}></span>
+                <span hidden=true data-sim-digest={demo.digest().unwrap_or_default()}
+                    data-sim-now={demo.now_ms().to_string()} data-sim-bench={self.bench.clone()}></span>
             </span>
         }
     }
@@ -664,16 +684,35 @@ fn listen_to_keys(on_key: Callback<String>) {
     listener.forget();
 }
 
-/// A demo of the seed and scenario the URL names (or the defaults), at its default speed.
-fn start_demo(playback: &mut Playback) -> Backend {
-    let seed = url_param("seed")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(DEFAULT_SEED);
-    let scenario = url_param("scenario").unwrap_or_else(|| DEFAULT_SCENARIO.to_string());
+/// A demo of what the URL asks for: with `bench`, the benchmark's workload at the fastest
+/// speed, timed first ([`Msg::Bench`] comes shortly); otherwise the seed and scenario it names
+/// (or the defaults) at the demo's speed. Also returns what is wrong with `bench`'s parameters.
+fn start_demo(ctx: &Context<App>, playback: &mut Playback) -> (Backend, Option<String>) {
+    let seed = url_param("seed");
+    let bench = url_param("bench").map(|members| {
+        BenchParams::parse(&members, url_param("seconds").as_deref(), seed.as_deref())
+    });
+    let (demo, speed, error) = match bench {
+        Some(Ok(params)) => {
+            let link = ctx.link().clone();
+            Timeout::new(BENCH_DELAY_MS, move || {
+                link.send_message(Msg::Bench(params))
+            })
+            .forget();
+            let demo = Demo::play(&params.scenario(), params.seed);
+            (demo, bench::ANIMATED_SPEED, None)
+        }
+        bench => {
+            let seed = seed.and_then(|s| s.parse().ok()).unwrap_or(DEFAULT_SEED);
+            let scenario = url_param("scenario").unwrap_or_else(|| DEFAULT_SCENARIO.to_string());
+            let error = bench.and_then(Result::err).map(|e| format!("error: {e}"));
+            (Demo::new(seed, &scenario), DEMO_SPEED, error)
+        }
+    };
     if url_param("speed").is_none() {
-        playback.speed = DEMO_SPEED;
+        playback.speed = speed;
     }
-    Backend::Demo(Box::new(Demo::new(seed, &scenario)))
+    (Backend::Demo(Box::new(demo)), error)
 }
 
 fn url_param(name: &str) -> Option<String> {

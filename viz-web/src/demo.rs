@@ -15,6 +15,7 @@ use etcdlab_core::events::{RaftEvent, hex_id};
 use etcdlab_core::sim::digest::{DEMO_DIGEST_AT_MS, EventLogDigest};
 use etcdlab_core::sim::network::LinkFaults;
 use etcdlab_core::sim::player::Player;
+use etcdlab_core::sim::scenario::Scenario;
 use etcdlab_core::sim::{ClientOp, Outcome, scenario};
 use raft::StateRole;
 use serde_json::{Value, json};
@@ -51,11 +52,21 @@ impl Demo {
                 Some(e),
             ),
         };
-        let mut lines = vec![format!(
+        let mut demo = Demo::play(&scenario, seed);
+        demo.lines.extend(note);
+        demo
+    }
+
+    /// A demo of a scenario the page built itself (the benchmark's workload). The page runs it
+    /// without the simulator's safety checks: it never shows their verdict, and they slow a
+    /// long run down (the run itself is the same, as the browser test's digests show).
+    pub fn play(scenario: &Scenario, seed: u64) -> Demo {
+        let mut scenario = scenario.clone();
+        scenario.config.check_invariants = false;
+        let lines = vec![format!(
             "demo: no lab here, a simulated cluster runs in the page (seed {seed}). {}",
             scenario.description
         )];
-        lines.extend(note);
         Demo {
             seed,
             scenario: scenario.name.clone(),

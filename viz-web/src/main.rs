@@ -2,13 +2,14 @@
 //! binary, which serves it at the lab's address.
 //!
 //! A tour: [`source`] reads the lab's event stream and talks to its API, or [`demo`] simulates
-//! a cluster in the page when there is no lab; [`playback`] keeps the history and the clock
+//! a cluster in the page when there is no lab ([`bench`] times it); [`playback`] keeps the history and the clock
 //! (pause, step, speed, scrub) over the core's `ClusterView` reducer; [`ring`] draws the
 //! members and the messages in flight, [`logs`] the logs and state machines; [`terminal`]
 //! turns typed etcdctl lines into requests; [`memo`] keeps the slower-changing parts from
 //! being rebuilt every frame; [`app`] ties them into the page.
 
 mod app;
+mod bench;
 mod demo;
 mod logs;
 mod memo;

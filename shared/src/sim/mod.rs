@@ -9,8 +9,9 @@
 //! their link's delay, members tick every `tick_ms`, client requests time out. A crash drops
 //! the member but keeps its database; a restart reopens it, as a real member restarts.
 //! Clients live in [`client`], faults in [`network`], scripted runs in [`scenario`], played
-//! against a clock by [`player`]; [`digest`] fingerprints a run's events.
+//! against a clock by [`player`]; [`digest`] fingerprints a run's events, [`bench`] times one.
 
+pub mod bench;
 pub mod client;
 pub mod digest;
 pub mod history;
@@ -65,6 +66,11 @@ pub struct SimConfig {
     pub request_timeout_ms: u64,
     /// Whether members record [`RaftEvent`]s (for a UI or a determinism check).
     pub events: bool,
+    /// Whether every step is checked against Raft's safety properties ([`invariants`]). The
+    /// checks cost more as the history grows (the key space is hashed at every applied
+    /// index); the browser's demo, which never shows their verdict, runs without them. The
+    /// run itself (its events and answers) is the same either way.
+    pub check_invariants: bool,
 }
 
 impl Default for SimConfig {
@@ -79,6 +85,7 @@ impl Default for SimConfig {
             faults: LinkFaults::default(),
             request_timeout_ms: 3_000,
             events: true,
+            check_invariants: true,
         }
     }
 }
@@ -515,7 +522,7 @@ impl Simulator {
     }
 
     fn observe(&mut self, node: usize) {
-        if self.violation.is_some() {
+        if self.violation.is_some() || !self.config.check_invariants {
             return;
         }
         if let Some(member) = &self.nodes[node].member
