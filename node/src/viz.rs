@@ -141,14 +141,3 @@ async fn run(flags: VizFlags) -> anyhow::Result<()> {
     }
     served.context("serving the viz API")
 }
-
-#[cfg(test)]
-mod tests {
-    use super::url;
-
-    #[test]
-    fn endpoints_become_urls() {
-        assert_eq!(url("127.0.0.1:2379"), "http://127.0.0.1:2379");
-        assert_eq!(url(" http://10.0.0.1:2379/ "), "http://10.0.0.1:2379");
-    }
-}
