@@ -90,6 +90,10 @@ function __wbg_get_imports() {
             const ret = clearInterval(arg0);
             return ret;
         },
+        __wbg_clipboard_047ad3d952a13066: function(arg0) {
+            const ret = arg0.clipboard;
+            return ret;
+        },
         __wbg_cloneNode_36b90700fd8dbbb0: function() { return handleError(function (arg0) {
             const ret = arg0.cloneNode();
             return ret;
@@ -261,6 +265,13 @@ function __wbg_get_imports() {
             getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 1, len1, true);
             getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 0, ptr1, true);
         },
+        __wbg_language_2004ccd76f539a2b: function(arg0, arg1) {
+            const ret = arg1.language;
+            var ptr1 = isLikeNone(ret) ? 0 : passStringToWasm0(ret, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            var len1 = WASM_VECTOR_LEN;
+            getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 1, len1, true);
+            getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 0, ptr1, true);
+        },
         __wbg_lastChild_d03af7c29f69e2ad: function(arg0) {
             const ret = arg0.lastChild;
             return isLikeNone(ret) ? 0 : addToExternrefTable0(ret);
@@ -303,6 +314,10 @@ function __wbg_get_imports() {
             var len1 = WASM_VECTOR_LEN;
             getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 1, len1, true);
             getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 0, ptr1, true);
+        },
+        __wbg_navigator_c17f443a6fe5d38d: function(arg0) {
+            const ret = arg0.navigator;
+            return ret;
         },
         __wbg_new_07eab48280c9cd7e: function() { return handleError(function () {
             const ret = new URLSearchParams();
@@ -629,39 +644,43 @@ function __wbg_get_imports() {
             const ret = arg0.versions;
             return ret;
         },
+        __wbg_writeText_6b6a85b68a7dd3eb: function(arg0, arg1, arg2) {
+            const ret = arg0.writeText(getStringFromWasm0(arg1, arg2));
+            return ret;
+        },
         __wbindgen_generic_0000000000000001: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 214, ret: Unit, inner_ret: Some(Unit) }, mutable: false }) -> Externref`.
-            const ret = makeClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__he618240df6517044);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 164, ret: Unit, inner_ret: Some(Unit) }, mutable: false }) -> Externref`.
+            const ret = makeClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h06cc98fbf45bbad3);
             return ret;
         },
         __wbindgen_generic_0000000000000002: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 816, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 918, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
             const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h73cf87a9b21c3110);
             return ret;
         },
         __wbindgen_generic_0000000000000003: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("CloseEvent")], shim_idx: 458, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h37222a6cf7eaf90d);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("CloseEvent")], shim_idx: 509, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h013098be12c44a61);
             return ret;
         },
         __wbindgen_generic_0000000000000004: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("KeyboardEvent")], shim_idx: 216, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h5e21aca51b514071);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("KeyboardEvent")], shim_idx: 162, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__hfa95c3e3499be68a);
             return ret;
         },
         __wbindgen_generic_0000000000000005: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("MessageEvent")], shim_idx: 458, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h37222a6cf7eaf90d_4);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("MessageEvent")], shim_idx: 509, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h013098be12c44a61_4);
             return ret;
         },
         __wbindgen_generic_0000000000000006: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Ref(NamedExternref("Event"))], shim_idx: 407, ret: Unit, inner_ret: Some(Unit) }, mutable: false }) -> Externref`.
-            const ret = makeClosure(arg0, arg1, wasm_bindgen__convert__closures________invoke__hf278cae073e6b8ad);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Ref(NamedExternref("Event"))], shim_idx: 460, ret: Unit, inner_ret: Some(Unit) }, mutable: false }) -> Externref`.
+            const ret = makeClosure(arg0, arg1, wasm_bindgen__convert__closures________invoke__hc0e8a78c98c720c3);
             return ret;
         },
         __wbindgen_generic_0000000000000007: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [], shim_idx: 456, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h33fb955cd438e58f);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [], shim_idx: 511, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__hbd35de86e539fef1);
             return ret;
         },
         __wbindgen_generic_0000000000000008: function(arg0, arg1) {
@@ -689,28 +708,28 @@ function __wbg_get_imports() {
     };
 }
 
-function wasm_bindgen__convert__closures_____invoke__h33fb955cd438e58f(arg0, arg1) {
-    wasm.wasm_bindgen__convert__closures_____invoke__h33fb955cd438e58f(arg0, arg1);
+function wasm_bindgen__convert__closures_____invoke__hbd35de86e539fef1(arg0, arg1) {
+    wasm.wasm_bindgen__convert__closures_____invoke__hbd35de86e539fef1(arg0, arg1);
 }
 
-function wasm_bindgen__convert__closures_____invoke__he618240df6517044(arg0, arg1, arg2) {
-    wasm.wasm_bindgen__convert__closures_____invoke__he618240df6517044(arg0, arg1, arg2);
+function wasm_bindgen__convert__closures_____invoke__h06cc98fbf45bbad3(arg0, arg1, arg2) {
+    wasm.wasm_bindgen__convert__closures_____invoke__h06cc98fbf45bbad3(arg0, arg1, arg2);
 }
 
-function wasm_bindgen__convert__closures_____invoke__h37222a6cf7eaf90d(arg0, arg1, arg2) {
-    wasm.wasm_bindgen__convert__closures_____invoke__h37222a6cf7eaf90d(arg0, arg1, arg2);
+function wasm_bindgen__convert__closures_____invoke__h013098be12c44a61(arg0, arg1, arg2) {
+    wasm.wasm_bindgen__convert__closures_____invoke__h013098be12c44a61(arg0, arg1, arg2);
 }
 
-function wasm_bindgen__convert__closures_____invoke__h5e21aca51b514071(arg0, arg1, arg2) {
-    wasm.wasm_bindgen__convert__closures_____invoke__h5e21aca51b514071(arg0, arg1, arg2);
+function wasm_bindgen__convert__closures_____invoke__hfa95c3e3499be68a(arg0, arg1, arg2) {
+    wasm.wasm_bindgen__convert__closures_____invoke__hfa95c3e3499be68a(arg0, arg1, arg2);
 }
 
-function wasm_bindgen__convert__closures_____invoke__h37222a6cf7eaf90d_4(arg0, arg1, arg2) {
-    wasm.wasm_bindgen__convert__closures_____invoke__h37222a6cf7eaf90d_4(arg0, arg1, arg2);
+function wasm_bindgen__convert__closures_____invoke__h013098be12c44a61_4(arg0, arg1, arg2) {
+    wasm.wasm_bindgen__convert__closures_____invoke__h013098be12c44a61_4(arg0, arg1, arg2);
 }
 
-function wasm_bindgen__convert__closures________invoke__hf278cae073e6b8ad(arg0, arg1, arg2) {
-    wasm.wasm_bindgen__convert__closures________invoke__hf278cae073e6b8ad(arg0, arg1, arg2);
+function wasm_bindgen__convert__closures________invoke__hc0e8a78c98c720c3(arg0, arg1, arg2) {
+    wasm.wasm_bindgen__convert__closures________invoke__hc0e8a78c98c720c3(arg0, arg1, arg2);
 }
 
 function wasm_bindgen__convert__closures_____invoke__h73cf87a9b21c3110(arg0, arg1, arg2) {
