@@ -14,6 +14,11 @@
 //! same events as `etcdlab demo --bench` (only the count and the virtual time are compared:
 //! speed is a benchmark, never a test).
 //! Screenshots in `target/e2e-artifacts/demo/`.
+//!
+//! And the lesson panel (`tests/e2e/lesson.mjs`): lesson 5 (leader election) done through the
+//! page on a three-member lab, each step's goal seen met and the panel moving on; the language
+//! switch kept in the URL, presenter mode, an unknown lesson, the lesson in demo mode.
+//! Screenshots in `target/e2e-artifacts/lesson/`.
 
 mod support;
 
@@ -46,6 +51,39 @@ fn the_page_shows_and_drives_a_live_lab() {
         "3-put-committed",
         "4-caught-up",
         "5-link-cut",
+    ] {
+        assert!(
+            artifacts.join(format!("{stage}.png")).exists(),
+            "{stage} screenshot"
+        );
+    }
+}
+
+#[test]
+fn the_lesson_panel_walks_through_leader_election() {
+    let root = e2e_root();
+    let artifacts = root.join("target/e2e-artifacts/lesson");
+    let lab = Lab::start(3, &[]);
+    let out = run(
+        &PathBuf::from("node"),
+        &[
+            root.join("tests/e2e/lesson.mjs").display().to_string(),
+            format!("http://{}/", lab.addr),
+            artifacts.display().to_string(),
+        ],
+        &[],
+        None,
+        Duration::from_secs(240),
+    );
+    assert!(out.code == 0, "{}\n{}", out.stdout, out.stderr);
+    print!("{}", out.stdout);
+    for stage in [
+        "1-lesson-step1",
+        "2-lesson-leader-killed",
+        "3-lesson-put",
+        "4-lesson-complete",
+        "5-lesson-korean-presenter",
+        "6-lesson-demo",
     ] {
         assert!(
             artifacts.join(format!("{stage}.png")).exists(),

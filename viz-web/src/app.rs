@@ -7,6 +7,10 @@
 //! partitions the leader away, h heals, f freezes or thaws the cluster. `?presenter` in the
 //! URL (or the button) gives large type and high contrast and hides the controls; the speed
 //! is kept in the URL too. `?demo&bench=5` times the simulator first ([`crate::bench`]).
+//!
+//! The lesson panel ([`crate::lesson_panel`]) sits above the member controls; the page carries
+//! out what it asks (read the cluster, run a line in the terminal, a scenario's faults) and
+//! keeps its lesson, step and language in the URL.
 
 use etcdlab_core::cluster_view::MemberState;
 use etcdlab_core::sim::bench::BenchParams;
@@ -20,12 +24,14 @@ use yew::prelude::*;
 
 use crate::bench;
 use crate::demo::{DEFAULT_SCENARIO, DEFAULT_SEED, Demo};
+use crate::lesson_panel::{ADVANCE_AFTER_MS, Effect, LessonMsg, LessonRunner};
 use crate::logs::logs;
 use crate::memo::MemoCache;
 use crate::playback::Playback;
 use crate::ring::{RingProps, ring, role_name};
 use crate::source::{self, Backend, StreamLine};
 use crate::terminal::{self, Command};
+use crate::view_observation::observe_view;
 
 pub enum Msg {
     Line(String),
@@ -55,6 +61,7 @@ pub enum Msg {
     TerminalSubmit,
     Key(String),
     TogglePresenter,
+    Lesson(LessonMsg),
 }
 
 /// What the inspector shows.
@@ -91,6 +98,8 @@ pub struct App {
     logs_part: MemoCache,
     side_part: MemoCache,
     terminal_part: MemoCache,
+    lesson: LessonRunner,
+    lesson_part: MemoCache,
 }
 
 impl Component for App {
@@ -133,6 +142,16 @@ impl Component for App {
             logs_part: MemoCache::default(),
             side_part: MemoCache::default(),
             terminal_part: MemoCache::default(),
+            lesson: LessonRunner::new(
+                url_param("lesson").as_deref(),
+                url_param("step").as_deref(),
+                url_param("lang").as_deref(),
+                web_sys::window()
+                    .and_then(|w| w.navigator().language())
+                    .as_deref(),
+                js_sys::Date::now(),
+            ),
+            lesson_part: MemoCache::default(),
         }
     }
 
@@ -179,6 +198,7 @@ impl Component for App {
                 self.frame = Some(request_frame(ctx));
             }
             Msg::PollCluster => {
+                self.observe_for_lesson(ctx);
                 if let Backend::Demo(demo) = &self.backend {
                     ctx.link().send_message(Msg::Cluster(demo.cluster()));
                     return false;
@@ -285,6 +305,16 @@ impl Component for App {
                 self.presenter = !self.presenter;
                 set_url_param("presenter", self.presenter.then_some(""));
             }
+            Msg::Lesson(msg) => {
+                let keep_url = !matches!(msg, LessonMsg::Observed { .. });
+                let effects = self.lesson.update(msg, js_sys::Date::now());
+                if keep_url {
+                    for (name, value) in self.lesson.url_state() {
+                        set_url_param(name, value.as_deref());
+                    }
+                }
+                self.lesson_effects(ctx, effects);
+            }
         }
         let excess = self.terminal_lines.len().saturating_sub(200);
         self.terminal_lines.drain(..excess);
@@ -293,6 +323,7 @@ impl Component for App {
 
     fn view(&self, ctx: &Context<Self>) -> Html {
         let view = self.playback.view();
+        let now_ms = js_sys::Date::now();
         let link = ctx.link();
         let selected_member = match &self.selection {
             Some(Selection::Member(id)) => Some(id.as_str()),
@@ -302,12 +333,13 @@ impl Component for App {
             view,
             clock_ms: self.playback.clock_ms(),
             selected: selected_member,
+            focused: self.lesson.focus_member(),
             on_member: link.callback(|id| Msg::Select(Selection::Member(id))),
             on_flight: link.callback(|(from, id)| Msg::Select(Selection::Flight(from, id))),
             on_link: link.callback(|(a, b, cut)| Msg::ToggleLink(a, b, cut)),
         };
         html! {
-            <main class={classes!("app", self.presenter.then_some("presenter"))}>
+            <main class={classes!("app", self.presenter.then_some("presenter"), self.lesson.focus_class())}>
                 <header>
                     <h1>{ "etcdlab" }</h1>
                     { self.source_status(ctx) }
@@ -319,6 +351,9 @@ impl Component for App {
                 <div class="stage">
                     { ring(&ring_props) }
                     <aside class="side">
+                        { self.lesson_part.get(self.lesson.version(now_ms), || {
+                            self.lesson.view(now_ms, &link.callback(Msg::Lesson))
+                        }) }
                         { self.side_part.get(self.side_version(), || html! { <>
                             { self.member_controls(ctx) }
                             { self.inspector() }
@@ -354,6 +389,63 @@ impl App {
             };
             link.send_message(Msg::Answer(lines));
             link.send_message(Msg::PollCluster);
+        });
+    }
+
+    /// Carries out what the lesson panel asks for.
+    fn lesson_effects(&mut self, ctx: &Context<Self>, effects: Vec<Effect>) {
+        for effect in effects {
+            match effect {
+                Effect::Observe => self.observe_for_lesson(ctx),
+                Effect::Fault(body) => ctx.link().send_message(Msg::Fault(body)),
+                Effect::RunLine(line) => self.run_terminal_line(ctx, &line),
+                Effect::Copy(text) => {
+                    if let Some(window) = web_sys::window() {
+                        // The promise is left alone: a refused copy leaves the text on screen.
+                        let _ = window.navigator().clipboard().write_text(&text);
+                    }
+                }
+                Effect::AdvanceLater(epoch) => {
+                    let link = ctx.link().clone();
+                    Timeout::new(ADVANCE_AFTER_MS, move || {
+                        link.send_message(Msg::Lesson(LessonMsg::Advance(epoch)))
+                    })
+                    .forget();
+                }
+            }
+        }
+    }
+
+    /// Reads what the lesson's step needs: from the lab (`POST /api/observe`), or in demo
+    /// mode from the page's view of the simulated cluster.
+    fn observe_for_lesson(&self, ctx: &Context<Self>) {
+        let Some((epoch, request)) = self.lesson.request() else {
+            return;
+        };
+        let link = ctx.link().clone();
+        if let Backend::Demo(_) = &self.backend {
+            let observation = observe_view(self.playback.view(), &request);
+            link.send_message(Msg::Lesson(LessonMsg::Observed {
+                epoch,
+                observation,
+                demo: true,
+            }));
+            return;
+        }
+        wasm_bindgen_futures::spawn_local(async move {
+            let Ok(body) = serde_json::to_value(&request) else {
+                return;
+            };
+            // An answer that is not an observation (the lab busy or gone) waits for the next poll.
+            if let Ok(answer) = source::post_json("/api/observe", Some(&body)).await
+                && let Ok(observation) = serde_json::from_value(answer)
+            {
+                link.send_message(Msg::Lesson(LessonMsg::Observed {
+                    epoch,
+                    observation,
+                    demo: false,
+                }));
+            }
         });
     }
 
@@ -671,7 +763,7 @@ fn listen_to_keys(on_key: Callback<String>) {
         let typing = e
             .target()
             .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-            .is_some_and(|el| el.tag_name() == "INPUT");
+            .is_some_and(|el| matches!(el.tag_name().as_str(), "INPUT" | "SELECT"));
         if typing || e.ctrl_key() || e.meta_key() || e.alt_key() {
             return;
         }

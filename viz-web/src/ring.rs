@@ -40,6 +40,8 @@ pub struct RingProps<'a> {
     pub view: &'a ClusterView,
     pub clock_ms: f64,
     pub selected: Option<&'a str>,
+    /// The member a lesson step is about, by name (outlined).
+    pub focused: Option<&'a str>,
     pub on_member: Callback<String>,
     pub on_flight: Callback<(String, u64)>,
     /// A link clicked: the two members' ids and whether it is cut now.
@@ -146,6 +148,7 @@ fn member_node(m: &MemberView, (x, y): (f64, f64), props: &RingProps<'_>) -> Htm
     let id = m.id.clone();
     let on_click = props.on_member.reform(move |_| id.clone());
     let selected = props.selected == Some(m.id.as_str());
+    let focused = props.focused == Some(m.name.as_str());
     let timer = election_timer(m, props.clock_ms);
     let circumference = std::f64::consts::TAU * (MEMBER_RADIUS + 6.0);
     let vote = m
@@ -154,7 +157,7 @@ fn member_node(m: &MemberView, (x, y): (f64, f64), props: &RingProps<'_>) -> Htm
         .map(|v| format!("voted {}", props.view.name_of(v)))
         .unwrap_or_default();
     html! {
-        <g class={classes!("member", role, selected.then_some("selected"))}
+        <g class={classes!("member", role, selected.then_some("selected"), focused.then_some("focus"))}
            data-node={m.name.clone()} data-role={role} data-term={m.term.to_string()}
            onclick={on_click} transform={format!("translate({x:.1},{y:.1})")}>
             if let Some(fraction) = timer {

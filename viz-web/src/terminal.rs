@@ -1,8 +1,10 @@
 //! The in-browser terminal: what a typed line asks for. A student types etcdctl commands
 //! (`put k v`, `get k`, `del k`, `member list`, `endpoint status`, with or without a leading
-//! `etcdctl`) or lab verbs (`kill m1`, `restart m1`, `pause m1`, `resume m1`, `partition m1 /
-//! m2 m3`, `heal`, `freeze`, `thaw`); each becomes a request to the lab's API or an answer
-//! from what the page already knows.
+//! `etcdctl`) or lab verbs (`kill m1`, `restart m1`, `pause m1`, `resume m1`, `campaign m1`,
+//! `partition m1 / m2 m3`, `heal`, `freeze`, `thaw`, with or without a leading `etcdlab lab`);
+//! each becomes a request to the lab's API or an answer from what the page already knows.
+//! Flags that only say where to connect or how to print (`--endpoints`, `-w table`, TLS files)
+//! are skipped; any other flag would change what the command means, so it is refused.
 
 use serde_json::{Value, json};
 
@@ -22,16 +24,58 @@ pub enum Command {
 }
 
 pub const HELP: &str = "commands: put KEY VALUE | get KEY | del KEY | member list | endpoint status | \
-kill M | restart M | pause M | resume M | partition M1 / M2 M3 | heal | freeze | thaw | clear";
+kill M | restart M | pause M | resume M | campaign M | partition M1 / M2 M3 | heal | freeze | thaw | clear";
+
+/// etcdctl flags skipped with their value: they pick the connection or the output format,
+/// which the lab and the terminal choose here.
+const SKIPPED_FLAGS: &[&str] = &[
+    "--endpoints",
+    "-w",
+    "--write-out",
+    "--cacert",
+    "--cert",
+    "--key",
+    "--user",
+    "--dial-timeout",
+    "--command-timeout",
+];
+
+/// The words of `line` without the skipped flags (and their values); an error names a flag
+/// the terminal cannot honour.
+fn words_without_flags(line: &str) -> Result<Vec<&str>, String> {
+    let mut words = Vec::new();
+    let mut tokens = line.split_whitespace();
+    while let Some(word) = tokens.next() {
+        if !word.starts_with('-') {
+            words.push(word);
+            continue;
+        }
+        let (flag, inline_value) = match word.split_once('=') {
+            Some((flag, _)) => (flag, true),
+            None => (word, false),
+        };
+        if !SKIPPED_FLAGS.contains(&flag) {
+            return Err(format!("the terminal here does not support {flag}"));
+        }
+        if !inline_value {
+            tokens.next();
+        }
+    }
+    Ok(words)
+}
 
 /// Reads one line; an error explains what was wrong.
 pub fn parse(line: &str) -> Result<Command, String> {
-    let mut words: Vec<&str> = line.split_whitespace().collect();
-    if words.first() == Some(&"etcdctl") {
-        words.remove(0);
+    let mut words = words_without_flags(line)?;
+    match words.as_slice() {
+        ["etcdctl", ..] => {
+            words.remove(0);
+        }
+        ["etcdlab", "lab", ..] => {
+            words.drain(..2);
+        }
+        _ => {}
     }
-    // Flags such as --endpoints=... are accepted and ignored: the lab picks the member.
-    words.retain(|w| !w.starts_with("--"));
     let usage = |text: &str| Err(format!("usage: {text}"));
     Ok(match words.as_slice() {
         [] => return Err(String::new()),
@@ -45,9 +89,10 @@ pub fn parse(line: &str) -> Result<Command, String> {
         ["del", ..] => return usage("del KEY"),
         ["member", "list"] => Command::MemberList,
         ["endpoint", "status"] | ["endpoint", "health"] => Command::EndpointStatus,
-        [verb @ ("kill" | "restart" | "pause" | "resume"), member] => {
-            Command::Fault(json!({ *verb: member }))
-        }
+        [
+            verb @ ("kill" | "restart" | "pause" | "resume" | "campaign"),
+            member,
+        ] => Command::Fault(json!({ *verb: member })),
         ["partition", rest @ ..] if !rest.is_empty() => {
             let groups: Vec<Vec<&str>> = rest
                 .split(|w| *w == "/")
@@ -111,8 +156,28 @@ mod tests {
     }
 
     #[test]
+    fn connection_and_output_flags_are_skipped_and_others_refused() {
+        assert_eq!(
+            parse("etcdctl --endpoints 127.0.0.1:2379,127.0.0.1:12379 endpoint status -w table"),
+            Ok(Command::EndpointStatus)
+        );
+        assert_eq!(
+            parse("etcdctl --write-out=json get k"),
+            Ok(Command::Kv(json!({"op": "get", "key": "k"})))
+        );
+        assert_eq!(
+            parse("etcdctl get / --prefix --keys-only"),
+            Err("the terminal here does not support --prefix".into())
+        );
+    }
+
+    #[test]
     fn lab_verbs_become_faults() {
         assert_eq!(parse("kill m1"), Ok(Command::Fault(json!({"kill": "m1"}))));
+        assert_eq!(
+            parse("etcdlab lab campaign m3"),
+            Ok(Command::Fault(json!({"campaign": "m3"})))
+        );
         assert_eq!(
             parse("partition m1 / m2 m3"),
             Ok(Command::Fault(json!({"partition": [["m1"], ["m2", "m3"]]})))
