@@ -367,16 +367,13 @@ function __wbg_get_imports() {
             const ret = arg0.node;
             return ret;
         },
+        __wbg_now_043d245551b22f9c: function(arg0) {
+            const ret = arg0.now();
+            return ret;
+        },
         __wbg_now_463ac581d2fc7ea3: function() {
             const ret = Date.now();
             return ret;
-        },
-        __wbg_outerHTML_4db9a1f9d77053e6: function(arg0, arg1) {
-            const ret = arg1.outerHTML;
-            const ptr1 = passStringToWasm0(ret, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
-            const len1 = WASM_VECTOR_LEN;
-            getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 1, len1, true);
-            getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 0, ptr1, true);
         },
         __wbg_parentElement_300cdd39ce1d95f8: function(arg0) {
             const ret = arg0.parentElement;
@@ -384,6 +381,10 @@ function __wbg_get_imports() {
         },
         __wbg_parentNode_fe15bcc26df42856: function(arg0) {
             const ret = arg0.parentNode;
+            return isLikeNone(ret) ? 0 : addToExternrefTable0(ret);
+        },
+        __wbg_performance_50e6a3f8dc80bbca: function(arg0) {
+            const ret = arg0.performance;
             return isLikeNone(ret) ? 0 : addToExternrefTable0(ret);
         },
         __wbg_preventDefault_cfb06b02e7406899: function(arg0) {
@@ -585,13 +586,6 @@ function __wbg_get_imports() {
             const ret = arg0.target;
             return isLikeNone(ret) ? 0 : addToExternrefTable0(ret);
         },
-        __wbg_textContent_240d7f8264a6246e: function(arg0, arg1) {
-            const ret = arg1.textContent;
-            var ptr1 = isLikeNone(ret) ? 0 : passStringToWasm0(ret, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
-            var len1 = WASM_VECTOR_LEN;
-            getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 1, len1, true);
-            getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 0, ptr1, true);
-        },
         __wbg_text_5240eb2c41de8292: function() { return handleError(function (arg0) {
             const ret = arg0.text();
             return ret;
@@ -649,38 +643,38 @@ function __wbg_get_imports() {
             return ret;
         },
         __wbindgen_generic_0000000000000001: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 164, ret: Unit, inner_ret: Some(Unit) }, mutable: false }) -> Externref`.
-            const ret = makeClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h06cc98fbf45bbad3);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 138, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h6ecdad5ab261c9a6);
             return ret;
         },
         __wbindgen_generic_0000000000000002: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 918, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h73cf87a9b21c3110);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 28, ret: Unit, inner_ret: Some(Unit) }, mutable: false }) -> Externref`.
+            const ret = makeClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h3b050d8926bb4899);
             return ret;
         },
         __wbindgen_generic_0000000000000003: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("CloseEvent")], shim_idx: 509, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h013098be12c44a61);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("CloseEvent")], shim_idx: 48, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h7fea46f466b08c6c);
             return ret;
         },
         __wbindgen_generic_0000000000000004: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("KeyboardEvent")], shim_idx: 162, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__hfa95c3e3499be68a);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("KeyboardEvent")], shim_idx: 9, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h40437d844ee2b676);
             return ret;
         },
         __wbindgen_generic_0000000000000005: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("MessageEvent")], shim_idx: 509, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h013098be12c44a61_4);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("MessageEvent")], shim_idx: 48, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h7fea46f466b08c6c_4);
             return ret;
         },
         __wbindgen_generic_0000000000000006: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Ref(NamedExternref("Event"))], shim_idx: 460, ret: Unit, inner_ret: Some(Unit) }, mutable: false }) -> Externref`.
-            const ret = makeClosure(arg0, arg1, wasm_bindgen__convert__closures________invoke__hc0e8a78c98c720c3);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Ref(NamedExternref("Event"))], shim_idx: 403, ret: Unit, inner_ret: Some(Unit) }, mutable: false }) -> Externref`.
+            const ret = makeClosure(arg0, arg1, wasm_bindgen__convert__closures________invoke__haccdf3f4dfccfa1a);
             return ret;
         },
         __wbindgen_generic_0000000000000007: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [], shim_idx: 511, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__hbd35de86e539fef1);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [], shim_idx: 7, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h029302f99da2f1c8);
             return ret;
         },
         __wbindgen_generic_0000000000000008: function(arg0, arg1) {
@@ -708,32 +702,32 @@ function __wbg_get_imports() {
     };
 }
 
-function wasm_bindgen__convert__closures_____invoke__hbd35de86e539fef1(arg0, arg1) {
-    wasm.wasm_bindgen__convert__closures_____invoke__hbd35de86e539fef1(arg0, arg1);
+function wasm_bindgen__convert__closures_____invoke__h029302f99da2f1c8(arg0, arg1) {
+    wasm.wasm_bindgen__convert__closures_____invoke__h029302f99da2f1c8(arg0, arg1);
 }
 
-function wasm_bindgen__convert__closures_____invoke__h06cc98fbf45bbad3(arg0, arg1, arg2) {
-    wasm.wasm_bindgen__convert__closures_____invoke__h06cc98fbf45bbad3(arg0, arg1, arg2);
+function wasm_bindgen__convert__closures_____invoke__h3b050d8926bb4899(arg0, arg1, arg2) {
+    wasm.wasm_bindgen__convert__closures_____invoke__h3b050d8926bb4899(arg0, arg1, arg2);
 }
 
-function wasm_bindgen__convert__closures_____invoke__h013098be12c44a61(arg0, arg1, arg2) {
-    wasm.wasm_bindgen__convert__closures_____invoke__h013098be12c44a61(arg0, arg1, arg2);
+function wasm_bindgen__convert__closures_____invoke__h7fea46f466b08c6c(arg0, arg1, arg2) {
+    wasm.wasm_bindgen__convert__closures_____invoke__h7fea46f466b08c6c(arg0, arg1, arg2);
 }
 
-function wasm_bindgen__convert__closures_____invoke__hfa95c3e3499be68a(arg0, arg1, arg2) {
-    wasm.wasm_bindgen__convert__closures_____invoke__hfa95c3e3499be68a(arg0, arg1, arg2);
+function wasm_bindgen__convert__closures_____invoke__h40437d844ee2b676(arg0, arg1, arg2) {
+    wasm.wasm_bindgen__convert__closures_____invoke__h40437d844ee2b676(arg0, arg1, arg2);
 }
 
-function wasm_bindgen__convert__closures_____invoke__h013098be12c44a61_4(arg0, arg1, arg2) {
-    wasm.wasm_bindgen__convert__closures_____invoke__h013098be12c44a61_4(arg0, arg1, arg2);
+function wasm_bindgen__convert__closures_____invoke__h7fea46f466b08c6c_4(arg0, arg1, arg2) {
+    wasm.wasm_bindgen__convert__closures_____invoke__h7fea46f466b08c6c_4(arg0, arg1, arg2);
 }
 
-function wasm_bindgen__convert__closures________invoke__hc0e8a78c98c720c3(arg0, arg1, arg2) {
-    wasm.wasm_bindgen__convert__closures________invoke__hc0e8a78c98c720c3(arg0, arg1, arg2);
+function wasm_bindgen__convert__closures________invoke__haccdf3f4dfccfa1a(arg0, arg1, arg2) {
+    wasm.wasm_bindgen__convert__closures________invoke__haccdf3f4dfccfa1a(arg0, arg1, arg2);
 }
 
-function wasm_bindgen__convert__closures_____invoke__h73cf87a9b21c3110(arg0, arg1, arg2) {
-    const ret = wasm.wasm_bindgen__convert__closures_____invoke__h73cf87a9b21c3110(arg0, arg1, arg2);
+function wasm_bindgen__convert__closures_____invoke__h6ecdad5ab261c9a6(arg0, arg1, arg2) {
+    const ret = wasm.wasm_bindgen__convert__closures_____invoke__h6ecdad5ab261c9a6(arg0, arg1, arg2);
     if (ret[1]) {
         throw takeFromExternrefTable0(ret[0]);
     }
