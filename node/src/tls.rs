@@ -227,12 +227,14 @@ impl ResolvesClientCert for ReloadingCert {
 }
 
 /// A certificate verifier (of clients' or of servers' certificates) built again from its CA
-/// file when the file changes.
+/// file when the file changes. Handshake signatures do not depend on the CA: they are checked
+/// with the provider's algorithms, without looking at the files again.
 #[derive(Debug)]
 struct ReloadingVerifier<V: ?Sized> {
     ca: PathBuf,
     build: fn(&Path) -> anyhow::Result<Arc<V>>,
     loaded: Mutex<Loaded<Arc<V>>>,
+    algorithms: WebPkiSupportedAlgorithms,
 }
 
 impl<V: ?Sized> ReloadingVerifier<V> {
@@ -241,6 +243,7 @@ impl<V: ?Sized> ReloadingVerifier<V> {
             loaded: Mutex::new(Loaded::new(build(ca)?, &[ca])),
             ca: ca.to_path_buf(),
             build,
+            algorithms: provider().signature_verification_algorithms,
         })
     }
 
@@ -284,7 +287,7 @@ impl ClientCertVerifier for ReloadingVerifier<dyn ClientCertVerifier> {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.current().verify_tls12_signature(message, cert, dss)
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
     }
 
     fn verify_tls13_signature(
@@ -293,11 +296,11 @@ impl ClientCertVerifier for ReloadingVerifier<dyn ClientCertVerifier> {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.current().verify_tls13_signature(message, cert, dss)
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.current().supported_verify_schemes()
+        self.algorithms.supported_schemes()
     }
 }
 
@@ -325,7 +328,7 @@ impl ServerCertVerifier for ReloadingVerifier<WebPkiServerVerifier> {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.current().verify_tls12_signature(message, cert, dss)
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
     }
 
     fn verify_tls13_signature(
@@ -334,11 +337,11 @@ impl ServerCertVerifier for ReloadingVerifier<WebPkiServerVerifier> {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.current().verify_tls13_signature(message, cert, dss)
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.current().supported_verify_schemes()
+        self.algorithms.supported_schemes()
     }
 }
 
