@@ -798,20 +798,7 @@ fn viz_and_events_follow_tls_members_with_etcdctl_tls_flags() {
     let tls: Vec<String> = tls_flags(&pki);
 
     // viz: the page's API lists the member with its role, and its event stream flows.
-    let addr = format!("127.0.0.1:{}", free_port());
-    let child = Command::new(etcdlab_bin())
-        .args(["viz", "--endpoints", &ep, "--ui-addr", &addr])
-        .args(&tls)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting etcdlab viz");
-    let viz = Lab {
-        addr,
-        dir: tempfile::tempdir().unwrap(),
-        process: Process { child },
-    };
+    let viz = Lab::viz(&ep, &tls);
     wait_for(
         "viz follows the TLS member",
         Duration::from_secs(15),

@@ -7,29 +7,16 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{Lab, OurCluster, OurMember, Process, etcdlab_bin, free_port, http, http_with_body};
+use support::{Lab, OurCluster, OurMember, http, http_with_body};
 
 /// Starts `etcdlab viz` on `endpoints`, as a [`Lab`] (same API), once it answers with
 /// `members` members of which one leads, and follows every member's event stream (it says so
 /// with a `member_started` of its own).
 fn start_viz(endpoints: &str, members: usize) -> Lab {
-    let addr = format!("127.0.0.1:{}", free_port());
-    let child = Command::new(etcdlab_bin())
-        .args(["viz", "--endpoints", endpoints, "--ui-addr", &addr])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting etcdlab viz");
-    let viz = Lab {
-        addr,
-        dir: tempfile::tempdir().unwrap(),
-        process: Process { child },
-    };
+    let viz = Lab::viz(endpoints, &[]);
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let listed = viz.members();

@@ -666,6 +666,25 @@ impl Lab {
         }
     }
 
+    /// Starts `etcdlab viz` on `endpoints` with `extra` flags (not waiting for it): the same
+    /// API as a lab's, for a cluster viz did not start.
+    pub fn viz(endpoints: &str, extra: &[String]) -> Lab {
+        let addr = format!("127.0.0.1:{}", free_port());
+        let child = Command::new(etcdlab_bin())
+            .args(["viz", "--endpoints", endpoints, "--ui-addr", &addr])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting etcdlab viz");
+        Lab {
+            addr,
+            dir: tempfile::tempdir().unwrap(),
+            process: Process { child },
+        }
+    }
+
     /// `GET /api/cluster`'s members (empty while the lab does not answer).
     pub fn members(&self) -> Vec<serde_json::Value> {
         let Ok((200, body)) = http("GET", &self.addr, "/api/cluster") else {
