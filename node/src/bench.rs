@@ -1,21 +1,23 @@
 //! `etcdlab bench`: load for any etcd v3 endpoints (ours or real etcd), in the manner of etcd's
-//! own benchmark tool: N concurrent clients over M gRPC connections issue a fixed number of
-//! put, range or txn requests; the summary gives throughput and latency percentiles.
+//! own benchmark tool. The workloads: put, range and txn ([`kv`]), watch fan-out ([`watch`]) and
+//! lease churn ([`lease`]); each ends in one summary of throughput and latency ([`report`]).
+
+mod driver;
+mod kv;
+mod lease;
+mod report;
+mod watch;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
-use etcdlab_core::proto::etcdserverpb::compare::{CompareResult, CompareTarget, TargetUnion};
-use etcdlab_core::proto::etcdserverpb::request_op::Request;
-use etcdlab_core::proto::etcdserverpb::{Compare, PutRequest, RangeRequest, RequestOp, TxnRequest};
 use tonic::transport::{Channel, Endpoint};
 
-use crate::rpc::etcdserverpb::kv_client::KvClient;
+/// How long a request may wait for its answer.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Parser, Debug)]
 #[command(
@@ -23,18 +25,20 @@ use crate::rpc::etcdserverpb::kv_client::KvClient;
     about = "Benchmark etcd v3 endpoints (ours or real etcd)."
 )]
 struct BenchFlags {
-    /// What to send: put, range or txn (a compare on the key plus a put)
+    /// What to send: put, range, txn (a compare on the key plus a put), watch (watchers on one
+    /// prefix, one writer) or lease (grant, put with the lease, keep-alive once, revoke)
     workload: Workload,
-    /// gRPC endpoints, comma separated (requests go round-robin over the connections)
+    /// gRPC endpoints, comma separated (connections go round-robin over them; the watch
+    /// workload's writer uses the first)
     #[arg(long, default_value = "127.0.0.1:2379", value_delimiter = ',')]
     endpoints: Vec<String>,
-    /// Concurrent clients
+    /// Concurrent clients (put, range, txn, lease)
     #[arg(long, default_value_t = 1)]
     clients: usize,
-    /// gRPC connections shared by the clients
+    /// gRPC connections shared by the clients (or the watchers)
     #[arg(long, default_value_t = 1)]
     conns: usize,
-    /// Requests in all
+    /// Requests in all (watch: puts by the writer; lease: grant-to-revoke cycles)
     #[arg(long, default_value_t = 10_000)]
     total: u64,
     /// Key size in bytes
@@ -48,7 +52,10 @@ struct BenchFlags {
     key_space_size: u64,
     /// Range consistency: l (linearizable) or s (serializable)
     #[arg(long, default_value = "l")]
-    consistency: String,
+    consistency: Consistency,
+    /// Watchers of the watch workload, each a Watch stream of its own
+    #[arg(long, default_value_t = 1000)]
+    watchers: usize,
     /// Print one machine-readable line (requests/s and latency percentiles in ms)
     #[arg(long)]
     json: bool,
@@ -59,6 +66,16 @@ enum Workload {
     Put,
     Range,
     Txn,
+    Watch,
+    Lease,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Consistency {
+    /// Linearizable
+    L,
+    /// Serializable
+    S,
 }
 
 pub fn main(args: Vec<OsString>) -> ExitCode {
@@ -68,7 +85,29 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
     }
 }
 
-async fn connect(endpoints: &[String], conns: usize) -> anyhow::Result<Vec<Channel>> {
+async fn run(flags: BenchFlags) -> anyhow::Result<()> {
+    anyhow::ensure!(flags.total > 0, "--total must be at least 1");
+    anyhow::ensure!(flags.key_size > 0, "--key-size must be at least 1");
+    // A Watch stream is answered only once its watch is created, which under a fan-out of
+    // thousands can take longer than a request may: the watch workload bounds that itself.
+    let request_timeout = (flags.workload != Workload::Watch).then_some(REQUEST_TIMEOUT);
+    let channels = connect(&flags.endpoints, flags.conns, request_timeout).await?;
+    let summary = match flags.workload {
+        Workload::Put | Workload::Range | Workload::Txn => kv::run(&flags, &channels).await?,
+        Workload::Watch => watch::run(&flags, &channels).await?,
+        Workload::Lease => lease::run(&flags, &channels).await?,
+    };
+    summary.print(&flags);
+    Ok(())
+}
+
+/// `conns` connections, the i-th to endpoint i modulo their number, their requests limited to
+/// `request_timeout` (until the answer's headers).
+async fn connect(
+    endpoints: &[String],
+    conns: usize,
+    request_timeout: Option<Duration>,
+) -> anyhow::Result<Vec<Channel>> {
     let mut channels = Vec::new();
     for i in 0..conns.max(1) {
         let ep = &endpoints[i % endpoints.len()];
@@ -77,173 +116,18 @@ async fn connect(endpoints: &[String], conns: usize) -> anyhow::Result<Vec<Chann
         } else {
             format!("http://{ep}")
         };
-        let channel = Endpoint::from_shared(url)?
+        let mut endpoint = Endpoint::from_shared(url)
+            .with_context(|| format!("bad endpoint {ep}"))?
             .connect_timeout(Duration::from_secs(2))
-            .timeout(Duration::from_secs(10))
-            .tcp_nodelay(true)
+            .tcp_nodelay(true);
+        if let Some(timeout) = request_timeout {
+            endpoint = endpoint.timeout(timeout);
+        }
+        let channel = endpoint
             .connect()
             .await
             .with_context(|| format!("cannot connect to {ep}"))?;
         channels.push(channel);
     }
     Ok(channels)
-}
-
-async fn run(flags: BenchFlags) -> anyhow::Result<()> {
-    let channels = connect(&flags.endpoints, flags.conns).await?;
-    let flags = Arc::new(flags);
-    let next = Arc::new(AtomicU64::new(0));
-    let errors = Arc::new(AtomicU64::new(0));
-    let value = vec![b'v'; flags.val_size];
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..flags.clients.max(1))
-        .map(|c| {
-            let mut kv = KvClient::new(channels[c % channels.len()].clone());
-            let (flags, next, errors, value) =
-                (flags.clone(), next.clone(), errors.clone(), value.clone());
-            tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                loop {
-                    let n = next.fetch_add(1, Ordering::Relaxed);
-                    if n >= flags.total {
-                        break latencies;
-                    }
-                    let key = key_for(&flags, n);
-                    let sent = Instant::now();
-                    let ok = match flags.workload {
-                        Workload::Put => kv
-                            .put(PutRequest {
-                                key,
-                                value: value.clone(),
-                                ..Default::default()
-                            })
-                            .await
-                            .is_ok(),
-                        Workload::Range => {
-                            let serializable = flags.consistency == "s";
-                            kv.range(RangeRequest {
-                                key,
-                                serializable,
-                                ..Default::default()
-                            })
-                            .await
-                            .is_ok()
-                        }
-                        Workload::Txn => kv.txn(txn_request(key, value.clone())).await.is_ok(),
-                    };
-                    if ok {
-                        latencies.push(sent.elapsed());
-                    } else {
-                        errors.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            })
-        })
-        .collect();
-    let mut latencies = Vec::new();
-    for task in tasks {
-        latencies.extend(task.await?);
-    }
-    let elapsed = started.elapsed();
-    report(
-        &flags,
-        &mut latencies,
-        elapsed,
-        errors.load(Ordering::Relaxed),
-    );
-    Ok(())
-}
-
-/// The key of request `n`: key 0 for ranges, otherwise cycling through the key space.
-fn key_for(flags: &BenchFlags, n: u64) -> Vec<u8> {
-    let index = match flags.workload {
-        Workload::Range => 0,
-        _ if flags.key_space_size == 0 => n,
-        _ => n % flags.key_space_size,
-    };
-    let mut key = format!("{index:0width$}", width = flags.key_size).into_bytes();
-    key.truncate(flags.key_size.max(1));
-    key
-}
-
-/// A txn that checks the key's version and writes it: one compare, one put.
-fn txn_request(key: Vec<u8>, value: Vec<u8>) -> TxnRequest {
-    let compare = Compare {
-        result: CompareResult::Greater as i32,
-        target: CompareTarget::Version as i32,
-        key: key.clone(),
-        target_union: Some(TargetUnion::Version(-1)),
-        range_end: vec![],
-    };
-    let put = RequestOp {
-        request: Some(Request::RequestPut(PutRequest {
-            key,
-            value,
-            ..Default::default()
-        })),
-    };
-    TxnRequest {
-        compare: vec![compare],
-        success: vec![put],
-        failure: vec![],
-    }
-}
-
-fn report(flags: &BenchFlags, latencies: &mut [Duration], elapsed: Duration, errors: u64) {
-    latencies.sort_unstable();
-    let secs = |d: Duration| d.as_secs_f64();
-    let n = latencies.len();
-    let rate = n as f64 / secs(elapsed);
-    let pct = |p: f64| {
-        if n == 0 {
-            0.0
-        } else {
-            secs(latencies[((p / 100.0) * (n - 1) as f64).round() as usize])
-        }
-    };
-    if flags.json {
-        println!(
-            "{}",
-            serde_json::json!({
-                "workload": format!("{:?}", flags.workload).to_lowercase(), "clients": flags.clients, "requests": n,
-                "errors": errors, "seconds": secs(elapsed), "requests_per_sec": rate,
-                "p50_ms": pct(50.0) * 1e3, "p90_ms": pct(90.0) * 1e3, "p99_ms": pct(99.0) * 1e3,
-            })
-        );
-        return;
-    }
-    let mean = if n == 0 {
-        0.0
-    } else {
-        latencies.iter().map(|d| secs(*d)).sum::<f64>() / n as f64
-    };
-    let var = if n == 0 {
-        0.0
-    } else {
-        latencies
-            .iter()
-            .map(|d| (secs(*d) - mean).powi(2))
-            .sum::<f64>()
-            / n as f64
-    };
-    println!("\nSummary:");
-    println!("  Total:\t{:.4} secs.", secs(elapsed));
-    println!(
-        "  Slowest:\t{:.4} secs.",
-        latencies.last().map_or(0.0, |d| secs(*d))
-    );
-    println!(
-        "  Fastest:\t{:.4} secs.",
-        latencies.first().map_or(0.0, |d| secs(*d))
-    );
-    println!("  Average:\t{mean:.4} secs.");
-    println!("  Stddev:\t{:.4} secs.", var.sqrt());
-    println!("  Requests/sec:\t{rate:.4}");
-    if errors > 0 {
-        println!("  Errors:\t{errors}");
-    }
-    println!("\nLatency distribution:");
-    for p in [10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.9] {
-        println!("  {p}% in {:.4} secs.", pct(p));
-    }
 }
