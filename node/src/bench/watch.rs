@@ -27,11 +27,18 @@ const PREFIX: &str = "bench-watch/";
 const PREFIX_END: &str = "bench-watch0";
 /// How long the watchers together may take to be created.
 const CREATE_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long after the last put the last events may take to arrive.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long, after the last put, the watchers may go without any delivery before the events
+/// they still lack count as missed.
+const DRAIN_IDLE: Duration = Duration::from_secs(10);
 
-/// When each put was sent, in nanoseconds after the run's origin.
-type SentAt = Arc<Vec<AtomicU64>>;
+/// What the writer and the watchers share.
+struct Shared {
+    origin: Instant,
+    /// When each put was sent, in nanoseconds after the origin.
+    sent: Vec<AtomicU64>,
+    /// Deliveries so far, all watchers together.
+    delivered: AtomicU64,
+}
 
 /// What one watcher saw: its deliveries, and when the last one arrived (after the origin).
 struct Watched {
@@ -42,21 +49,17 @@ struct Watched {
 pub(super) async fn run(flags: &BenchFlags, channels: &[Channel]) -> anyhow::Result<Summary> {
     anyhow::ensure!(flags.watchers > 0, "--watchers must be at least 1");
     let puts = usize::try_from(flags.total).context("--total is too large")?;
-    let origin = Instant::now();
-    let sent: SentAt = Arc::new((0..puts).map(|_| AtomicU64::new(0)).collect());
+    let shared = Arc::new(Shared {
+        origin: Instant::now(),
+        sent: (0..puts).map(|_| AtomicU64::new(0)).collect(),
+        delivered: AtomicU64::new(0),
+    });
     let (stop, stopped) = watch::channel(false);
     let (mut ready, mut watchers) = (Vec::new(), Vec::new());
     for w in 0..flags.watchers {
         let (created, is_created) = oneshot::channel();
         let channel = channels[w % channels.len()].clone();
-        let task = watcher(
-            channel,
-            puts,
-            origin,
-            sent.clone(),
-            stopped.clone(),
-            created,
-        );
+        let task = watcher(channel, shared.clone(), stopped.clone(), created);
         watchers.push(tokio::spawn(task));
         ready.push(is_created);
     }
@@ -79,8 +82,9 @@ pub(super) async fn run(flags: &BenchFlags, channels: &[Channel]) -> anyhow::Res
     let mut summary = Summary::default();
     let mut kv = KvClient::new(channels[0].clone());
     let value = vec![b'v'; flags.val_size];
+    let origin = shared.origin;
     let first_put = origin.elapsed();
-    for (n, at) in sent.iter().enumerate() {
+    for (n, at) in shared.sent.iter().enumerate() {
         at.store(origin.elapsed().as_nanos() as u64, Ordering::Release);
         let put = kv.put(put_request(event_key(n), &value, 0));
         match tokio::time::timeout(REQUEST_TIMEOUT, put).await {
@@ -93,11 +97,19 @@ pub(super) async fn run(flags: &BenchFlags, channels: &[Channel]) -> anyhow::Res
 
     let all = join_all(watchers);
     tokio::pin!(all);
-    let results = tokio::select! {
-        results = &mut all => results,
-        () = tokio::time::sleep(DRAIN_TIMEOUT) => {
-            let _ = stop.send(true);
-            all.await
+    let (mut delivered, mut progress) = (shared.delivered.load(Ordering::Relaxed), Instant::now());
+    let results = loop {
+        tokio::select! {
+            results = &mut all => break results,
+            () = tokio::time::sleep(Duration::from_millis(200)) => {
+                let now = shared.delivered.load(Ordering::Relaxed);
+                if now != delivered {
+                    (delivered, progress) = (now, Instant::now());
+                } else if progress.elapsed() >= DRAIN_IDLE {
+                    let _ = stop.send(true);
+                    break all.await;
+                }
+            }
         }
     };
     let mut last = last_put;
@@ -125,13 +137,11 @@ fn event_index(event: &Event) -> Option<usize> {
         .ok()
 }
 
-/// One watcher: creates its watch (telling `created`), then takes events until it has seen all
-/// `puts` or `stop` turns true.
+/// One watcher: creates its watch (telling `created`), then takes events until it has seen
+/// every put or `stop` turns true.
 async fn watcher(
     channel: Channel,
-    puts: usize,
-    origin: Instant,
-    sent: SentAt,
+    shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
     created: oneshot::Sender<Result<(), String>>,
 ) -> Watched {
@@ -170,6 +180,7 @@ async fn watcher(
             return watched;
         }
     }
+    let puts = shared.sent.len();
     let mut seen = vec![false; puts];
     let mut count = 0;
     while count < puts {
@@ -177,7 +188,7 @@ async fn watcher(
             message = stream.message() => message,
             _ = stop.changed() => break,
         };
-        let now = origin.elapsed();
+        let now = shared.origin.elapsed();
         let answer = match message {
             Ok(Some(answer)) if !answer.canceled => answer,
             Ok(Some(answer)) => {
@@ -200,7 +211,8 @@ async fn watcher(
                 Some(n) if n < puts && !seen[n] => {
                     seen[n] = true;
                     count += 1;
-                    let at = Duration::from_nanos(sent[n].load(Ordering::Acquire));
+                    shared.delivered.fetch_add(1, Ordering::Relaxed);
+                    let at = Duration::from_nanos(shared.sent[n].load(Ordering::Acquire));
                     watched.part.latencies.push(now.saturating_sub(at));
                     watched.last = now;
                 }
