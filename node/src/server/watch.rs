@@ -169,11 +169,17 @@ impl WatchStream {
         let mut progress = tokio::time::interval_at(start + progress_interval, progress_interval);
         let mut leader_check = tokio::time::interval_at(start + LEADER_CHECK, LEADER_CHECK);
         let mut leaderless_checks = 0;
+        let mut requests_open = true;
         loop {
             let step = tokio::select! {
-                request = requests.message() => match request {
+                request = requests.message(), if requests_open => match request {
                     Ok(Some(request)) => self.handle(request).await,
-                    Ok(None) | Err(_) => Err(Gone),
+                    // A client that closed its sending side still receives events, as etcd's.
+                    Ok(None) => {
+                        requests_open = false;
+                        Ok(())
+                    }
+                    Err(_) => Err(Gone),
                 },
                 changed = revisions.changed() => match changed {
                     // The announced revision, not a read of the store's: a thousand streams
