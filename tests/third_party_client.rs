@@ -74,6 +74,16 @@ async fn etcd_client_crate_works_for_kv_watch_lease_lock_and_election() {
             (EventType::Delete, "jobs/1".to_string())
         ]
     );
+    // A client that closes its sending side still receives events, as from etcd.
+    let (requests, mut responses) = watch.split();
+    drop(requests);
+    a.put("jobs/2", "queued", None).await.unwrap();
+    let resp = tokio::time::timeout(PROMPT, responses.message())
+        .await
+        .expect("an event after the client closed its side")
+        .unwrap()
+        .expect("the stream is still open");
+    assert_eq!(resp.events()[0].kv().unwrap().key_str().unwrap(), "jobs/2");
 
     // A lease: keys attached to it, kept alive, then revoked with them.
     let lease = a.lease_grant(30, None).await.unwrap().id();

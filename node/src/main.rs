@@ -40,6 +40,11 @@ mod utl;
 mod viz;
 mod viz_assets;
 
+/// mimalloc instead of glibc's allocator: a member allocates per request and per message on
+/// many threads, where glibc's arenas cost about a sixth of a write's CPU time.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::ffi::OsString;
 use std::path::Path;
 use std::process::ExitCode;

@@ -42,6 +42,6 @@ pub mod state_snapshot;
 
 pub use error::{CoreError, MembershipError};
 pub use member::{
-    Bootstrap, Member, MemberConfig, MemberStatus, MembershipChange, OutgoingMessage, ReadyOutput,
-    WriteRequest, WriteResponse,
+    Bootstrap, Member, MemberConfig, MemberStatus, MembershipChange, OutgoingMessage, PendingReady,
+    ReadyOutput, WriteRequest, WriteResponse,
 };

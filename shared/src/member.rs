@@ -8,11 +8,12 @@
 //!
 //! One `ready` is one redb write transaction: the snapshot (if any), the new entries, the hard
 //! state and the committed entries applied to the key space, with the applied index, commit
-//! together. It is durable (fsync) whenever it holds log entries or a new hard state, and
-//! messages that depend on it (`persisted_messages`) leave only after the commit. The light
-//! ready that follows `advance` applies what that persistence committed, again with the
+//! together. It is durable (fsync) whenever it holds log entries, a snapshot or a new term or
+//! vote, and messages that depend on it (`persisted_messages`) leave only after the commit. The
+//! light ready that follows `advance` applies what that persistence committed, again with the
 //! applied index in the same transaction, so a crash can neither apply an entry twice nor
-//! lose one.
+//! lose one. Transactions that only move the commit index or apply entries are not synced:
+//! a crash loses them as a whole and the member applies those entries again from its log.
 
 use std::sync::Arc;
 
@@ -165,6 +166,20 @@ pub struct ReadyOutput {
     pub role_changed: Option<(StateRole, u64)>,
     /// Whether this ready wrote durably (fsync).
     pub synced: bool,
+}
+
+/// A ready taken by [`Member::begin_ready`] and not yet persisted.
+pub struct PendingReady {
+    rd: raft::Ready,
+    out: ReadyOutput,
+}
+
+impl PendingReady {
+    /// Messages that may leave before the ready is persisted: a leader's appends and
+    /// heartbeats, never a vote or an answer to an append (those wait for the sync).
+    pub fn take_early_messages(&mut self) -> Vec<OutgoingMessage> {
+        std::mem::take(&mut self.out.messages)
+    }
 }
 
 /// A cheap summary of the member's Raft state for status answers and response headers.
@@ -696,11 +711,23 @@ impl Member {
     }
 
     /// Does what raft-rs has made ready, in its documented order; see the module docs.
+    /// All messages come back in `messages`, those that could have left early first.
     pub fn ready(&mut self) -> Result<ReadyOutput, CoreError> {
+        match self.begin_ready()? {
+            Some(pending) => self.finish_ready(pending),
+            None => Ok(ReadyOutput::default()),
+        }
+    }
+
+    /// The first half of [`Member::ready`]: takes raft-rs's ready and the messages that may
+    /// leave before it is persisted, so a host can send a leader's appends to its followers
+    /// while [`Member::finish_ready`] syncs the same entries to its own disk (etcd's leader
+    /// writes its WAL in parallel with replication). `None` when nothing is ready.
+    pub fn begin_ready(&mut self) -> Result<Option<PendingReady>, CoreError> {
         let mut out = ReadyOutput::default();
         self.publish_if_due();
         if !self.raw.has_ready() {
-            return Ok(out);
+            return Ok(None);
         }
         let mut rd = self.raw.ready();
         // Messages in `messages` may leave before persistence (the leader's appends).
@@ -717,9 +744,18 @@ impl Member {
             let (term, index) = (self.raw.raft.term, rs.index);
             self.events.record(term, || EventKind::ReadIndex { index });
         }
+        Ok(Some(PendingReady { rd, out }))
+    }
 
+    /// The second half of [`Member::ready`]: persists and applies what `pending` holds, then
+    /// returns everything the host must still do (early messages it did not take come first).
+    pub fn finish_ready(&mut self, pending: PendingReady) -> Result<ReadyOutput, CoreError> {
+        let PendingReady { mut rd, mut out } = pending;
         let mut txn = self.database().begin_write()?;
-        let durable = rd.must_sync() || !rd.entries().is_empty() || rd.hs().is_some();
+        // raft-rs asks for a sync when the ready holds entries, a snapshot, or a new term or
+        // vote; a hard state whose commit index alone moved may be lost in a crash (Raft learns
+        // the commit index again), as etcd writes it to its WAL without a sync.
+        let durable = rd.must_sync();
         if !rd.snapshot().is_empty() {
             self.apply_snapshot(&txn, rd.snapshot())?;
         }
@@ -759,17 +795,27 @@ impl Member {
         out.messages.extend(persisted);
 
         let mut light = self.raw.advance(rd);
-        let txn = self.database().begin_write()?;
-        if let Some(commit) = light.commit_index() {
-            self.raw.mut_store().set_commit(&txn, commit)?;
-        }
         self.record_commit();
         let light_messages = light.take_messages();
         let light_messages = self.outgoing(light_messages);
         out.messages.extend(light_messages);
-        self.apply(&txn, light.take_committed_entries(), &mut out)?;
-        self.compact_log_if_due(&txn)?;
-        txn.commit()?;
+        let light_committed = light.take_committed_entries();
+        // Most light readies carry nothing to store (a follower learns commits in the next
+        // ready): a write transaction is opened only when there is something to write.
+        if light.commit_index().is_some()
+            || !light_committed.is_empty()
+            || self.log_compaction_due()
+        {
+            let mut txn = self.database().begin_write()?;
+            txn.set_durability(Durability::None)
+                .map_err(|e| CoreError::Storage(e.to_string()))?;
+            if let Some(commit) = light.commit_index() {
+                self.raw.mut_store().set_commit(&txn, commit)?;
+            }
+            self.apply(&txn, light_committed, &mut out)?;
+            self.compact_log_if_due(&txn)?;
+            txn.commit()?;
+        }
         self.raw.advance_apply();
 
         if out.role_changed.is_some() {
@@ -897,10 +943,15 @@ impl Member {
     }
 
     /// Compacts the log once more than `snapshot_count` applied entries sit in it.
+    /// Whether enough has been applied since the log's first entry to compact it.
+    fn log_compaction_due(&self) -> bool {
+        let count = self.config.snapshot_count.max(1);
+        self.applied_index >= self.raw.store().first_index() + count
+    }
+
     fn compact_log_if_due(&mut self, txn: &WriteTransaction) -> Result<(), CoreError> {
         let count = self.config.snapshot_count.max(1);
-        let first = self.raw.store().first_index();
-        if self.applied_index >= first + count {
+        if self.log_compaction_due() {
             let keep = catch_up_entries(count);
             self.raw
                 .mut_store()

@@ -31,7 +31,7 @@ use etcdlab_core::proto::etcdserverpb::{
 };
 use etcdlab_core::{
     CoreError, Member, MemberStatus, MembershipChange, MembershipError, OutgoingMessage,
-    WriteRequest, WriteResponse,
+    ReadyOutput, WriteRequest, WriteResponse,
 };
 use prost::Message as _;
 use redb::{Database, ReadableDatabase};
@@ -614,7 +614,17 @@ impl MemberLoop {
 
     fn process_ready(&mut self) -> Result<(), CoreError> {
         let started = Instant::now();
-        let out = self.member.ready()?;
+        let mut reports = Vec::new();
+        let out = match self.member.begin_ready()? {
+            Some(mut pending) => {
+                // A leader's appends leave before its own sync, which then runs in parallel
+                // with the followers' (raft-rs allows it for these messages).
+                let early = pending.take_early_messages();
+                self.send_to_peers(early, &mut reports)?;
+                self.member.finish_ready(pending)?
+            }
+            None => ReadyOutput::default(),
+        };
         if out.synced {
             self.metrics.synced(started.elapsed());
         }
@@ -636,7 +646,16 @@ impl MemberLoop {
                 self.reads_confirmed.push((rs.index, waiters));
             }
         }
-        self.send_to_peers(out.messages)?;
+        self.send_to_peers(out.messages, &mut reports)?;
+        // raft-rs takes these reports only between readies.
+        for report in reports {
+            match report {
+                PeerReport::Unreachable(to) => self.member.report_unreachable(to),
+                PeerReport::Snapshot { to, delivered } => {
+                    self.member.report_snapshot(to, delivered)
+                }
+            }
+        }
         let status = self.member.status();
         self.reads_confirmed.retain_mut(|(index, waiters)| {
             if *index > status.applied_index {
@@ -664,8 +683,13 @@ impl MemberLoop {
     }
 
     /// Sends messages to their peers, learning peer addresses from the member table when a
-    /// message goes to a member not seen before.
-    fn send_to_peers(&mut self, messages: Vec<OutgoingMessage>) -> Result<(), CoreError> {
+    /// message goes to a member not seen before; what raft-rs must hear about the sends is
+    /// added to `reports`.
+    fn send_to_peers(
+        &mut self,
+        messages: Vec<OutgoingMessage>,
+        reports: &mut Vec<PeerReport>,
+    ) -> Result<(), CoreError> {
         if messages.iter().any(|m| !self.peers.known(m.message.to)) {
             let txn = self.member.database().begin_read()?;
             for info in membership::list(&txn)? {
@@ -706,10 +730,10 @@ impl MemberLoop {
                 envelope.message.get_msg_type() == raft::eraftpb::MessageType::MsgSnapshot;
             let delivered = matches!(self.peers.send(envelope), SendOutcome::Queued);
             if !delivered {
-                self.member.report_unreachable(to);
+                reports.push(PeerReport::Unreachable(to));
             }
             if is_snapshot {
-                self.member.report_snapshot(to, delivered);
+                reports.push(PeerReport::Snapshot { to, delivered });
             }
         }
         Ok(())
@@ -745,6 +769,13 @@ impl MemberLoop {
             !round.waiters.is_empty()
         });
     }
+}
+
+/// What raft-rs must be told after a send: a peer that could not be reached, or how the
+/// sending of a snapshot went.
+enum PeerReport {
+    Unreachable(u64),
+    Snapshot { to: u64, delivered: bool },
 }
 
 fn describe_change(change: &FaultChange) -> String {

@@ -36,6 +36,7 @@ pub mod recipes;
 pub mod systemd;
 pub mod tls_listener;
 pub mod watch;
+pub mod watch_feed;
 
 use std::ffi::OsString;
 use std::net::SocketAddr;

@@ -3,7 +3,8 @@
 //! Each gRPC stream is one task that owns its watchers. Nothing is pushed from the write path:
 //! the member loop announces every new applied revision ([`MemberHandle::applied_revision`]),
 //! and the task then reads the changes after its watchers' positions from the database (the
-//! core's [`watch::changes_since`]), one read shared by all watchers of the stream. A watcher
+//! core's [`watch::changes_since`]), one read shared by all watchers of the stream and, through
+//! the member's [`ChangeFeed`], by all streams at the same position. A watcher
 //! replaying history and one following live writes take the same path, so every event arrives
 //! once and in revision order, whoever leads. A slow client holds back only its own stream: the
 //! member never waits for it, its watchers fall behind and catch up from the store later — or,
@@ -18,6 +19,7 @@
 
 use std::collections::BTreeMap;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use etcdlab_core::mvcc::watch::{self, ChangeBatch};
@@ -36,11 +38,10 @@ use tonic::{Request, Response, Status, Streaming};
 use super::auth::{AuthGate, Freshness};
 use super::errors;
 use super::member_loop::MemberHandle;
+use super::watch_feed::ChangeFeed;
 use crate::rpc::etcdserverpb::watch_server::Watch;
 use etcdlab_core::auth::Access;
 
-/// Most revisions read (and sent to one watcher) at once: etcd's `watchBatchMaxRevs`.
-const MAX_REVISIONS_PER_READ: i64 = 1000;
 /// Responses queued for a client before the stream waits for it.
 const SEND_BUFFER: usize = 64;
 /// The watch id of responses about the whole stream (etcd's `InvalidWatchID`).
@@ -50,6 +51,7 @@ const LEADER_CHECK: Duration = Duration::from_secs(1);
 
 pub struct WatchService {
     member: MemberHandle,
+    feed: Arc<ChangeFeed>,
     max_request_bytes: usize,
     progress_interval: Duration,
 }
@@ -61,6 +63,7 @@ impl WatchService {
         progress_interval: Duration,
     ) -> Self {
         WatchService {
+            feed: Arc::new(ChangeFeed::new(member.clone())),
             member,
             max_request_bytes,
             progress_interval,
@@ -92,6 +95,7 @@ impl Watch for WatchService {
             auth: AuthGate::new(self.member.clone()),
             metadata: request.metadata().clone(),
             member: self.member.clone(),
+            feed: self.feed.clone(),
             out,
             watchers: BTreeMap::new(),
             next_id: 0,
@@ -141,6 +145,8 @@ struct Gone;
 
 struct WatchStream {
     member: MemberHandle,
+    /// The member's shared change reads.
+    feed: Arc<ChangeFeed>,
     auth: AuthGate,
     /// The stream's request metadata: its auth token is checked at every watch created.
     metadata: tonic::metadata::MetadataMap,
@@ -163,14 +169,25 @@ impl WatchStream {
         let mut progress = tokio::time::interval_at(start + progress_interval, progress_interval);
         let mut leader_check = tokio::time::interval_at(start + LEADER_CHECK, LEADER_CHECK);
         let mut leaderless_checks = 0;
+        let mut requests_open = true;
         loop {
             let step = tokio::select! {
-                request = requests.message() => match request {
+                request = requests.message(), if requests_open => match request {
                     Ok(Some(request)) => self.handle(request).await,
-                    Ok(None) | Err(_) => Err(Gone),
+                    // A client that closed its sending side still receives events, as etcd's.
+                    Ok(None) => {
+                        requests_open = false;
+                        Ok(())
+                    }
+                    Err(_) => Err(Gone),
                 },
                 changed = revisions.changed() => match changed {
-                    Ok(()) => self.catch_up().await,
+                    // The announced revision, not a read of the store's: a thousand streams
+                    // woken by one write would each open a read transaction for it.
+                    Ok(()) => {
+                        let current = *revisions.borrow_and_update();
+                        self.catch_up(current).await
+                    }
                     Err(_) => Err(Gone),
                 },
                 _ = progress.tick() => self.notify_progress().await,
@@ -310,7 +327,7 @@ impl WatchStream {
         })
         .await?;
         // A watcher starting in the past is sent its history now.
-        self.catch_up().await
+        self.catch_up(revision).await
     }
 
     /// Sends every watcher the events it has not been sent, up to the current revision;
@@ -318,17 +335,16 @@ impl WatchStream {
     async fn catch_up_to_now(&mut self) -> Result<i64, Gone> {
         loop {
             let revision = self.current_revision()?;
-            self.catch_up().await?;
+            self.catch_up(revision).await?;
             if self.current_revision()? == revision {
                 return Ok(revision);
             }
         }
     }
 
-    /// Reads and sends what the watchers behind the store are missing, batch by batch.
-    async fn catch_up(&mut self) -> Result<(), Gone> {
+    /// Reads and sends what the watchers behind revision `current` are missing, batch by batch.
+    async fn catch_up(&mut self, current: i64) -> Result<(), Gone> {
         loop {
-            let current = self.current_revision()?;
             let behind = self
                 .watchers
                 .values()
@@ -337,8 +353,8 @@ impl WatchStream {
                 return Ok(());
             };
             let with_prev_kv = behind.clone().any(|w| w.prev_kv);
-            match self.read(from, with_prev_kv).await {
-                Ok(batch) => self.deliver(batch).await?,
+            match self.feed.changes_since(from, with_prev_kv).await {
+                Ok(batch) => self.deliver(&batch).await?,
                 Err(MvccError::Compacted) => self.cancel_compacted().await?,
                 Err(e) => {
                     // A defragmentation withdrew the database, or storage failed: try again on
@@ -350,23 +366,8 @@ impl WatchStream {
         }
     }
 
-    async fn read(&self, from: i64, with_prev_kv: bool) -> Result<ChangeBatch, MvccError> {
-        let db = self
-            .member
-            .database()
-            .map_err(|e| MvccError::Storage(e.to_string()))?;
-        tokio::task::spawn_blocking(move || {
-            let txn = db
-                .begin_read()
-                .map_err(|e| MvccError::Storage(e.to_string()))?;
-            watch::changes_since(&txn, from, MAX_REVISIONS_PER_READ, with_prev_kv)
-        })
-        .await
-        .map_err(|e| MvccError::Storage(e.to_string()))?
-    }
-
     /// Sends each watcher its share of `batch` and moves it past the batch.
-    async fn deliver(&mut self, batch: ChangeBatch) -> Result<(), Gone> {
+    async fn deliver(&mut self, batch: &ChangeBatch) -> Result<(), Gone> {
         let header = self.member.header(batch.current);
         let mut responses = Vec::new();
         for (&id, watcher) in self.watchers.iter_mut() {
