@@ -1,16 +1,26 @@
 //! The lessons that ship with etcdlab: the files of the repository's `lessons/` folder,
 //! embedded at build time so the binary and the browser have them wherever they run.
 
-use super::file::{Lesson, LessonFileError, parse_lesson};
+#[cfg(not(target_arch = "wasm32"))]
+use super::file::parse_lesson;
+#[cfg(any(test, target_arch = "wasm32"))]
+use super::file::parse_lesson_json;
+use super::file::{Lesson, LessonFileError};
 
 macro_rules! lesson_files {
     ($($name:literal),* $(,)?) => {
-        &[$(($name, include_str!(concat!("../../../lessons/", $name)))),*]
+        /// (file name, text) of every lesson, in teaching order.
+        pub const LESSON_FILES: &[(&str, &str)] =
+            &[$(($name, include_str!(concat!("../../../lessons/", $name)))),*];
+        /// The same, each file as JSON (build.rs converts them): what the wasm embeds and
+        /// parses, so the page carries no YAML parser.
+        #[cfg(any(test, target_arch = "wasm32"))]
+        const LESSON_JSON: &[(&str, &str)] =
+            &[$(($name, include_str!(concat!(env!("OUT_DIR"), "/lessons/", $name, ".json")))),*];
     };
 }
 
-/// (file name, text) of every lesson, in teaching order.
-pub const LESSON_FILES: &[(&str, &str)] = lesson_files!(
+lesson_files!(
     "01-key-value.yaml",
     "02-etcdctl-versions.yaml",
     "03-kubernetes.yaml",
@@ -26,9 +36,13 @@ pub const LESSON_FILES: &[(&str, &str)] = lesson_files!(
 
 /// Every lesson, parsed, with its file name; the first bad file is an error.
 pub fn lessons() -> Result<Vec<(&'static str, Lesson)>, LessonFileError> {
-    LESSON_FILES
+    #[cfg(not(target_arch = "wasm32"))]
+    let (files, parse) = (LESSON_FILES, parse_lesson);
+    #[cfg(target_arch = "wasm32")]
+    let (files, parse) = (LESSON_JSON, parse_lesson_json);
+    files
         .iter()
-        .map(|(name, text)| parse_lesson(name, text).map(|lesson| (*name, lesson)))
+        .map(|(name, text)| parse(name, text).map(|lesson| (*name, lesson)))
         .collect()
 }
 
@@ -49,6 +63,17 @@ mod tests {
                     assert!(!step.text.get(language).trim().is_empty(), "{name}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn the_wasm_reads_the_same_lessons_from_json() {
+        assert_eq!(LESSON_JSON.len(), LESSON_FILES.len());
+        for ((name, yaml), (json_name, json)) in LESSON_FILES.iter().zip(LESSON_JSON) {
+            assert_eq!(name, json_name);
+            let from_yaml = parse_lesson(name, yaml).unwrap_or_else(|e| panic!("{e}"));
+            let from_json = parse_lesson_json(name, json).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(from_yaml, from_json, "{name}");
         }
     }
 

@@ -164,7 +164,7 @@ pub struct LessonFileError {
     pub message: String,
 }
 
-/// serde_yaml's message without its " at line L column C" tail (the error names the place).
+/// The parser's message without its " at line L column C" tail (the error names the place).
 fn without_location(message: &str) -> String {
     match message.rfind(" at line ") {
         Some(at) => message[..at].to_string(),
@@ -173,6 +173,7 @@ fn without_location(message: &str) -> String {
 }
 
 /// Parses the lesson file `file` (its name, for errors) holding `text`.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn parse_lesson(file: &str, text: &str) -> Result<Lesson, LessonFileError> {
     let lesson: Lesson = serde_yaml::from_str(text).map_err(|error| {
         let (line, column) = error
@@ -186,6 +187,23 @@ pub fn parse_lesson(file: &str, text: &str) -> Result<Lesson, LessonFileError> {
             message: without_location(&error.to_string()),
         }
     })?;
+    with_steps(file, lesson)
+}
+
+/// Parses a lesson file converted to JSON at build time (the wasm's copy of `lessons/`, see
+/// `build.rs`); an error's line and column are the JSON's.
+#[cfg(any(test, target_arch = "wasm32"))]
+pub fn parse_lesson_json(file: &str, json: &str) -> Result<Lesson, LessonFileError> {
+    let lesson: Lesson = serde_json::from_str(json).map_err(|error| LessonFileError {
+        file: file.to_string(),
+        line: error.line(),
+        column: error.column(),
+        message: without_location(&error.to_string()),
+    })?;
+    with_steps(file, lesson)
+}
+
+fn with_steps(file: &str, lesson: Lesson) -> Result<Lesson, LessonFileError> {
     if lesson.steps.is_empty() {
         return Err(LessonFileError {
             file: file.to_string(),
