@@ -7,7 +7,8 @@
 //!   around the sans-IO `etcdlab_core::Member`, and one module per gRPC service.
 //! - [`ctl`]: `etcdlab ctl` — etcdctl v3 syntax and output formats, one module per command group.
 //! - [`utl`]: `etcdlab utl` — snapshot status and restore, over the file format of [`snapshot`].
-//! - [`bench`]: `etcdlab bench` — put/range/txn load with latency percentiles.
+//! - [`bench`]: `etcdlab bench` — put/range/txn, watch fan-out and lease churn load with latency
+//!   percentiles.
 //! - [`certs`]: `etcdlab certs init` — a CA and member/client certificates for TLS clusters.
 //! - [`lab`]: `etcdlab lab` — a local cluster of member processes, its control API and page.
 //! - [`lesson`]: `etcdlab lesson` — guided lessons against the lab, instructor mode, verify.
@@ -61,7 +62,7 @@ Usage:
   etcdlab events [--lab URL]    Raft events as a timeline (see `etcdlab events --help`)
   etcdlab viz --endpoints URL   the lab's visualizer for any cluster of ours (see `etcdlab viz --help`)
   etcdlab demo [--export DIR]   the visualizer on a cluster simulated in the page (no lab)
-  etcdlab bench put|range|txn   load for etcd v3 endpoints, ours or real etcd
+  etcdlab bench put|range|txn|watch|lease   load for etcd v3 endpoints, ours or real etcd
   etcdlab certs init --dir DIR --hosts H,...   a CA and certificates for a TLS cluster
   etcdlab version               print the version
 
