@@ -2,14 +2,17 @@
 //! goal needs to see (an [`ObservationRequest`] in, an [`Observation`] out: members, the
 //! membership, key values on each member, prefix counts, partition, TLS, alarms);
 //! `POST /api/sample` loads a data set (`{"name":"kubernetes"}`), `POST /api/wipe` deletes
-//! every key. The lab does these because it holds the members' addresses and, with `--tls`,
+//! every key, and `POST /api/lesson/reset` (`{"lesson":6}`) puts the lab in a lesson's
+//! starting state, for `etcdlab lesson reset` and the page's instructor mode. The lab does these because it holds the members' addresses and, with `--tls`,
 //! the client certificate.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use etcdlab_core::events::RaftEvent;
 use etcdlab_core::lesson::{
-    ListedMember, MemberState, Observation, ObservationRequest, ObservedMember, sample,
+    Lesson, ListedMember, MemberState, Observation, ObservationRequest, ObservedMember, StepEvents,
+    sample,
 };
 use etcdlab_core::proto::etcdserverpb::{
     AlarmRequest, DeleteRangeRequest, MemberListRequest, PutRequest, RangeRequest,
@@ -24,6 +27,8 @@ use crate::rpc::etcdserverpb::kv_client::KvClient;
 use crate::rpc::etcdserverpb::maintenance_client::MaintenanceClient;
 
 const CONNECT: Duration = Duration::from_millis(500);
+/// How long a reset waits for members to start, and for a leader.
+const SETTLE: Duration = Duration::from_secs(30);
 
 async fn channel(lab: &Members, addr: &str) -> Option<Channel> {
     tls::channel(lab.tls(), addr, CONNECT).await.ok()
@@ -68,8 +73,47 @@ async fn values_on(
     Some(values)
 }
 
+/// The kinds of event [`StepEvents`] folds, as they appear in an event's JSON text.
+const FOLDED_KINDS: [&str; 4] = [
+    "\"kind\":\"role_changed\"",
+    "\"kind\":\"commit_advanced\"",
+    "\"kind\":\"entry_applied\"",
+    "\"kind\":\"snapshot_applied\"",
+];
+
+/// The lab's events after the cursor `since`, folded; `None` when the lab forgot some.
+fn events_after(lab: &Members, since: u64) -> Option<StepEvents> {
+    let mut folded = StepEvents::default();
+    for (_, text) in lab.events.all_after(since)? {
+        if !FOLDED_KINDS.iter().any(|kind| text.contains(kind)) {
+            continue;
+        }
+        if let Ok(event) = serde_json::from_str::<RaftEvent>(&text) {
+            folded.record(&event);
+        }
+    }
+    Some(folded)
+}
+
+/// The port picked for `name`, picking a free one the first time.
+fn lesson_port(lab: &Members, name: &str) -> Option<u16> {
+    let mut ports = lab.lesson_ports.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(port) = ports.get(name) {
+        return Some(*port);
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .ok()?
+        .port();
+    ports.insert(name.to_string(), port);
+    Some(port)
+}
+
 /// What the lab sees now of what `request` asks about.
 pub async fn observe(lab: &Members, request: &ObservationRequest) -> Observation {
+    // The cursor before the state: an event between the two is counted twice at most, never
+    // missed.
+    let event_cursor = lab.events.cursor();
     let views = lab.views().await;
     let members: Vec<ObservedMember> = views
         .iter()
@@ -106,6 +150,15 @@ pub async fn observe(lab: &Members, request: &ObservationRequest) -> Observation
         partition: lab.partition(),
         tls: lab.tls().is_some(),
         pki_dir: lab.lab_pki_dir().map(|dir| dir.display().to_string()),
+        ports: request
+            .ports
+            .iter()
+            .filter_map(|name| Some((name.clone(), lesson_port(lab, name)?)))
+            .collect(),
+        event_cursor: Some(event_cursor),
+        events: request
+            .events_since
+            .and_then(|since| events_after(lab, since)),
         ..Observation::default()
     };
     for view in views.iter().filter(|v| v.state == "up") {
@@ -218,6 +271,54 @@ pub async fn wipe(lab: &Members) -> Result<i64, Refusal> {
         .await
         .map_err(|s| Refusal::Conflict(s.message().to_string()))?;
     Ok(answer.into_inner().deleted)
+}
+
+/// Waits (at most [`SETTLE`]) until the cluster is as `ready` wants; `what` names the wait.
+async fn wait_until(
+    lab: &Members,
+    what: &str,
+    ready: impl Fn(&Observation) -> bool,
+) -> Result<(), Refusal> {
+    let deadline = Instant::now() + SETTLE;
+    while !ready(&observe(lab, &ObservationRequest::default()).await) {
+        if Instant::now() > deadline {
+            return Err(Refusal::Conflict(format!("{what} after {SETTLE:?}")));
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    Ok(())
+}
+
+/// Puts the lab in a lesson's starting state: every member running, the partition healed,
+/// no keys, the lesson's sample loaded.
+pub async fn reset(lab: &Members, lesson: &Lesson) -> Result<(), Refusal> {
+    if lesson.requires.tls && lab.tls().is_none() {
+        return Err(Refusal::Conflict(
+            "this lesson needs a TLS lab: start it with `etcdlab lab --tls --data-dir <dir>`"
+                .into(),
+        ));
+    }
+    for view in lab.views().await {
+        match view.state.as_str() {
+            "up" => {}
+            "paused" => lab.pause(&view.name, false).await?,
+            _ => lab.start(&view.name)?,
+        }
+    }
+    // A partition is healed on every member, so every member must answer first.
+    wait_until(lab, "not every member answers", |seen| {
+        seen.members
+            .iter()
+            .all(|m| m.state == MemberState::Up && m.role.is_some())
+    })
+    .await?;
+    lab.set_partition(None).await?;
+    wait_until(lab, "no leader", Observation::settled).await?;
+    wipe(lab).await?;
+    if let Some(name) = &lesson.requires.sample {
+        load_sample(lab, name).await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

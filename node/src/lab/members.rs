@@ -16,6 +16,7 @@
 //! starts, kills or loses a process; viz when a member's stream ends and when it connects to a
 //! member again (a restarted member numbers its events from 1 again).
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -169,6 +170,8 @@ pub struct Members {
     lab_tls_flags: Vec<String>,
     etcdctl_tls_flags: Option<String>,
     lab_pki_dir: Option<PathBuf>,
+    /// Free ports the lessons asked for by name (`{port:restored-client}`), picked once.
+    pub lesson_ports: Mutex<BTreeMap<String, u16>>,
 }
 
 impl Members {
@@ -241,6 +244,7 @@ impl Members {
             lab_tls_flags,
             etcdctl_tls_flags,
             lab_pki_dir,
+            lesson_ports: Mutex::default(),
         })
     }
 
@@ -280,6 +284,7 @@ impl Members {
             lab_tls_flags: Vec::new(),
             etcdctl_tls_flags: None,
             lab_pki_dir: None,
+            lesson_ports: Mutex::default(),
         }
     }
 
