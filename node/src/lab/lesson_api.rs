@@ -15,8 +15,8 @@ use etcdlab_core::lesson::{
     sample,
 };
 use etcdlab_core::proto::etcdserverpb::{
-    AlarmRequest, DeleteRangeRequest, MemberListRequest, PutRequest, RangeRequest,
-    alarm_request::AlarmAction,
+    AlarmRequest, DeleteRangeRequest, Member as ListedByEtcd, MemberAddRequest, MemberListRequest,
+    MemberRemoveRequest, PutRequest, RangeRequest, alarm_request::AlarmAction,
 };
 use tonic::transport::Channel;
 
@@ -289,8 +289,83 @@ async fn wait_until(
     Ok(())
 }
 
-/// Puts the lab in a lesson's starting state: every member running, the partition healed,
-/// no keys, the lesson's sample loaded.
+/// The membership as the first running member that answers lists it, with a channel to it.
+async fn membership(lab: &Members) -> Option<(Channel, Vec<ListedByEtcd>)> {
+    for view in lab.views().await.iter().filter(|v| v.state == "up") {
+        let Some(channel) = channel(lab, &view.endpoint).await else {
+            continue;
+        };
+        if let Ok(list) = ClusterClient::new(channel.clone())
+            .member_list(MemberListRequest::default())
+            .await
+        {
+            return Some((channel, list.into_inner().members));
+        }
+    }
+    None
+}
+
+fn listed(members: &[ListedByEtcd], peer_url: &str) -> bool {
+    members
+        .iter()
+        .any(|m| m.peer_ur_ls.iter().any(|u| u == peer_url))
+}
+
+/// Makes the membership the lab's members again: a member a lesson added (a learner never
+/// started) is removed; a lab member a lesson removed is added back and started on a fresh
+/// data dir. Whether it changed anything.
+async fn restore_membership(lab: &Members) -> Result<bool, Refusal> {
+    let views = lab.views().await;
+    let (channel, members) = membership(lab)
+        .await
+        .ok_or_else(|| Refusal::Conflict("no member answers member list".into()))?;
+    let mut cluster = ClusterClient::new(channel);
+    let failed = |what: String| {
+        move |s: tonic::Status| Refusal::Conflict(format!("{what}: {}", s.message()))
+    };
+    let mut changed = false;
+    for extra in members
+        .iter()
+        .filter(|m| !views.iter().any(|v| m.peer_ur_ls.contains(&v.peer_url)))
+    {
+        cluster
+            .member_remove(MemberRemoveRequest { id: extra.id })
+            .await
+            .map_err(failed(format!("removing {:x}", extra.id)))?;
+        changed = true;
+    }
+    for view in views.iter().filter(|v| !listed(&members, &v.peer_url)) {
+        let added = cluster
+            .member_add(MemberAddRequest {
+                peer_ur_ls: vec![view.peer_url.clone()],
+                is_learner: false,
+            })
+            .await
+            .map_err(failed(format!("adding {} back", view.name)))?
+            .into_inner();
+        let id = added
+            .member
+            .map(|m| m.id)
+            .ok_or_else(|| Refusal::Conflict(format!("adding {} back: no id", view.name)))?;
+        lab.rejoin(&view.name, id)?;
+        changed = true;
+    }
+    Ok(changed)
+}
+
+/// Waits until every lab member but `except` runs and knows its role, and a leader leads.
+async fn wait_all_up(lab: &Members, except: &[String]) -> Result<(), Refusal> {
+    wait_until(lab, "not every member answers", |seen| {
+        seen.members
+            .iter()
+            .filter(|m| !except.contains(&m.name))
+            .all(|m| m.state == MemberState::Up && m.role.is_some())
+    })
+    .await
+}
+
+/// Puts the lab in a lesson's starting state: the lab's members, and only they, in the
+/// membership and running, the partition healed, no keys, the lesson's sample loaded.
 pub async fn reset(lab: &Members, lesson: &Lesson) -> Result<(), Refusal> {
     if lesson.requires.tls && lab.tls().is_none() {
         return Err(Refusal::Conflict(
@@ -298,7 +373,17 @@ pub async fn reset(lab: &Members, lesson: &Lesson) -> Result<(), Refusal> {
                 .into(),
         ));
     }
+    // A member removed from the membership would not start on its data: it comes back below.
+    let listed_now = membership(lab).await.map(|(_, members)| members);
+    let mut removed = Vec::new();
     for view in lab.views().await {
+        if listed_now
+            .as_ref()
+            .is_some_and(|members| !listed(members, &view.peer_url))
+        {
+            removed.push(view.name);
+            continue;
+        }
         match view.state.as_str() {
             "up" => {}
             "paused" => lab.pause(&view.name, false).await?,
@@ -306,14 +391,13 @@ pub async fn reset(lab: &Members, lesson: &Lesson) -> Result<(), Refusal> {
         }
     }
     // A partition is healed on every member, so every member must answer first.
-    wait_until(lab, "not every member answers", |seen| {
-        seen.members
-            .iter()
-            .all(|m| m.state == MemberState::Up && m.role.is_some())
-    })
-    .await?;
+    wait_all_up(lab, &removed).await?;
     lab.set_partition(None).await?;
     wait_until(lab, "no leader", Observation::settled).await?;
+    if restore_membership(lab).await? {
+        wait_all_up(lab, &[]).await?;
+        wait_until(lab, "no leader", Observation::settled).await?;
+    }
     wipe(lab).await?;
     if let Some(name) = &lesson.requires.sample {
         load_sample(lab, name).await?;
