@@ -465,7 +465,7 @@ impl App {
             let observation = observe_view(self.playback.view(), &request);
             link.send_message(Msg::Lesson(LessonMsg::Observed {
                 epoch,
-                observation,
+                observation: Box::new(observation),
                 demo: true,
             }));
             return;
@@ -480,7 +480,7 @@ impl App {
             {
                 link.send_message(Msg::Lesson(LessonMsg::Observed {
                     epoch,
-                    observation,
+                    observation: Box::new(observation),
                     demo: false,
                 }));
             }

@@ -56,7 +56,7 @@ pub enum LessonMsg {
     /// The cluster as read for the step of this epoch; `demo`: read from the simulated view.
     Observed {
         epoch: u64,
-        observation: Observation,
+        observation: Box<Observation>,
         demo: bool,
     },
     /// The pause after the goal of this epoch's step was met is over.
@@ -673,7 +673,7 @@ mod tests {
         runner.update(
             LessonMsg::Observed {
                 epoch,
-                observation,
+                observation: Box::new(observation),
                 demo: false,
             },
             0.0,
@@ -795,7 +795,7 @@ mod tests {
             runner.update(
                 LessonMsg::Observed {
                     epoch,
-                    observation: seen,
+                    observation: Box::new(seen),
                     demo: true,
                 },
                 0.0,
