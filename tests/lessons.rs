@@ -1,7 +1,8 @@
 //! `etcdlab lesson`: every shipped lesson passes end to end (`lesson verify --all`, each on a
-//! lab of its own); the instructor's `scenario` and `reset` act on a running lab started with
-//! `--sample kubernetes`; the tutor (`lesson start`) follows a student's commands to the end
-//! of a lesson; wrong lesson numbers are clear errors.
+//! lab of its own, and on the simulator where the lesson supports it); the instructor's
+//! `scenario` and `reset` act on a running lab started with `--sample kubernetes` (a reset
+//! also puts back the membership a lesson changed); the tutor (`lesson start`) follows a
+//! student's commands to the end of a lesson; wrong lesson numbers are clear errors.
 
 mod support;
 
@@ -70,14 +71,27 @@ fn every_lesson_verifies_end_to_end() {
     }
     let status = process.child.wait().unwrap();
     let report = seen.join("\n");
-    let lessons = seen.len() - 1;
-    assert!(lessons >= 10, "{report}");
+    let (lines, total) = seen.split_at(seen.len() - 1);
+    // One line per lesson and mode: `ok` on a lab for every lesson, on the simulator for the
+    // lessons it supports, `-` for the others.
     assert!(
-        seen[..lessons].iter().all(|l| l.starts_with("ok ")),
+        lines
+            .iter()
+            .all(|l| l.starts_with("ok ") || l.starts_with("- ")),
         "{report}"
     );
+    let on = |mode: &str| {
+        lines
+            .iter()
+            .filter(|l| l.starts_with("ok ") && l.contains(&format!(".yaml  {mode}  ")))
+            .count()
+    };
+    let lessons = on("lab");
+    assert!(lessons >= 10, "{report}");
+    assert!(on("sim") >= 4, "{report}");
+    assert_eq!(lines.len(), 2 * lessons, "{report}");
     assert_eq!(
-        seen[lessons],
+        total[0],
         format!("{lessons}/{lessons} lessons verified"),
         "{report}"
     );
@@ -125,6 +139,64 @@ fn instructor_scenario_and_reset_act_on_a_running_lab() {
     let out = lesson(&lab.addr, &["reset", "kubernetes"]);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(count(&lab, "/registry/pods/"), 7);
+
+    // Lesson 7 changes the membership: m3 removed, a learner m4 added. A reset puts the lab's
+    // three members back (m3 on a fresh data dir, under a new id) and takes m4 out.
+    let members = lab.members();
+    let m1 = members[0]["endpoint"].as_str().unwrap().to_string();
+    let m3 = members.iter().find(|m| m["name"] == "m3").unwrap();
+    let old_id = m3["id"].as_str().unwrap().to_string();
+    let ctl = |args: &[&str]| {
+        let out = Command::new(etcdlab_bin())
+            .args(["ctl", "--endpoints", &m1])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+    };
+    ctl(&["member", "remove", &old_id]);
+    ctl(&[
+        "member",
+        "add",
+        "m4",
+        "--peer-urls=http://127.0.0.1:1",
+        "--learner",
+    ]);
+    let membership = |lab: &Lab| {
+        let (_, seen) = lab.post("/api/observe", "{}");
+        let mut names: Vec<String> = seen["membership"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["peer_urls"][0].as_str().unwrap().to_string())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(membership(&lab).len(), 3, "m1, m2 and the learner");
+    let out = lesson(&lab.addr, &["reset", "1"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let members = lab.members();
+    assert!(members.iter().all(|m| m["state"] == "up"), "{members:?}");
+    let mut peers: Vec<String> = members
+        .iter()
+        .map(|m| m["peer_url"].as_str().unwrap().to_string())
+        .collect();
+    peers.sort();
+    assert_eq!(membership(&lab), peers);
+    let new_id = members.iter().find(|m| m["name"] == "m3").unwrap()["id"].clone();
+    assert_ne!(new_id, old_id.as_str(), "m3 came back as a new member");
+    // m3 serves again: a write reaches it.
+    lab.post("/api/kv", r#"{"op":"put","key":"back","value":"yes"}"#);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, seen) = lab.post("/api/observe", r#"{"keys":["back"]}"#);
+        if seen["values"]["m3"]["back"] == "yes" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "m3 does not serve: {seen}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 #[test]

@@ -17,7 +17,8 @@
 //!
 //! And the lesson panel (`tests/e2e/lesson.mjs`): lesson 5 (leader election) done through the
 //! page on a three-member lab, each step's goal seen met and the panel moving on; the language
-//! switch kept in the URL, presenter mode, an unknown lesson, the lesson in demo mode.
+//! switch kept in the URL, presenter mode, an unknown lesson, instructor mode (a step's
+//! scenario run again, the lesson reset) on the lab and in demo mode.
 //! Screenshots in `target/e2e-artifacts/lesson/`.
 
 mod support;
@@ -83,7 +84,8 @@ fn the_lesson_panel_walks_through_leader_election() {
         "3-lesson-put",
         "4-lesson-complete",
         "5-lesson-korean-presenter",
-        "6-lesson-demo",
+        "6-lesson-instructor",
+        "7-lesson-demo",
     ] {
         assert!(
             artifacts.join(format!("{stage}.png")).exists(),

@@ -5,8 +5,11 @@
 // (the leader outlined; its goal held at once, so the student presses next); step 2's leader killed with the member controls; step 3's scenario
 // restarts it and the panel's put reaches every member; step 4's campaign run from the panel
 // ends the lesson. Each step must show its goal met (data-goal-met) and the panel must move
-// on (data-step). Then the language switch (kept in the URL), presenter mode, an unknown
-// lesson in the URL, and the same lesson in demo mode. Prints one line per stage; exits
+// on (data-step). Then the language switch (kept in the URL), presenter mode (which shows the
+// instructor's buttons, hidden before), an unknown lesson in the URL, instructor mode on the
+// lab (a killed member brought back by "run this step's scenario", then "reset to this
+// lesson's start": every member up, step 1), and the same lesson in demo mode, where the
+// reset is a fresh simulated cluster. Prints one line per stage; exits
 // non-zero on the first failure; a screenshot of each stage is kept in the artifact dir.
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
@@ -48,7 +51,8 @@ try {
   });
   await wait(() => document.querySelector('.lesson h2')?.textContent
     === 'Leader election and failure');
-  console.log('ok: lesson 5, step 1, in English');
+  if (await page.$('[data-lesson-instructor]')) throw new Error('instructor buttons shown to a student');
+  console.log('ok: lesson 5, step 1, in English, no instructor buttons');
 
   stage = 'step 1: run endpoint status from the panel; the leader is outlined';
   await page.click('section.lesson[data-step="1"] [data-lesson-run]', { timeout: 5000 });
@@ -99,8 +103,9 @@ try {
   await page.click('button.presenter-toggle');
   await wait(() => parseFloat(getComputedStyle(document.querySelector('section.lesson')).fontSize) >= 20
     && document.querySelector('section.lesson').offsetHeight > 0);
+  await wait(() => document.querySelector('[data-lesson-reset]') !== null);
   await shot('5-lesson-korean-presenter');
-  console.log(`ok: Korean and presenter mode; URL ${params}`);
+  console.log(`ok: Korean and presenter mode (instructor buttons); URL ${params}`);
 
   stage = 'an unknown lesson in the URL';
   await page.goto(`${url}?lesson=99&lang=en`);
@@ -108,12 +113,46 @@ try {
     .includes('no lesson "99"'));
   console.log('ok: lesson 99 is a clear notice');
 
+  stage = 'instructor mode: run the step\'s scenario again, then reset the lesson';
+  await page.goto(`${url}?lesson=5&step=3&lang=en&instructor`);
+  await wait(() => document.querySelector('section.lesson')?.dataset.step === '3'
+    && document.querySelectorAll('g[data-node][data-role="follower"]').length === 2);
+  const follower = await page.$eval('g[data-role="follower"]', (g) => g.dataset.node);
+  await page.dispatchEvent(`g[data-node="${follower}"]`, 'click');
+  await page.click('.member-controls button[data-action="kill"]');
+  await wait((name) => document.querySelector(`g[data-node="${name}"]`)?.dataset.role === 'down',
+    follower);
+  await page.click('[data-lesson-scenario]');
+  await wait((name) => document.querySelector(`g[data-node="${name}"]`)?.dataset.role !== 'down',
+    follower, 30000);
+  console.log(`ok: the step's scenario (revive_all) restarted ${follower}`);
+  await page.dispatchEvent(`g[data-node="${follower}"]`, 'click');
+  await page.click('.member-controls button[data-action="kill"]');
+  await wait((name) => document.querySelector(`g[data-node="${name}"]`)?.dataset.role === 'down',
+    follower);
+  await page.click('[data-lesson-reset]');
+  await wait(() => document.querySelector('section.lesson').dataset.step === '1'
+    && [...document.querySelectorAll('g[data-node]')].every((g) => g.dataset.role !== 'down')
+    && [...document.querySelectorAll('[data-terminal] .line')]
+      .some((l) => l.textContent.includes('resetting the lab')), undefined, 60000);
+  await shot('6-lesson-instructor');
+  console.log(`ok: reset to the lesson's start: ${follower} up again, step 1`);
+
   stage = 'the lesson in demo mode';
-  await page.goto(`${url}?demo&lesson=5&lang=en`);
+  await page.goto(`${url}?demo&lesson=5&lang=en&instructor`);
   await wait(() => document.querySelector('[data-demo]') !== null);
   await met(1);
-  await shot('6-lesson-demo');
-  console.log('ok: demo mode checks step 1 on the simulated cluster');
+  await wait(() => document.querySelector('option[value="3"]')?.textContent.includes('needs a lab')
+    && !document.querySelector('option[value="5"]').textContent.includes('needs a lab'));
+  await page.click('section.lesson[data-step="1"] [data-lesson-next]');
+  await wait(() => document.querySelector('section.lesson').dataset.step === '2');
+  await page.click('[data-lesson-reset]');
+  await wait(() => document.querySelector('section.lesson').dataset.step === '1'
+    && [...document.querySelectorAll('[data-terminal] .line')]
+      .some((l) => l.textContent.includes('a fresh simulated cluster')));
+  await met(1);
+  await shot('7-lesson-demo');
+  console.log('ok: demo mode checks step 1 on the simulated cluster, marks lessons that need a lab, resets');
 
   if (errors.length) throw new Error(errors.join('\n'));
 } catch (e) {

@@ -9,10 +9,11 @@
 //! is kept in the URL too. `?demo&bench=5` times the simulator first ([`crate::bench`]).
 //!
 //! The lesson panel ([`crate::lesson_panel`]) sits above the member controls; the page carries
-//! out what it asks (read the cluster, run a line in the terminal, a scenario's faults) and
-//! keeps its lesson, step and language in the URL.
+//! out what it asks (read the cluster, run a line in the terminal, a scenario's faults, an
+//! instructor's reset) and keeps its lesson, step and language in the URL.
 
 use etcdlab_core::cluster_view::MemberState;
+use etcdlab_core::lesson::view::observe_view;
 use etcdlab_core::sim::bench::BenchParams;
 use gloo_render::AnimationFrame;
 use gloo_timers::callback::{Interval, Timeout};
@@ -31,7 +32,6 @@ use crate::playback::Playback;
 use crate::ring::{RingProps, ring, role_name};
 use crate::source::{self, Backend, StreamLine};
 use crate::terminal::{self, Command};
-use crate::view_observation::observe_view;
 
 pub enum Msg {
     Line(String),
@@ -120,7 +120,7 @@ impl Component for App {
             Some(_) => start_demo(ctx, &mut playback),
             None => (Backend::Lab, None),
         };
-        App {
+        let mut app = App {
             backend,
             playback,
             lab_cursor: 0,
@@ -152,7 +152,10 @@ impl Component for App {
                 js_sys::Date::now(),
             ),
             lesson_part: MemoCache::default(),
-        }
+        };
+        app.lesson.set_demo(matches!(app.backend, Backend::Demo(_)));
+        app.lesson.set_instructor(instructor(app.presenter));
+        app
     }
 
     fn update(&mut self, ctx: &Context<Self>, msg: Msg) -> bool {
@@ -188,7 +191,9 @@ impl Component for App {
                 }
                 if let Backend::Demo(demo) = &mut self.backend {
                     // The simulated cluster lives at the playback clock; frozen, it holds it.
-                    for event in demo.run_to(self.playback.clock_ms()) {
+                    let events = demo.run_to(self.playback.clock_ms());
+                    self.lesson.record_events(&events);
+                    for event in events {
                         self.playback.push(event);
                     }
                     self.playback.hold_clock(demo.now_ms());
@@ -219,6 +224,7 @@ impl Component for App {
                     return false;
                 }
                 (self.backend, self.bench) = start_demo(ctx, &mut self.playback);
+                self.lesson.set_demo(true);
                 self.terminal_lines.extend(self.bench.clone());
             }
             Msg::DemoRerun(name, value) => {
@@ -303,6 +309,7 @@ impl Component for App {
             Msg::Key(key) => return self.on_key(ctx, &key),
             Msg::TogglePresenter => {
                 self.presenter = !self.presenter;
+                self.lesson.set_instructor(instructor(self.presenter));
                 set_url_param("presenter", self.presenter.then_some(""));
             }
             Msg::Lesson(msg) => {
@@ -405,6 +412,7 @@ impl App {
                         let _ = window.navigator().clipboard().write_text(&text);
                     }
                 }
+                Effect::Reset(lesson) => self.reset_for_lesson(ctx, lesson),
                 Effect::AdvanceLater(epoch) => {
                     let link = ctx.link().clone();
                     Timeout::new(ADVANCE_AFTER_MS, move || {
@@ -414,6 +422,36 @@ impl App {
                 }
             }
         }
+    }
+
+    /// Instructor mode: the lesson's starting state — the lab's `POST /api/lesson/reset`, or
+    /// in the demo a fresh simulated cluster (same seed and scenario) — then its first step.
+    fn reset_for_lesson(&mut self, ctx: &Context<Self>, lesson: usize) {
+        let link = ctx.link().clone();
+        if let Backend::Demo(demo) = &mut self.backend {
+            **demo = Demo::new(demo.seed, &demo.scenario.clone());
+            let speed = self.playback.speed;
+            self.playback = Playback::default();
+            self.playback.speed = speed;
+            self.terminal_lines
+                .push(format!("> lesson {lesson}: a fresh simulated cluster"));
+            link.send_message(Msg::Lesson(LessonMsg::Goto(0)));
+            return;
+        }
+        self.terminal_lines
+            .push(format!("> lesson {lesson}: resetting the lab"));
+        wasm_bindgen_futures::spawn_local(async move {
+            let body = json!({ "lesson": lesson });
+            let line = match source::post_json("/api/lesson/reset", Some(&body)).await {
+                Ok(answer) => match answer.get("error") {
+                    Some(error) => format!("Error: {}", error.as_str().unwrap_or_default()),
+                    None => "OK".into(),
+                },
+                Err(e) => format!("Error: {e}"),
+            };
+            link.send_message(Msg::Answer(vec![line]));
+            link.send_message(Msg::Lesson(LessonMsg::Goto(0)));
+        });
     }
 
     /// Reads what the lesson's step needs: from the lab (`POST /api/observe`), or in demo
@@ -427,7 +465,7 @@ impl App {
             let observation = observe_view(self.playback.view(), &request);
             link.send_message(Msg::Lesson(LessonMsg::Observed {
                 epoch,
-                observation,
+                observation: Box::new(observation),
                 demo: true,
             }));
             return;
@@ -442,7 +480,7 @@ impl App {
             {
                 link.send_message(Msg::Lesson(LessonMsg::Observed {
                     epoch,
-                    observation,
+                    observation: Box::new(observation),
                     demo: false,
                 }));
             }
@@ -805,6 +843,12 @@ fn start_demo(ctx: &Context<App>, playback: &mut Playback) -> (Backend, Option<S
         playback.speed = speed;
     }
     (Backend::Demo(Box::new(demo)), error)
+}
+
+/// Whether the lesson panel shows the instructor's buttons: in presenter mode, or with
+/// `?instructor` in the URL.
+fn instructor(presenter: bool) -> bool {
+    presenter || url_param("instructor").is_some()
 }
 
 fn url_param(name: &str) -> Option<String> {

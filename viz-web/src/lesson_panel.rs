@@ -10,24 +10,34 @@
 //! (a step to read and try) waits for *next*, as the terminal tutor waits for Enter, so it is
 //! not skipped unread. Goals that cannot be seen
 //! from the page (a file on the student's disk; in demo mode TLS, alarms, learners) are
-//! marked "check by hand" and the student moves on with *next*.
+//! marked "check by hand" and the student moves on with *next*. Goals about change read the
+//! Raft events since the step began: the lab folds them for `/api/observe`, the demo folds
+//! the simulator's here ([`LessonRunner::record_events`]). In demo mode the lessons the
+//! simulator cannot run (`etcdlab_core::lesson::simulated::support`, which `lesson verify`
+//! asks too) are marked as needing a lab.
+//!
+//! Instructor mode (`?instructor`, or presenter mode) adds two buttons: reset the cluster to
+//! the lesson's start (the lab's `POST /api/lesson/reset`, or a fresh simulation in the
+//! demo) and run the step's scenario again.
 //!
 //! Its state lives in the URL (`lesson=5&step=2&lang=ko`): lesson and step numbers count
 //! from 1, as `etcdlab lesson start 5` does.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 
+use etcdlab_core::events::RaftEvent;
 use etcdlab_core::lesson::command::fill_placeholders;
 use etcdlab_core::lesson::file::Panel;
+use etcdlab_core::lesson::simulated::{goal_simulated, support};
 use etcdlab_core::lesson::{
-    Baseline, Goal, GoalStatus, Language, Lesson, Observation, ObservationRequest, Step, catalog,
+    Baseline, Goal, GoalStatus, Language, Lesson, Observation, ObservationRequest, Step,
+    StepEvents, catalog,
 };
 use serde_json::Value;
 use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
 use crate::terminal;
-use crate::view_observation::checkable_in_demo;
 
 /// After this long on one step, the hint (or what is still missing) is shown, as the
 /// terminal tutor (`etcdlab lesson start`) does.
@@ -46,13 +56,17 @@ pub enum LessonMsg {
     /// The cluster as read for the step of this epoch; `demo`: read from the simulated view.
     Observed {
         epoch: u64,
-        observation: Observation,
+        observation: Box<Observation>,
         demo: bool,
     },
     /// The pause after the goal of this epoch's step was met is over.
     Advance(u64),
     Run,
     Copy,
+    /// Instructor: put the cluster in the lesson's starting state.
+    Reset,
+    /// Instructor: run the step's scenario again.
+    Scenario,
 }
 
 /// What the page must do for the runner.
@@ -68,6 +82,9 @@ pub enum Effect {
     Copy(String),
     /// Send [`LessonMsg::Advance`] with this epoch after [`ADVANCE_AFTER_MS`].
     AdvanceLater(u64),
+    /// Put the cluster in this lesson's (numbered from 1) starting state, then send
+    /// [`LessonMsg::Goto`] step 0.
+    Reset(usize),
 }
 
 /// Where the current step's goal stands.
@@ -92,6 +109,12 @@ struct Progress {
     started_ms: f64,
     /// The cluster when the step began (taken from the step's first observation).
     baseline: Option<Baseline>,
+    /// The step's goal with its placeholders filled in, from the first observation.
+    goal: Option<Goal>,
+    /// The demo's events since the step began.
+    events: StepEvents,
+    /// The instructor asked for the step's scenario again.
+    scenario_again: bool,
     check: Check,
     /// The command with its placeholders filled in from the cluster, once read.
     command: Option<String>,
@@ -108,6 +131,9 @@ impl Progress {
             epoch,
             started_ms: now_ms,
             baseline: None,
+            goal: None,
+            events: StepEvents::default(),
+            scenario_again: false,
             check: Check::Pending,
             command: None,
             focus_member: None,
@@ -127,6 +153,10 @@ pub struct LessonRunner {
     finished: bool,
     /// Something wrong with the URL's lesson or step.
     notice: Option<String>,
+    /// The page runs the simulated cluster.
+    demo: bool,
+    /// The instructor's buttons are shown.
+    instructor: bool,
 }
 
 fn say(language: Language, ko: &'static str, en: &'static str) -> &'static str {
@@ -164,6 +194,8 @@ impl LessonRunner {
             progress: Progress::begin(0, 0, now_ms),
             finished: false,
             notice: None,
+            demo: false,
+            instructor: false,
         };
         let Some(lesson) = lesson else {
             return runner;
@@ -210,7 +242,28 @@ impl LessonRunner {
     /// under way.
     pub fn request(&self) -> Option<(u64, ObservationRequest)> {
         let step = self.step().filter(|_| !self.finished)?;
-        Some((self.progress.epoch, step.goal.request()))
+        let request = match (&self.progress.goal, &self.progress.baseline) {
+            (Some(goal), Some(baseline)) => baseline.since(goal.request()),
+            _ => step.request(),
+        };
+        Some((self.progress.epoch, request))
+    }
+
+    /// Whether the page runs the simulated cluster (lessons it cannot run are marked).
+    pub fn set_demo(&mut self, demo: bool) {
+        self.demo = demo;
+    }
+
+    /// Shows or hides the instructor's buttons.
+    pub fn set_instructor(&mut self, instructor: bool) {
+        self.instructor = instructor;
+    }
+
+    /// Folds the simulated cluster's new events into the current step's.
+    pub fn record_events(&mut self, events: &[RaftEvent]) {
+        for event in events {
+            self.progress.events.record(event);
+        }
     }
 
     /// The member the current step is about, by name.
@@ -299,6 +352,19 @@ impl LessonRunner {
                 .map(Effect::Copy)
                 .into_iter()
                 .collect(),
+            LessonMsg::Reset => self
+                .chosen
+                .filter(|_| self.lesson().is_some())
+                .map(|i| Effect::Reset(i + 1))
+                .into_iter()
+                .collect(),
+            LessonMsg::Scenario => {
+                if self.step().is_none_or(|s| s.scenario.is_empty()) {
+                    return vec![];
+                }
+                self.progress.scenario_again = true;
+                vec![Effect::Observe]
+            }
         }
     }
 
@@ -314,6 +380,22 @@ impl LessonRunner {
         let first_check = progress.baseline.is_none();
         if first_check {
             progress.baseline = Some(Baseline::of(observation));
+            progress.events = StepEvents::default();
+            progress.goal = match step.goal.filled(observation) {
+                Ok(goal) => Some(goal),
+                Err(e) => {
+                    progress.problem = Some(e.to_string());
+                    None
+                }
+            };
+        }
+        let mut observation = observation.clone();
+        if demo {
+            observation.events = Some(progress.events.clone());
+        }
+        let observation = &observation;
+        if first_check || progress.scenario_again {
+            progress.scenario_again = false;
             for action in &step.scenario {
                 match action.fault_requests(observation) {
                     Ok(bodies) => effects.extend(bodies.into_iter().map(Effect::Fault)),
@@ -335,16 +417,17 @@ impl LessonRunner {
             .as_ref()
             .and_then(|f| f.member.as_ref())
             .and_then(|m| m.resolve(observation).ok());
-        let by_hand = match &step.goal {
+        let goal = progress.goal.as_ref().unwrap_or(&step.goal);
+        let by_hand = match goal {
             // The lab does not look at the student's disk, and neither can the page.
             Goal::SnapshotFileExists { .. } => true,
-            goal => demo && !checkable_in_demo(goal),
+            goal => demo && !goal_simulated(goal),
         };
         progress.check = if by_hand {
             Check::ByHand
         } else {
             let baseline = progress.baseline.clone().unwrap_or_default();
-            match step.goal.evaluate(observation, &baseline) {
+            match goal.evaluate(observation, &baseline) {
                 GoalStatus::Met if first_check && step.command.is_some() => Check::MetAtOnce,
                 GoalStatus::Met => {
                     effects.push(Effect::AdvanceLater(epoch));
@@ -370,6 +453,7 @@ impl LessonRunner {
         let p = &self.progress;
         (self.chosen, code(self.language), p.step, p.epoch, &p.check).hash(&mut hasher);
         (&p.command, &p.problem, &self.notice, self.finished).hash(&mut hasher);
+        (self.demo, self.instructor).hash(&mut hasher);
         self.hint_due(now_ms).hash(&mut hasher);
         hasher.finish()
     }
@@ -403,8 +487,9 @@ impl LessonRunner {
                             { say(language, "— 레슨 고르기 —", "— pick a lesson —") }
                         </option>
                         { for lessons.iter().enumerate().map(|(i, lesson)| html! {
-                            <option value={(i + 1).to_string()} selected={self.chosen == Some(i)}>
-                                { format!("{}. {}", i + 1, lesson.title.get(language)) }
+                            <option value={(i + 1).to_string()} selected={self.chosen == Some(i)}
+                                data-needs-lab={(self.demo && support(lesson).is_err()).then_some("")}>
+                                { format!("{}. {}{}", i + 1, lesson.title.get(language), self.needs_lab(lesson)) }
                             </option>
                         }) }
                     </select>
@@ -417,6 +502,32 @@ impl LessonRunner {
                 }
                 { self.step_view(now_ms, on) }
             </section>
+        }
+    }
+
+    /// The picker's mark for a lesson the demo cannot run.
+    fn needs_lab(&self, lesson: &Lesson) -> &'static str {
+        if self.demo && support(lesson).is_err() {
+            say(self.language, " (랩 필요)", " (needs a lab)")
+        } else {
+            ""
+        }
+    }
+
+    /// The instructor's buttons: reset to the lesson's start, run the step's scenario.
+    fn instructor_view(&self, step: &Step, on: &Callback<LessonMsg>) -> Html {
+        let language = self.language;
+        html! {
+            <div class="lesson-instructor" data-lesson-instructor="">
+                <button data-lesson-reset="" onclick={on.reform(|_| LessonMsg::Reset)}>
+                    { say(language, "레슨 처음 상태로 되돌리기", "reset to this lesson's start") }
+                </button>
+                if !step.scenario.is_empty() {
+                    <button data-lesson-scenario="" onclick={on.reform(|_| LessonMsg::Scenario)}>
+                        { say(language, "이 단계의 시나리오 실행", "run this step's scenario") }
+                    </button>
+                }
+            </div>
         }
     }
 
@@ -489,8 +600,24 @@ impl LessonRunner {
             LessonMsg::Goto(step_index + 1)
         };
         let next_disabled = self.finished || (step_index + 1 >= total && !self.met());
+        let unsimulated = support(lesson).err().filter(|_| self.demo).map(|why| {
+            format!(
+                "{} ({why})",
+                say(
+                    language,
+                    "데모는 이 레슨을 다 실행하지 못합니다. `etcdlab lab` 을 시작하세요",
+                    "The demo cannot run all of this lesson; start `etcdlab lab` for it"
+                )
+            )
+        });
         html! { <>
             <h2>{ lesson.title.get(language) }</h2>
+            if let Some(why) = unsimulated {
+                <p class="lesson-notice" data-lesson-needs-lab="">{ why }</p>
+            }
+            if self.instructor {
+                { self.instructor_view(step, on) }
+            }
             <p class="lesson-progress">{ match language {
                 Language::Ko => format!("{total}단계 중 {}단계", step_index + 1),
                 Language::En => format!("step {} of {total}", step_index + 1),
@@ -546,7 +673,7 @@ mod tests {
         runner.update(
             LessonMsg::Observed {
                 epoch,
-                observation,
+                observation: Box::new(observation),
                 demo: false,
             },
             0.0,
@@ -631,5 +758,79 @@ mod tests {
         let runner = LessonRunner::new(Some("5"), None, Some("en"), None, 1_000.0);
         assert!(!runner.hint_due(2_000.0));
         assert!(runner.hint_due(1_000.0 + HINT_AFTER_MS));
+    }
+
+    #[test]
+    fn the_instructor_resets_the_lesson_and_runs_the_scenario_again() {
+        let mut runner = LessonRunner::new(Some("5"), Some("3"), Some("en"), None, 0.0);
+        assert_eq!(runner.update(LessonMsg::Reset, 0.0), vec![Effect::Reset(5)]);
+        let mut seen = cluster("m2", 3);
+        seen.members[0].state = MemberState::Down;
+        assert_eq!(
+            observed(&mut runner, seen.clone()),
+            vec![Effect::Fault(serde_json::json!({"restart": "m1"}))]
+        );
+        assert_eq!(observed(&mut runner, seen.clone()), vec![]);
+        assert_eq!(
+            runner.update(LessonMsg::Scenario, 0.0),
+            vec![Effect::Observe]
+        );
+        assert_eq!(
+            observed(&mut runner, seen),
+            vec![Effect::Fault(serde_json::json!({"restart": "m1"}))],
+            "the scenario runs again, on the cluster as it is now"
+        );
+        // Step 1 has no scenario to run.
+        runner.update(LessonMsg::Goto(0), 0.0);
+        assert_eq!(runner.update(LessonMsg::Scenario, 0.0), vec![]);
+    }
+
+    #[test]
+    fn in_the_demo_a_leader_change_is_seen_in_the_simulators_events() {
+        use etcdlab_core::events::{EventKind, Role, SCHEMA_VERSION};
+        let mut runner = LessonRunner::new(Some("5"), Some("2"), Some("en"), None, 0.0);
+        runner.set_demo(true);
+        let epoch = runner.request().unwrap().0;
+        let demo_observed = |runner: &mut LessonRunner, seen| {
+            runner.update(
+                LessonMsg::Observed {
+                    epoch,
+                    observation: Box::new(seen),
+                    demo: true,
+                },
+                0.0,
+            )
+        };
+        assert_eq!(demo_observed(&mut runner, cluster("m1", 2)), vec![]);
+        // m2 won term 3 and m1 term 4; the page's view still shows m1 in term 2.
+        for (node, term) in [("m2", 3), ("m1", 4)] {
+            runner.record_events(&[RaftEvent {
+                v: SCHEMA_VERSION,
+                seq: 1,
+                ts_ms: 0,
+                node: node.into(),
+                id: format!("id-{node}"),
+                term,
+                kind: EventKind::RoleChanged {
+                    role: Role::Leader,
+                    leader: format!("id-{node}"),
+                    election_timeout_ticks: 10,
+                },
+            }]);
+        }
+        assert_eq!(
+            demo_observed(&mut runner, cluster("m1", 2)),
+            vec![Effect::AdvanceLater(epoch)]
+        );
+    }
+
+    #[test]
+    fn the_demo_marks_the_lessons_the_simulator_cannot_run() {
+        let mut runner = LessonRunner::new(None, None, Some("en"), None, 0.0);
+        let lessons = runner.lessons.clone().unwrap();
+        assert_eq!(runner.needs_lab(&lessons[2]), "", "live mode marks nothing");
+        runner.set_demo(true);
+        assert_eq!(runner.needs_lab(&lessons[2]), " (needs a lab)");
+        assert_eq!(runner.needs_lab(&lessons[4]), "");
     }
 }

@@ -20,7 +20,6 @@ mod playback;
 mod ring;
 mod source;
 mod terminal;
-mod view_observation;
 
 fn main() {
     yew::Renderer::<app::App>::new().render();

@@ -53,6 +53,7 @@ pub fn router(lab: Arc<Members>) -> Router {
         .route("/api/observe", post(observe))
         .route("/api/sample", post(sample))
         .route("/api/wipe", post(wipe))
+        .route("/api/lesson/reset", post(lesson_reset))
         .route("/api/members/{name}/{verb}", post(member_verb))
         .with_state(lab)
 }
@@ -210,6 +211,26 @@ async fn wipe(State(lab): State<Arc<Members>>) -> Response {
             .await
             .map(|n| json!({ "deleted": n })),
     )
+}
+
+async fn lesson_reset(State(lab): State<Arc<Members>>, body: String) -> Response {
+    let number = serde_json::from_str::<Value>(&body)
+        .ok()
+        .and_then(|v| v["lesson"].as_u64());
+    let lessons = match etcdlab_core::lesson::catalog::lessons() {
+        Ok(lessons) => lessons,
+        Err(e) => return refusal(Refusal::Conflict(e.to_string())),
+    };
+    let count = lessons.len();
+    let Some((_, lesson)) = number
+        .and_then(|n| usize::try_from(n).ok()?.checked_sub(1))
+        .and_then(|i| lessons.into_iter().nth(i))
+    else {
+        return refusal(Refusal::BadRequest(format!(
+            "the body must be {{\"lesson\":N}} with N from 1 to {count}"
+        )));
+    };
+    answer(lesson_api::reset(&lab, &lesson).await.map(|()| json!({})))
 }
 
 async fn freeze(State(lab): State<Arc<Members>>) -> Response {

@@ -71,6 +71,25 @@ impl EventHub {
         history.entries.iter().skip(skip).cloned().collect()
     }
 
+    /// The cursor of the latest event (0 before the first).
+    pub fn cursor(&self) -> u64 {
+        self.lock().next_cursor - 1
+    }
+
+    /// Every event after `since`, oldest first; `None` when some of them were forgotten.
+    pub fn all_after(&self, since: u64) -> Option<Vec<Entry>> {
+        let history = self.lock();
+        let oldest = history
+            .entries
+            .front()
+            .map_or(history.next_cursor, |(cursor, _)| *cursor);
+        if since + 1 < oldest {
+            return None;
+        }
+        let skip = history.entries.partition_point(|(c, _)| *c <= since);
+        Some(history.entries.iter().skip(skip).cloned().collect())
+    }
+
     /// A subscription: the remembered events after `since` (none for `None`: from now on),
     /// then every later one from the receiver, with no gap and no repeat.
     pub fn subscribe(&self, since: Option<u64>) -> Subscription {
@@ -160,9 +179,22 @@ mod tests {
         }
         assert_eq!(seen, vec![(2, 2), (3, 3), (4, 4)]);
         assert_eq!(hub.history_after(3).len(), 1);
+        assert_eq!(hub.cursor(), 4);
+        assert_eq!(hub.all_after(3).map(|e| e.len()), Some(1));
+        assert_eq!(hub.all_after(0).map(|e| e.len()), Some(4));
         let mut fresh = hub.subscribe(None);
         hub.push(event(5));
         assert!(fresh.next().await.unwrap().contains("\"cursor\":5"));
+    }
+
+    #[test]
+    fn events_no_longer_remembered_are_not_passed_over() {
+        let hub = EventHub::default();
+        for n in 0..(HISTORY as u64 + 2) {
+            hub.push(event(n));
+        }
+        assert_eq!(hub.all_after(1), None, "cursors 1 and 2 are forgotten");
+        assert_eq!(hub.all_after(2).map(|e| e.len()), Some(HISTORY));
     }
 
     #[tokio::test]

@@ -2,18 +2,21 @@
 //! goal needs to see (an [`ObservationRequest`] in, an [`Observation`] out: members, the
 //! membership, key values on each member, prefix counts, partition, TLS, alarms);
 //! `POST /api/sample` loads a data set (`{"name":"kubernetes"}`), `POST /api/wipe` deletes
-//! every key. The lab does these because it holds the members' addresses and, with `--tls`,
+//! every key, and `POST /api/lesson/reset` (`{"lesson":6}`) puts the lab in a lesson's
+//! starting state, for `etcdlab lesson reset` and the page's instructor mode. The lab does these because it holds the members' addresses and, with `--tls`,
 //! the client certificate.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use etcdlab_core::events::RaftEvent;
 use etcdlab_core::lesson::{
-    ListedMember, MemberState, Observation, ObservationRequest, ObservedMember, sample,
+    Lesson, ListedMember, MemberState, Observation, ObservationRequest, ObservedMember, StepEvents,
+    sample,
 };
 use etcdlab_core::proto::etcdserverpb::{
-    AlarmRequest, DeleteRangeRequest, MemberListRequest, PutRequest, RangeRequest,
-    alarm_request::AlarmAction,
+    AlarmRequest, DeleteRangeRequest, Member as ListedByEtcd, MemberAddRequest, MemberListRequest,
+    MemberRemoveRequest, PutRequest, RangeRequest, alarm_request::AlarmAction,
 };
 use tonic::transport::Channel;
 
@@ -24,6 +27,8 @@ use crate::rpc::etcdserverpb::kv_client::KvClient;
 use crate::rpc::etcdserverpb::maintenance_client::MaintenanceClient;
 
 const CONNECT: Duration = Duration::from_millis(500);
+/// How long a reset waits for members to start, and for a leader.
+const SETTLE: Duration = Duration::from_secs(30);
 
 async fn channel(lab: &Members, addr: &str) -> Option<Channel> {
     tls::channel(lab.tls(), addr, CONNECT).await.ok()
@@ -68,8 +73,47 @@ async fn values_on(
     Some(values)
 }
 
+/// The kinds of event [`StepEvents`] folds, as they appear in an event's JSON text.
+const FOLDED_KINDS: [&str; 4] = [
+    "\"kind\":\"role_changed\"",
+    "\"kind\":\"commit_advanced\"",
+    "\"kind\":\"entry_applied\"",
+    "\"kind\":\"snapshot_applied\"",
+];
+
+/// The lab's events after the cursor `since`, folded; `None` when the lab forgot some.
+fn events_after(lab: &Members, since: u64) -> Option<StepEvents> {
+    let mut folded = StepEvents::default();
+    for (_, text) in lab.events.all_after(since)? {
+        if !FOLDED_KINDS.iter().any(|kind| text.contains(kind)) {
+            continue;
+        }
+        if let Ok(event) = serde_json::from_str::<RaftEvent>(&text) {
+            folded.record(&event);
+        }
+    }
+    Some(folded)
+}
+
+/// The port picked for `name`, picking a free one the first time.
+fn lesson_port(lab: &Members, name: &str) -> Option<u16> {
+    let mut ports = lab.lesson_ports.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(port) = ports.get(name) {
+        return Some(*port);
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .ok()?
+        .port();
+    ports.insert(name.to_string(), port);
+    Some(port)
+}
+
 /// What the lab sees now of what `request` asks about.
 pub async fn observe(lab: &Members, request: &ObservationRequest) -> Observation {
+    // The cursor before the state: an event between the two is counted twice at most, never
+    // missed.
+    let event_cursor = lab.events.cursor();
     let views = lab.views().await;
     let members: Vec<ObservedMember> = views
         .iter()
@@ -106,6 +150,15 @@ pub async fn observe(lab: &Members, request: &ObservationRequest) -> Observation
         partition: lab.partition(),
         tls: lab.tls().is_some(),
         pki_dir: lab.lab_pki_dir().map(|dir| dir.display().to_string()),
+        ports: request
+            .ports
+            .iter()
+            .filter_map(|name| Some((name.clone(), lesson_port(lab, name)?)))
+            .collect(),
+        event_cursor: Some(event_cursor),
+        events: request
+            .events_since
+            .and_then(|since| events_after(lab, since)),
         ..Observation::default()
     };
     for view in views.iter().filter(|v| v.state == "up") {
@@ -218,6 +271,138 @@ pub async fn wipe(lab: &Members) -> Result<i64, Refusal> {
         .await
         .map_err(|s| Refusal::Conflict(s.message().to_string()))?;
     Ok(answer.into_inner().deleted)
+}
+
+/// Waits (at most [`SETTLE`]) until the cluster is as `ready` wants; `what` names the wait.
+async fn wait_until(
+    lab: &Members,
+    what: &str,
+    ready: impl Fn(&Observation) -> bool,
+) -> Result<(), Refusal> {
+    let deadline = Instant::now() + SETTLE;
+    while !ready(&observe(lab, &ObservationRequest::default()).await) {
+        if Instant::now() > deadline {
+            return Err(Refusal::Conflict(format!("{what} after {SETTLE:?}")));
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    Ok(())
+}
+
+/// The membership as the first running member that answers lists it, with a channel to it.
+async fn membership(lab: &Members) -> Option<(Channel, Vec<ListedByEtcd>)> {
+    for view in lab.views().await.iter().filter(|v| v.state == "up") {
+        let Some(channel) = channel(lab, &view.endpoint).await else {
+            continue;
+        };
+        if let Ok(list) = ClusterClient::new(channel.clone())
+            .member_list(MemberListRequest::default())
+            .await
+        {
+            return Some((channel, list.into_inner().members));
+        }
+    }
+    None
+}
+
+fn listed(members: &[ListedByEtcd], peer_url: &str) -> bool {
+    members
+        .iter()
+        .any(|m| m.peer_ur_ls.iter().any(|u| u == peer_url))
+}
+
+/// Makes the membership the lab's members again: a member a lesson added (a learner never
+/// started) is removed; a lab member a lesson removed is added back and started on a fresh
+/// data dir. Whether it changed anything.
+async fn restore_membership(lab: &Members) -> Result<bool, Refusal> {
+    let views = lab.views().await;
+    let (channel, members) = membership(lab)
+        .await
+        .ok_or_else(|| Refusal::Conflict("no member answers member list".into()))?;
+    let mut cluster = ClusterClient::new(channel);
+    let failed = |what: String| {
+        move |s: tonic::Status| Refusal::Conflict(format!("{what}: {}", s.message()))
+    };
+    let mut changed = false;
+    for extra in members
+        .iter()
+        .filter(|m| !views.iter().any(|v| m.peer_ur_ls.contains(&v.peer_url)))
+    {
+        cluster
+            .member_remove(MemberRemoveRequest { id: extra.id })
+            .await
+            .map_err(failed(format!("removing {:x}", extra.id)))?;
+        changed = true;
+    }
+    for view in views.iter().filter(|v| !listed(&members, &v.peer_url)) {
+        let added = cluster
+            .member_add(MemberAddRequest {
+                peer_ur_ls: vec![view.peer_url.clone()],
+                is_learner: false,
+            })
+            .await
+            .map_err(failed(format!("adding {} back", view.name)))?
+            .into_inner();
+        let id = added
+            .member
+            .map(|m| m.id)
+            .ok_or_else(|| Refusal::Conflict(format!("adding {} back: no id", view.name)))?;
+        lab.rejoin(&view.name, id)?;
+        changed = true;
+    }
+    Ok(changed)
+}
+
+/// Waits until every lab member but `except` runs and knows its role, and a leader leads.
+async fn wait_all_up(lab: &Members, except: &[String]) -> Result<(), Refusal> {
+    wait_until(lab, "not every member answers", |seen| {
+        seen.members
+            .iter()
+            .filter(|m| !except.contains(&m.name))
+            .all(|m| m.state == MemberState::Up && m.role.is_some())
+    })
+    .await
+}
+
+/// Puts the lab in a lesson's starting state: the lab's members, and only they, in the
+/// membership and running, the partition healed, no keys, the lesson's sample loaded.
+pub async fn reset(lab: &Members, lesson: &Lesson) -> Result<(), Refusal> {
+    if lesson.requires.tls && lab.tls().is_none() {
+        return Err(Refusal::Conflict(
+            "this lesson needs a TLS lab: start it with `etcdlab lab --tls --data-dir <dir>`"
+                .into(),
+        ));
+    }
+    // A member removed from the membership would not start on its data: it comes back below.
+    let listed_now = membership(lab).await.map(|(_, members)| members);
+    let mut removed = Vec::new();
+    for view in lab.views().await {
+        if listed_now
+            .as_ref()
+            .is_some_and(|members| !listed(members, &view.peer_url))
+        {
+            removed.push(view.name);
+            continue;
+        }
+        match view.state.as_str() {
+            "up" => {}
+            "paused" => lab.pause(&view.name, false).await?,
+            _ => lab.start(&view.name)?,
+        }
+    }
+    // A partition is healed on every member, so every member must answer first.
+    wait_all_up(lab, &removed).await?;
+    lab.set_partition(None).await?;
+    wait_until(lab, "no leader", Observation::settled).await?;
+    if restore_membership(lab).await? {
+        wait_all_up(lab, &[]).await?;
+        wait_until(lab, "no leader", Observation::settled).await?;
+    }
+    wipe(lab).await?;
+    if let Some(name) = &lesson.requires.sample {
+        load_sample(lab, name).await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@
 //! starts, kills or loses a process; viz when a member's stream ends and when it connects to a
 //! member again (a restarted member numbers its events from 1 again).
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -169,6 +170,8 @@ pub struct Members {
     lab_tls_flags: Vec<String>,
     etcdctl_tls_flags: Option<String>,
     lab_pki_dir: Option<PathBuf>,
+    /// Free ports the lessons asked for by name (`{port:restored-client}`), picked once.
+    pub lesson_ports: Mutex<BTreeMap<String, u16>>,
 }
 
 impl Members {
@@ -241,6 +244,7 @@ impl Members {
             lab_tls_flags,
             etcdctl_tls_flags,
             lab_pki_dir,
+            lesson_ports: Mutex::default(),
         })
     }
 
@@ -280,6 +284,7 @@ impl Members {
             lab_tls_flags: Vec::new(),
             etcdctl_tls_flags: None,
             lab_pki_dir: None,
+            lesson_ports: Mutex::default(),
         }
     }
 
@@ -357,6 +362,27 @@ impl Members {
 
     /// Starts (or restarts) a stopped member on its data dir.
     pub fn start(&self, name: &str) -> Result<(), Refusal> {
+        self.launch(name, None)
+    }
+
+    /// Starts a member that was removed from the cluster and added back under the id `id`:
+    /// stopped if it still runs, on a fresh data dir, joining the existing cluster.
+    pub fn rejoin(&self, name: &str, id: u64) -> Result<(), Refusal> {
+        self.known(name)?;
+        self.launcher()?;
+        let running = self
+            .lock()
+            .iter_mut()
+            .any(|m| m.name == name && m.running());
+        if running {
+            self.kill(name)?;
+        }
+        self.launch(name, Some(id))
+    }
+
+    /// Starts a stopped member: on its data dir, or (`Some(id)`: added back under that id)
+    /// on a fresh one, joining the existing cluster.
+    fn launch(&self, name: &str, rejoin_as: Option<u64>) -> Result<(), Refusal> {
         self.known(name)?;
         let launcher = self.launcher()?;
         let mut members = self.lock();
@@ -367,8 +393,21 @@ impl Members {
         if m.running() {
             return Err(Refusal::Conflict(format!("{name} is already running")));
         }
+        if let Some(id) = rejoin_as {
+            m.id = id;
+        }
         let Some(local) = m.local.as_ref() else {
             return Err(Refusal::Conflict(NOT_OURS.into()));
+        };
+        if rejoin_as.is_some() && local.data_dir.exists() {
+            fs::remove_dir_all(&local.data_dir).map_err(|e| {
+                Refusal::Conflict(format!("removing {}: {e}", local.data_dir.display()))
+            })?;
+        }
+        let cluster_state = if rejoin_as.is_some() {
+            "existing"
+        } else {
+            "new"
         };
         let spawn = || -> anyhow::Result<Child> {
             let log = fs::OpenOptions::new()
@@ -385,6 +424,7 @@ impl Members {
                 .args(["--initial-advertise-peer-urls", &m.peer_url])
                 .args(["--initial-cluster", &launcher.initial_cluster])
                 .args(["--initial-cluster-token", TOKEN])
+                .args(["--initial-cluster-state", cluster_state])
                 .args(["--heartbeat-interval", &self.heartbeat_ms.to_string()])
                 .args(["--election-timeout", &self.election_ms.to_string()])
                 .arg("--experimental-fault-injection")

@@ -1,17 +1,19 @@
 //! The lesson runner's view of a running lab, through its JSON API: what a goal needs
 //! (`POST /api/observe`, plus files looked up here, relative to where the lesson runs),
-//! scenarios as fault requests, and the resets of instructor mode.
+//! scenarios as fault requests, and the resets of instructor mode (`POST /api/lesson/reset`).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use etcdlab_core::lesson::{Lesson, MemberState, Observation, ObservationRequest, ScenarioAction};
+use etcdlab_core::lesson::{Observation, ObservationRequest, ScenarioAction};
 use serde_json::{Value, json};
 
 use crate::lab::http;
 
 const ANSWER: Duration = Duration::from_secs(15);
+/// A reset may wait for members to start and for a leader twice, and load a sample.
+const RESET_ANSWER: Duration = Duration::from_secs(90);
 /// How long a reset waits for members to start and a leader to be elected.
 const SETTLE: Duration = Duration::from_secs(30);
 
@@ -25,8 +27,18 @@ pub struct LabClient {
 impl LabClient {
     /// Sends one request; the answer's JSON, or the lab's error.
     async fn call(&self, method: &str, path: &str, body: Option<&Value>) -> anyhow::Result<Value> {
+        self.call_within(method, path, body, ANSWER).await
+    }
+
+    async fn call_within(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        limit: Duration,
+    ) -> anyhow::Result<Value> {
         let body = body.map(Value::to_string);
-        let (_, answer) = http::request(None, &self.addr, method, path, body.as_deref(), ANSWER)
+        let (_, answer) = http::request(None, &self.addr, method, path, body.as_deref(), limit)
             .await
             .with_context(|| {
                 format!(
@@ -114,31 +126,11 @@ impl LabClient {
         }
     }
 
-    /// Puts the lab in a lesson's starting state: partition healed, every member running,
-    /// no keys, the lesson's sample loaded. A member removed from the membership stays
-    /// removed (start a fresh lab for that).
-    pub async fn reset(&self, lesson: &Lesson) -> anyhow::Result<()> {
-        self.apply(&ScenarioAction::ReviveAll).await?;
-        // A partition is healed on every member, so every member must answer first.
-        self.wait_until("not every member answers", SETTLE, |seen| {
-            seen.members
-                .iter()
-                .all(|m| m.state == MemberState::Up && m.role.is_some())
-        })
-        .await?;
-        // A heal is a repair: run_scenario waits until the cluster settles.
-        self.run_scenario(&[ScenarioAction::Heal]).await?;
-        let seen = self.observe(&ObservationRequest::default()).await?;
-        if lesson.requires.tls && !seen.tls {
-            bail!(
-                "this lesson needs a TLS lab: start it with `etcdlab lab --tls --data-dir <dir>`"
-            );
-        }
-        self.call("POST", "/api/wipe", Some(&json!({}))).await?;
-        if let Some(sample) = &lesson.requires.sample {
-            self.call("POST", "/api/sample", Some(&json!({ "name": sample })))
-                .await?;
-        }
+    /// Puts the lab in lesson `number`'s starting state (the lab's `POST /api/lesson/reset`).
+    pub async fn reset(&self, number: usize) -> anyhow::Result<()> {
+        let body = json!({ "lesson": number });
+        self.call_within("POST", "/api/lesson/reset", Some(&body), RESET_ANSWER)
+            .await?;
         Ok(())
     }
 }

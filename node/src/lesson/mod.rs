@@ -3,12 +3,14 @@
 //! `list` shows them; `start <n>` walks a student through one against the running lab
 //! ([`tutor`]); `reset <n>` and `scenario <n> <step>` are the instructor's: a lesson's starting
 //! state, or one step's scenario, on demand; `verify` runs lessons end to end on labs of its
-//! own ([`verify`]). [`lab_client`] talks to the lab's API, [`shell`] runs commands as a
-//! student types them, [`step`] holds what the tutor and verify share. Texts are in Korean when
+//! own and on the simulator where the lesson supports it ([`verify`], [`simulate`]).
+//! [`lab_client`] talks to the lab's API, [`shell`] runs commands as a student types them,
+//! [`step`] holds what the tutor and verify share. Texts are in Korean when
 //! the locale says so (`LANG`/`LC_ALL` starting with `ko`), else in English; `--lang` decides.
 
 mod lab_client;
 mod shell;
+mod simulate;
 mod step;
 mod tutor;
 mod verify;
@@ -22,6 +24,7 @@ use etcdlab_core::lesson::catalog;
 use etcdlab_core::lesson::{Language, Lesson};
 
 use self::lab_client::LabClient;
+use self::verify::Mode;
 use crate::lab::DEFAULT_UI_ADDR;
 
 /// `etcdlab lesson`: guided lessons on etcd and Raft, checked against the lab.
@@ -61,6 +64,9 @@ enum LessonAction {
         #[arg(long, conflicts_with = "lesson")]
         all: bool,
         lesson: Option<String>,
+        /// Only on a lab, or only on the simulator [default: both]
+        #[arg(long, value_parser = ["lab", "sim"])]
+        only: Option<String>,
     },
 }
 
@@ -134,7 +140,7 @@ async fn run(flags: LessonFlags, language: Language) -> anyhow::Result<()> {
         }
         LessonAction::Reset { lesson } => {
             let (number, _, lesson) = find(&lesson)?;
-            lab.reset(&lesson).await?;
+            lab.reset(number).await?;
             println!(
                 "the lab is ready for lesson {number}: {}",
                 lesson.title.get(language)
@@ -154,13 +160,18 @@ async fn run(flags: LessonFlags, language: Language) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        LessonAction::Verify { all, lesson } => {
+        LessonAction::Verify { all, lesson, only } => {
             let chosen = match (all, lesson) {
                 (true, _) => all_lessons()?,
                 (false, Some(wanted)) => vec![find(&wanted)?],
                 (false, None) => bail!("name a lesson, or --all"),
             };
-            if !verify::verify(&chosen, language).await? {
+            let modes = match only.as_deref() {
+                Some("lab") => vec![Mode::Lab],
+                Some(_) => vec![Mode::Sim],
+                None => vec![Mode::Lab, Mode::Sim],
+            };
+            if !verify::verify(&chosen, language, &modes).await? {
                 bail!("not every lesson passed");
             }
             Ok(())

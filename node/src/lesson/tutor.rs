@@ -61,7 +61,7 @@ pub async fn start(
         }
         let mut hinted = false;
         let mut checks = 0;
-        step::wait_for_goal(lab, step, &begun.baseline, None, |waited, missing| {
+        step::wait_for_goal(lab, &begun, None, |waited, missing| {
             checks += 1;
             if waited >= HINT_AFTER && !hinted {
                 hinted = true;

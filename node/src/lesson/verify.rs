@@ -1,8 +1,10 @@
 //! `etcdlab lesson verify --all`: every lesson end to end against a fresh lab of its own — a
 //! child `etcdlab lab` on free ports in a temporary folder, started as the lesson requires
 //! (`--tls`, `--size`, the sample) — running each step's scenario and command as a student
-//! types them ([`super::shell`]) and waiting for each goal. One line per lesson, then
-//! `N/M lessons verified`.
+//! types them ([`super::shell`]) and waiting for each goal; and, for the lessons the
+//! simulator supports, the same on a simulated cluster ([`super::simulate`]). One line per
+//! lesson and mode (`lab`, `sim`; `-` for a lesson the simulator does not run), then
+//! `N/M lessons verified`: a lesson is verified when every mode it ran in passed.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -10,10 +12,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use etcdlab_core::lesson::simulated;
 use etcdlab_core::lesson::{GoalStatus, Language, Lesson};
 
 use super::lab_client::LabClient;
 use super::shell::{LabAddresses, Shell};
+use super::simulate::verify_simulated;
 use super::step;
 
 /// How long one command may run, and one goal may take after it.
@@ -80,7 +84,7 @@ impl Drop for LabProcess {
 }
 
 /// Runs one lesson on a fresh lab; `Err` says which step failed and why.
-async fn verify_one(lesson: &Lesson, dir: &Path) -> anyhow::Result<()> {
+async fn verify_one(number: usize, lesson: &Lesson, dir: &Path) -> anyhow::Result<()> {
     let (_lab_process, ui_addr) = LabProcess::start(lesson, dir)?;
     let workdir = dir.join("work");
     std::fs::create_dir_all(&workdir)?;
@@ -98,7 +102,7 @@ async fn verify_one(lesson: &Lesson, dir: &Path) -> anyhow::Result<()> {
             Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
         }
     };
-    lab.reset(lesson).await?;
+    lab.reset(number).await?;
     let shell = Shell::new(&workdir, &dir.join("bin"))?;
     let addresses = LabAddresses { endpoints, ui_addr };
     // Background commands run until the lesson ends.
@@ -131,12 +135,11 @@ async fn verify_one(lesson: &Lesson, dir: &Path) -> anyhow::Result<()> {
                 output = finished.output;
             }
         }
-        let status =
-            step::wait_for_goal(&lab, step, &begun.baseline, Some(GOAL_LIMIT), |_, _| {}).await?;
+        let status = step::wait_for_goal(&lab, &begun, Some(GOAL_LIMIT), |_, _| {}).await?;
         if let GoalStatus::NotYet(missing) = status {
             bail!(
                 "step {number}: goal {:?} not met after {GOAL_LIMIT:?}: {missing}{}",
-                step.goal,
+                begun.goal,
                 if output.is_empty() {
                     String::new()
                 } else {
@@ -148,26 +151,66 @@ async fn verify_one(lesson: &Lesson, dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Verifies `lessons` (numbered as listed); true when all pass.
-pub async fn verify(lessons: &[(usize, &str, Lesson)], language: Language) -> anyhow::Result<bool> {
+/// Where lessons are verified.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// On a fresh `etcdlab lab`.
+    Lab,
+    /// On the simulator, for the lessons it supports.
+    Sim,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Lab => "lab",
+            Mode::Sim => "sim",
+        }
+    }
+}
+
+/// Verifies `lessons` (numbered as listed) in `modes`; true when all pass.
+pub async fn verify(
+    lessons: &[(usize, &str, Lesson)],
+    language: Language,
+    modes: &[Mode],
+) -> anyhow::Result<bool> {
     let root = std::env::temp_dir().join(format!("etcdlab-verify-{}", std::process::id()));
-    let mut passed = 0;
+    let (mut passed, mut ran) = (0, 0);
     for (number, file, lesson) in lessons {
-        let started = Instant::now();
-        let result = verify_one(lesson, &root.join(format!("{number:02}"))).await;
-        let seconds = started.elapsed().as_secs_f64();
-        match result {
-            Ok(()) => {
-                passed += 1;
-                println!(
-                    "ok    {file}  {} ({seconds:.1} s)",
-                    lesson.title.get(language)
-                );
+        let title = lesson.title.get(language);
+        let mut all_passed = true;
+        let mut any_ran = false;
+        for mode in modes {
+            let name = mode.name();
+            if *mode == Mode::Sim
+                && let Err(why) = simulated::support(lesson)
+            {
+                println!("-     {file}  {name}  {title}: not simulated: {why}");
+                continue;
             }
-            Err(e) => println!("FAIL  {file}  {}: {e:#}", lesson.title.get(language)),
+            any_ran = true;
+            let started = Instant::now();
+            let result = match mode {
+                Mode::Lab => verify_one(*number, lesson, &root.join(format!("{number:02}"))).await,
+                Mode::Sim => verify_simulated(lesson),
+            };
+            let seconds = started.elapsed().as_secs_f64();
+            match result {
+                Ok(()) => println!("ok    {file}  {name}  {title} ({seconds:.1} s)"),
+                Err(e) => {
+                    all_passed = false;
+                    println!("FAIL  {file}  {name}  {title}: {e:#}");
+                }
+            }
+        }
+        if any_ran {
+            ran += 1;
+            passed += usize::from(all_passed);
         }
     }
     let _ = std::fs::remove_dir_all(&root);
-    println!("{passed}/{} lessons verified", lessons.len());
-    Ok(passed == lessons.len())
+    // With `--only sim`, the lessons the simulator does not run are not counted.
+    println!("{passed}/{ran} lessons verified");
+    Ok(ran > 0 && passed == ran)
 }

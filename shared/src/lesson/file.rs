@@ -17,7 +17,9 @@
 
 use serde::Deserialize;
 
+use super::command::port_names;
 use super::goal::Goal;
+use super::observation::ObservationRequest;
 use super::scenario::{MemberRef, ScenarioAction};
 use super::yaml_enum::{list_of_word_or_map, word_or_map};
 
@@ -141,6 +143,18 @@ pub struct Step {
     /// Shown when the goal takes a while.
     #[serde(default)]
     pub hint: Option<Text>,
+}
+
+impl Step {
+    /// What to read when the step begins: what its goal reads, and the ports its command and
+    /// goal name.
+    pub fn request(&self) -> ObservationRequest {
+        let mut request = self.goal.request();
+        request
+            .ports
+            .extend(self.command.as_deref().map(port_names).unwrap_or_default());
+        request
+    }
 }
 
 /// A lesson: a title, what it needs from the lab, and its steps.

@@ -1,6 +1,8 @@
 //! The goal vocabulary: what a lesson step asks of the cluster, and its check against an
-//! [`Observation`]. Goals about change (`leader_changed`, `entry_committed_on_all`) compare
-//! with the [`Baseline`] taken when the step began.
+//! [`Observation`]. Goals about change (`leader_changed`, `entry_committed_on_all`) read the
+//! Raft events since the step began ([`super::stream`]), so a leader that changed and came
+//! back, or an entry committed, is seen whatever the state looks like at the check; where the
+//! host has no stream they compare the state with the [`Baseline`] taken when the step began.
 //!
 //! In a lesson file a goal without arguments is a word (`goal: leader_elected`), one with
 //! arguments a one-key map (`goal: {key_equals: {key: k, value: v, on: all}}`).
@@ -9,7 +11,10 @@ use std::collections::BTreeSet;
 
 use serde::Deserialize;
 
+use super::command::{fill_placeholders, port_names};
 use super::observation::{MemberState, Observation, ObservationRequest};
+use super::scenario::ScenarioError;
+use super::stream::StepEvents;
 
 /// Where a key's value is checked.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,7 +57,8 @@ fn all() -> KeyScope {
 pub enum Goal {
     /// A running member leads.
     LeaderElected,
-    /// A leader other than the one when the step began (or the same one in a newer term).
+    /// An election won since the step began (by another member, or by the same one again in
+    /// a newer term).
     LeaderChanged,
     /// `key` holds `value` on every running member, on the leader, on one member, or on the
     /// member outside the lab at an address.
@@ -89,15 +95,22 @@ pub enum Goal {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Baseline {
     pub leader: Option<String>,
+    /// The leader's term (0 without a leader).
+    pub leader_term: u64,
+    /// The highest term any member reported.
     pub term: u64,
     /// The highest commit index any member reported.
     pub commit_index: u64,
+    /// Where the host's event stream was (read before the state), if it has one.
+    pub event_cursor: Option<u64>,
 }
 
 impl Baseline {
     pub fn of(observation: &Observation) -> Baseline {
         Baseline {
             leader: observation.leader().map(|m| m.name.clone()),
+            leader_term: observation.leader().map_or(0, |m| m.term),
+            event_cursor: observation.event_cursor,
             term: observation
                 .members
                 .iter()
@@ -111,6 +124,12 @@ impl Baseline {
                 .max()
                 .unwrap_or(0),
         }
+    }
+
+    /// `request`, asking for the events since the step began as well.
+    pub fn since(&self, mut request: ObservationRequest) -> ObservationRequest {
+        request.events_since = self.event_cursor;
+        request
     }
 }
 
@@ -137,7 +156,12 @@ impl Goal {
             Goal::KeyEquals { key, on, .. } => {
                 request.keys.insert(key.clone());
                 if let KeyScope::Endpoint(address) = on {
-                    request.endpoints.insert(address.clone());
+                    let ports = port_names(address);
+                    if ports.is_empty() {
+                        request.endpoints.insert(address.clone());
+                    }
+                    // An address with a `{port:..}` is read once filled in ([`Goal::filled`]).
+                    request.ports.extend(ports);
                 }
             }
             Goal::KeyAbsent { key } => {
@@ -154,17 +178,31 @@ impl Goal {
         request
     }
 
+    /// The goal with the placeholders of an address outside the lab (`127.0.0.1:{port:x}`)
+    /// filled in from the observation.
+    pub fn filled(&self, observation: &Observation) -> Result<Goal, ScenarioError> {
+        Ok(match self {
+            Goal::KeyEquals {
+                key,
+                value,
+                on: KeyScope::Endpoint(address),
+            } => Goal::KeyEquals {
+                key: key.clone(),
+                value: value.clone(),
+                on: KeyScope::Endpoint(fill_placeholders(address, observation)?),
+            },
+            goal => goal.clone(),
+        })
+    }
+
     /// Checks the goal against what the host saw.
     pub fn evaluate(&self, observation: &Observation, baseline: &Baseline) -> GoalStatus {
         let leader = observation.leader();
         match self {
             Goal::LeaderElected => verdict(leader.is_some(), || "no member leads yet".into()),
-            Goal::LeaderChanged => match leader {
-                Some(l) if Some(&l.name) != baseline.leader.as_ref() || l.term > baseline.term => {
-                    GoalStatus::Met
-                }
-                Some(l) => GoalStatus::NotYet(format!("{} still leads", l.name)),
-                None => GoalStatus::NotYet("no member leads yet".into()),
+            Goal::LeaderChanged => match &observation.events {
+                Some(events) => leader_changed_in(events, baseline),
+                None => leader_changed_by_state(observation, baseline),
             },
             Goal::KeyEquals { key, value, on } => {
                 let names: Vec<&str> = match on {
@@ -227,27 +265,10 @@ impl Goal {
                     .any(|m| m.is(member) && m.is_learner),
                 || format!("member list has no learner {member}"),
             ),
-            Goal::EntryCommittedOnAll => {
-                let commit = observation
-                    .members
-                    .iter()
-                    .map(|m| m.commit_index)
-                    .max()
-                    .unwrap_or(0);
-                let behind: Vec<&str> = observation
-                    .members
-                    .iter()
-                    .filter(|m| m.state != MemberState::Up || m.applied_index < commit)
-                    .map(|m| m.name.as_str())
-                    .collect();
-                if commit <= baseline.commit_index {
-                    GoalStatus::NotYet("no new entry was committed".into())
-                } else {
-                    verdict(behind.is_empty(), || {
-                        format!("not applied yet on {}", behind.join(", "))
-                    })
-                }
-            }
+            Goal::EntryCommittedOnAll => match &observation.events {
+                Some(events) => committed_on_all_in(events, observation, baseline),
+                None => committed_on_all_by_state(observation, baseline),
+            },
             Goal::Partitioned => verdict(observation.partition.is_some(), || "no partition".into()),
             Goal::QuorumLost => verdict(!observation.has_quorum(), || {
                 "a majority of voters can still reach one another".into()
@@ -264,6 +285,76 @@ impl Goal {
                 || format!("no {alarm} alarm"),
             ),
         }
+    }
+}
+
+/// `leader_changed` on the stream: an election won in a term after the leader's of the
+/// baseline (any election, when nobody led then).
+fn leader_changed_in(events: &StepEvents, baseline: &Baseline) -> GoalStatus {
+    let won = events
+        .elected
+        .iter()
+        .any(|e| baseline.leader.is_none() || e.term > baseline.leader_term);
+    verdict(won, || match &baseline.leader {
+        Some(name) => format!("no election won since the step began ({name} leads)"),
+        None => "no member leads yet".into(),
+    })
+}
+
+/// `leader_changed` on the state alone: another leader now, or the same one in a newer term.
+fn leader_changed_by_state(observation: &Observation, baseline: &Baseline) -> GoalStatus {
+    match observation.leader() {
+        Some(l) if Some(&l.name) != baseline.leader.as_ref() || l.term > baseline.term => {
+            GoalStatus::Met
+        }
+        Some(l) => GoalStatus::NotYet(format!("{} still leads", l.name)),
+        None => GoalStatus::NotYet("no member leads yet".into()),
+    }
+}
+
+/// `entry_committed_on_all` on the stream: an entry after the baseline's commit index was
+/// committed, and every lab member applied it (one that went down since still did).
+fn committed_on_all_in(
+    events: &StepEvents,
+    observation: &Observation,
+    baseline: &Baseline,
+) -> GoalStatus {
+    let entry = baseline.commit_index + 1;
+    if events.commit < entry {
+        return GoalStatus::NotYet("no new entry was committed".into());
+    }
+    let behind: Vec<&str> = observation
+        .members
+        .iter()
+        .filter(|m| events.applied_on(&m.name) < entry)
+        .map(|m| m.name.as_str())
+        .collect();
+    verdict(behind.is_empty(), || {
+        format!("entry {entry} not applied yet on {}", behind.join(", "))
+    })
+}
+
+/// `entry_committed_on_all` on the state alone: the commit index moved past the baseline's
+/// and every running member applied up to it.
+fn committed_on_all_by_state(observation: &Observation, baseline: &Baseline) -> GoalStatus {
+    let commit = observation
+        .members
+        .iter()
+        .map(|m| m.commit_index)
+        .max()
+        .unwrap_or(0);
+    let behind: Vec<&str> = observation
+        .members
+        .iter()
+        .filter(|m| m.state != MemberState::Up || m.applied_index < commit)
+        .map(|m| m.name.as_str())
+        .collect();
+    if commit <= baseline.commit_index {
+        GoalStatus::NotYet("no new entry was committed".into())
+    } else {
+        verdict(behind.is_empty(), || {
+            format!("not applied yet on {}", behind.join(", "))
+        })
     }
 }
 
@@ -408,6 +499,109 @@ mod tests {
         assert_eq!(
             Goal::EntryCommittedOnAll.evaluate(&seen, &baseline),
             GoalStatus::Met
+        );
+    }
+
+    #[test]
+    fn with_the_stream_a_leader_that_changed_and_came_back_has_changed() {
+        use crate::lesson::stream::{Elected, StepEvents};
+        let mut seen = cluster();
+        let baseline = Baseline::of(&seen);
+        seen.events = Some(StepEvents::default());
+        assert_eq!(
+            Goal::LeaderChanged.evaluate(&seen, &baseline),
+            GoalStatus::NotYet("no election won since the step began (m1 leads)".into())
+        );
+        // m2 won term 3, then m1 won term 4: the state at the check is the one at the start
+        // (a stale read of m1's term), but the stream saw the elections.
+        let events = seen.events.as_mut().unwrap();
+        events.elected.push(Elected {
+            name: "m2".into(),
+            term: 3,
+        });
+        events.elected.push(Elected {
+            name: "m1".into(),
+            term: 4,
+        });
+        assert_eq!(
+            Goal::LeaderChanged.evaluate(&seen, &baseline),
+            GoalStatus::Met
+        );
+        seen.events = None;
+        assert!(
+            matches!(
+                Goal::LeaderChanged.evaluate(&seen, &baseline),
+                GoalStatus::NotYet(_)
+            ),
+            "the state alone cannot tell"
+        );
+        // The leader's own re-announcement in the baseline's term is no change.
+        seen.events = Some(StepEvents {
+            elected: vec![Elected {
+                name: "m1".into(),
+                term: 2,
+            }],
+            ..StepEvents::default()
+        });
+        assert!(matches!(
+            Goal::LeaderChanged.evaluate(&seen, &baseline),
+            GoalStatus::NotYet(_)
+        ));
+    }
+
+    #[test]
+    fn with_the_stream_an_entry_applied_everywhere_is_seen() {
+        use crate::lesson::stream::StepEvents;
+        let mut seen = cluster();
+        let baseline = Baseline::of(&seen);
+        let mut events = StepEvents {
+            commit: 9,
+            ..StepEvents::default()
+        };
+        events.applied.insert("m1".into(), 9);
+        events.applied.insert("m2".into(), 9);
+        seen.events = Some(events);
+        assert_eq!(
+            Goal::EntryCommittedOnAll.evaluate(&seen, &baseline),
+            GoalStatus::NotYet("entry 9 not applied yet on m3".into())
+        );
+        // m3 applied it and crashed: the state shows it down, the stream shows it applied.
+        seen.members[2].state = MemberState::Down;
+        seen.events
+            .as_mut()
+            .unwrap()
+            .applied
+            .insert("m3".into(), 10);
+        assert_eq!(
+            Goal::EntryCommittedOnAll.evaluate(&seen, &baseline),
+            GoalStatus::Met
+        );
+        seen.events = None;
+        assert!(matches!(
+            Goal::EntryCommittedOnAll.evaluate(&seen, &baseline),
+            GoalStatus::NotYet(_)
+        ));
+    }
+
+    #[test]
+    fn an_address_with_a_port_placeholder_is_filled_before_it_is_read() {
+        let goal = Goal::KeyEquals {
+            key: "k".into(),
+            value: "v".into(),
+            on: KeyScope::Endpoint("127.0.0.1:{port:restored-client}".into()),
+        };
+        let request = goal.request();
+        assert!(request.endpoints.is_empty());
+        assert_eq!(
+            request.ports.iter().collect::<Vec<_>>(),
+            ["restored-client"]
+        );
+        let mut seen = cluster();
+        seen.ports.insert("restored-client".into(), 40001);
+        let filled = goal.filled(&seen).unwrap();
+        assert_eq!(
+            filled.request().endpoints.iter().collect::<Vec<_>>(),
+            ["127.0.0.1:40001"]
         );
     }
 }

@@ -10,6 +10,10 @@
 //!   partition, files, TLS, alarms), and what a step's goal needs it to read.
 //! - [`scenario`]: lab actions a step can run ("kill the leader"), resolved to fault requests.
 //! - [`command`]: a step's command with `{leader}`/`{follower}` filled in from the cluster.
+//! - [`stream`]: the Raft events since a step began, folded for the goals about change.
+//! - [`simulated`]: which lessons the simulator can run, and their commands parsed for it.
+//! - [`view`]: an [`Observation`] built from a [`crate::cluster_view::ClusterView`] (the
+//!   simulator's events reduced), for the page's demo and `lesson verify`.
 //! - `yaml_enum`: reading an enum written as a word or a one-key map.
 //! - [`sample`]: the Kubernetes-like `/registry/...` data set a lesson can ask the lab to load.
 
@@ -20,6 +24,9 @@ pub mod goal;
 pub mod observation;
 pub mod sample;
 pub mod scenario;
+pub mod simulated;
+pub mod stream;
+pub mod view;
 mod yaml_enum;
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -28,3 +35,4 @@ pub use file::{Focus, Language, Lesson, LessonFileError, Requirements, Step, Tex
 pub use goal::{Baseline, Goal, GoalStatus, KeyScope};
 pub use observation::{ListedMember, MemberState, Observation, ObservationRequest, ObservedMember};
 pub use scenario::{MemberRef, ScenarioAction, ScenarioError};
+pub use stream::StepEvents;

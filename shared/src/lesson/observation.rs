@@ -3,11 +3,14 @@
 //! about on each running member, the partition in force, files, TLS and alarms.
 //!
 //! The host fills an [`Observation`] for an [`ObservationRequest`] (the keys, prefixes and
-//! files a step's goal reads); nothing here does I/O.
+//! files a step's goal reads, the ports its command names, and where in the event stream the
+//! step began); nothing here does I/O.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
+
+use super::stream::StepEvents;
 
 /// Whether a lab member's process runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,6 +66,12 @@ pub struct ObservationRequest {
     pub files: BTreeSet<String>,
     /// Client addresses outside the lab to read `keys` on as well.
     pub endpoints: BTreeSet<String>,
+    /// Free ports the step's command and goal name (`{port:restored-client}`): the host picks
+    /// each once and gives the same one every time it is asked.
+    pub ports: BTreeSet<String>,
+    /// The event stream's cursor when the step began: the host folds the events after it
+    /// into [`Observation::events`].
+    pub events_since: Option<u64>,
 }
 
 impl ObservationRequest {
@@ -71,6 +80,8 @@ impl ObservationRequest {
         self.prefixes.extend(other.prefixes);
         self.files.extend(other.files);
         self.endpoints.extend(other.endpoints);
+        self.ports.extend(other.ports);
+        self.events_since = self.events_since.or(other.events_since);
     }
 }
 
@@ -95,6 +106,13 @@ pub struct Observation {
     pub pki_dir: Option<String>,
     /// Active alarms (`NOSPACE`, `CORRUPT`).
     pub alarms: Vec<String>,
+    /// The requested ports: name → port.
+    pub ports: BTreeMap<String, u16>,
+    /// Where the host's event stream is now (its latest cursor); `None` when it has no stream.
+    pub event_cursor: Option<u64>,
+    /// The events since the request's `events_since`, folded; `None` when the host has no
+    /// stream or no longer holds all of them (goals then fall back to the state).
+    pub events: Option<StepEvents>,
 }
 
 impl Observation {

@@ -43,6 +43,8 @@ pub enum ScenarioError {
     NoTls,
     #[error("member list has no member {0}")]
     NotAMember(String),
+    #[error("the host picked no port {0}")]
+    NoPort(String),
 }
 
 impl MemberRef {
@@ -199,6 +201,19 @@ mod tests {
         assert_eq!(
             fill_placeholders("etcdctl member remove {id:m9}", &seen),
             Err(ScenarioError::NotAMember("m9".into()))
+        );
+        let mut with_ports = seen.clone();
+        with_ports.ports.insert("client".into(), 40123);
+        assert_eq!(
+            fill_placeholders(
+                "--listen {port:client} --advertise {port:client}",
+                &with_ports
+            ),
+            Ok("--listen 40123 --advertise 40123".to_string())
+        );
+        assert_eq!(
+            fill_placeholders("{port:peer}", &with_ports),
+            Err(ScenarioError::NoPort("peer".into()))
         );
     }
 }

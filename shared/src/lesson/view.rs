@@ -1,30 +1,16 @@
-//! A lesson goal's [`Observation`] built from what the page already knows, for demo mode:
-//! there is no lab to answer `/api/observe`, but the cluster view (the reducer of the
-//! simulator's Raft events) holds each member's state, role, term, commit and applied index,
-//! its applied key-value state and the partition in force. Goals about things a simulated
-//! cluster has no notion of (files, TLS, alarms, addresses outside the cluster, learners) are
-//! checked by hand ([`checkable_in_demo`]).
+//! An [`Observation`] built from a [`ClusterView`] — the reducer of a simulated cluster's
+//! Raft events, which holds each member's state, role, term, commit and applied index, its
+//! applied key-value state and the partition in force — for the page's demo and the
+//! simulator half of `lesson verify`. What a simulated cluster has no notion of (files, TLS,
+//! alarms, addresses outside the cluster, learners) is left out; [`super::simulated`] says
+//! which goals need it.
 
-use etcdlab_core::cluster_view::{ClusterView, MemberState as ViewState};
-use etcdlab_core::events::Role;
-use etcdlab_core::lesson::{
-    Goal, KeyScope, ListedMember, MemberState, Observation, ObservationRequest, ObservedMember,
+use crate::cluster_view::{ClusterView, MemberState as ViewState};
+use crate::events::Role;
+
+use super::observation::{
+    ListedMember, MemberState, Observation, ObservationRequest, ObservedMember,
 };
-
-/// Whether `goal` can be checked on an observation built by [`observe_view`].
-pub fn checkable_in_demo(goal: &Goal) -> bool {
-    !matches!(
-        goal,
-        Goal::SnapshotFileExists { .. }
-            | Goal::TlsCluster
-            | Goal::AlarmActive { .. }
-            | Goal::MemberIsLearner { .. }
-            | Goal::KeyEquals {
-                on: KeyScope::Endpoint(_),
-                ..
-            }
-    )
-}
 
 /// What `request` asks about, as the view shows the cluster now.
 pub fn observe_view(view: &ClusterView, request: &ObservationRequest) -> Observation {
@@ -100,7 +86,7 @@ pub fn observe_view(view: &ClusterView, request: &ObservationRequest) -> Observa
 #[cfg(test)]
 mod tests {
     use super::*;
-    use etcdlab_core::lesson::{Baseline, GoalStatus};
+    use crate::lesson::{Baseline, Goal, GoalStatus, KeyScope};
 
     fn view() -> ClusterView {
         let mut view = ClusterView::new();
@@ -136,14 +122,5 @@ mod tests {
             Goal::MemberCount { count: 3 }.evaluate(&seen, &Baseline::default()),
             GoalStatus::Met
         );
-    }
-
-    #[test]
-    fn what_a_simulation_cannot_show_is_checked_by_hand() {
-        assert!(checkable_in_demo(&Goal::LeaderChanged));
-        assert!(!checkable_in_demo(&Goal::TlsCluster));
-        assert!(!checkable_in_demo(&Goal::SnapshotFileExists {
-            path: "snap.db".into()
-        }));
     }
 }
