@@ -643,32 +643,32 @@ function __wbg_get_imports() {
             return ret;
         },
         __wbindgen_generic_0000000000000001: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 138, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 126, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
             const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h6ecdad5ab261c9a6);
             return ret;
         },
         __wbindgen_generic_0000000000000002: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 28, ret: Unit, inner_ret: Some(Unit) }, mutable: false }) -> Externref`.
-            const ret = makeClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h3b050d8926bb4899);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 22, ret: Unit, inner_ret: Some(Unit) }, mutable: false }) -> Externref`.
+            const ret = makeClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h081c8a580c96c827);
             return ret;
         },
         __wbindgen_generic_0000000000000003: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("CloseEvent")], shim_idx: 48, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("CloseEvent")], shim_idx: 43, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
             const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h7fea46f466b08c6c);
             return ret;
         },
         __wbindgen_generic_0000000000000004: function(arg0, arg1) {
             // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("KeyboardEvent")], shim_idx: 9, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h40437d844ee2b676);
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__hcc29d2054c1b5639);
             return ret;
         },
         __wbindgen_generic_0000000000000005: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("MessageEvent")], shim_idx: 48, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("MessageEvent")], shim_idx: 43, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
             const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h7fea46f466b08c6c_4);
             return ret;
         },
         __wbindgen_generic_0000000000000006: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Ref(NamedExternref("Event"))], shim_idx: 403, ret: Unit, inner_ret: Some(Unit) }, mutable: false }) -> Externref`.
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Ref(NamedExternref("Event"))], shim_idx: 390, ret: Unit, inner_ret: Some(Unit) }, mutable: false }) -> Externref`.
             const ret = makeClosure(arg0, arg1, wasm_bindgen__convert__closures________invoke__haccdf3f4dfccfa1a);
             return ret;
         },
@@ -706,16 +706,16 @@ function wasm_bindgen__convert__closures_____invoke__h029302f99da2f1c8(arg0, arg
     wasm.wasm_bindgen__convert__closures_____invoke__h029302f99da2f1c8(arg0, arg1);
 }
 
-function wasm_bindgen__convert__closures_____invoke__h3b050d8926bb4899(arg0, arg1, arg2) {
-    wasm.wasm_bindgen__convert__closures_____invoke__h3b050d8926bb4899(arg0, arg1, arg2);
+function wasm_bindgen__convert__closures_____invoke__h081c8a580c96c827(arg0, arg1, arg2) {
+    wasm.wasm_bindgen__convert__closures_____invoke__h081c8a580c96c827(arg0, arg1, arg2);
 }
 
 function wasm_bindgen__convert__closures_____invoke__h7fea46f466b08c6c(arg0, arg1, arg2) {
     wasm.wasm_bindgen__convert__closures_____invoke__h7fea46f466b08c6c(arg0, arg1, arg2);
 }
 
-function wasm_bindgen__convert__closures_____invoke__h40437d844ee2b676(arg0, arg1, arg2) {
-    wasm.wasm_bindgen__convert__closures_____invoke__h40437d844ee2b676(arg0, arg1, arg2);
+function wasm_bindgen__convert__closures_____invoke__hcc29d2054c1b5639(arg0, arg1, arg2) {
+    wasm.wasm_bindgen__convert__closures_____invoke__hcc29d2054c1b5639(arg0, arg1, arg2);
 }
 
 function wasm_bindgen__convert__closures_____invoke__h7fea46f466b08c6c_4(arg0, arg1, arg2) {
