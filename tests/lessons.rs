@@ -148,7 +148,8 @@ fn instructor_scenario_and_reset_act_on_a_running_lab() {
     let old_id = m3["id"].as_str().unwrap().to_string();
     let ctl = |args: &[&str]| {
         let out = Command::new(etcdlab_bin())
-            .args(["ctl", "--endpoints", &m1])
+            // Membership changes commit through Raft: allow for a loaded machine.
+            .args(["ctl", "--command-timeout", "20s", "--endpoints", &m1])
             .args(args)
             .output()
             .unwrap();

@@ -369,12 +369,19 @@ impl LessonRunner {
     }
 
     fn observed(&mut self, epoch: u64, observation: &Observation, demo: bool) -> Vec<Effect> {
-        if epoch != self.progress.epoch || self.finished || self.met() {
+        if epoch != self.progress.epoch || self.finished {
             return vec![];
         }
         let Some(step) = self.step().cloned() else {
             return vec![];
         };
+        if self.met() {
+            // A met step waits for the student; the instructor may still run its scenario.
+            if !std::mem::take(&mut self.progress.scenario_again) {
+                return vec![];
+            }
+            return scenario_faults(&step, observation, &mut self.progress.problem);
+        }
         let mut effects = Vec::new();
         let progress = &mut self.progress;
         let first_check = progress.baseline.is_none();
@@ -396,12 +403,7 @@ impl LessonRunner {
         let observation = &observation;
         if first_check || progress.scenario_again {
             progress.scenario_again = false;
-            for action in &step.scenario {
-                match action.fault_requests(observation) {
-                    Ok(bodies) => effects.extend(bodies.into_iter().map(Effect::Fault)),
-                    Err(e) => progress.problem = Some(e.to_string()),
-                }
-            }
+            effects.extend(scenario_faults(&step, observation, &mut progress.problem));
         }
         if let Some(command) = &step.command {
             progress.command = Some(match fill_placeholders(command, observation) {
@@ -644,6 +646,23 @@ impl LessonRunner {
             </div>
         </> }
     }
+}
+
+/// The fault requests of `step`'s scenario on the cluster as observed; a scenario that cannot
+/// be carried out (a member it names is missing) is reported as the step's problem.
+fn scenario_faults(
+    step: &Step,
+    observation: &Observation,
+    problem: &mut Option<String>,
+) -> Vec<Effect> {
+    let mut effects = Vec::new();
+    for action in &step.scenario {
+        match action.fault_requests(observation) {
+            Ok(bodies) => effects.extend(bodies.into_iter().map(Effect::Fault)),
+            Err(e) => *problem = Some(e.to_string()),
+        }
+    }
+    effects
 }
 
 #[cfg(test)]
