@@ -155,7 +155,36 @@ fn instructor_scenario_and_reset_act_on_a_running_lab() {
             .unwrap();
         assert!(out.status.success(), "{}", text(&out));
     };
-    ctl(&["member", "remove", &old_id]);
+    // When m3 leads, its removal commits only once the others elect a new leader: on a loaded
+    // machine that can outlast the server's request timeout, after which the removal still
+    // takes effect (etcd's "request timed out" means the outcome is not known yet).
+    let removal = Command::new(etcdlab_bin())
+        .args(["ctl", "--endpoints", &m1, "member", "remove", &old_id])
+        .output()
+        .unwrap();
+    if !removal.status.success() {
+        assert!(
+            text(&removal).contains("request timed out"),
+            "{}",
+            text(&removal)
+        );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let list = Command::new(etcdlab_bin())
+                .args(["ctl", "--endpoints", &m1, "member", "list"])
+                .output()
+                .unwrap();
+            if list.status.success() && !text(&list).contains(&old_id) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "m3 was never removed: {}",
+                text(&list)
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
     ctl(&[
         "member",
         "add",
