@@ -185,6 +185,16 @@ fn instructor_scenario_and_reset_act_on_a_running_lab() {
             std::thread::sleep(Duration::from_millis(200));
         }
     }
+    // A removed leader leaves an election behind: the next change waits for its outcome.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !lab
+        .members()
+        .iter()
+        .any(|m| m["role"] == "leader" && m["name"] != "m3")
+    {
+        assert!(Instant::now() < deadline, "no leader after the removal");
+        std::thread::sleep(Duration::from_millis(200));
+    }
     ctl(&[
         "member",
         "add",
