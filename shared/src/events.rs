@@ -21,12 +21,15 @@
 
 use serde::{Deserialize, Serialize};
 
+mod decode;
+
 /// The schema version written in every event's `v`. Adding a kind or a field keeps it;
 /// renaming or removing one bumps it.
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// One thing that happened on one member.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "decode::EventFields")]
 pub struct RaftEvent {
     /// Schema version ([`SCHEMA_VERSION`]).
     pub v: u32,
@@ -74,7 +77,9 @@ impl Role {
 /// `vote_rejected`, `append_sent`, `append_acked`, `append_rejected`, `heartbeat_sent`,
 /// `heartbeat_acked`, `snapshot_sent` or `message_sent` (the other Raft message types); its
 /// arrival is `append_received` for appends and `message_received` for everything else.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+///
+/// Events are read back whole, as [`RaftEvent`]s (see `decode`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EventKind {
     /// The member started (host event), with its timing so a UI can draw timers.
