@@ -3,18 +3,41 @@
 //!
 //! serde's derive for an internally tagged enum flattened into its envelope buffers the whole
 //! object and runs one generated visitor per kind over the copy (57 KB of the visualizer's
-//! wasm). Every field name means the same type in every kind that has it, so one struct with
-//! every field optional reads any event in one visitor. The JSON accepted is the JSON the
-//! derived `Serialize` writes; fields no kind knows (the lab's `cursor`) are ignored, and a
-//! field of another kind than the event's is ignored too but must have its usual type.
+//! wasm). Every field name means the same type in every kind that has it, so one table of
+//! optional fields reads any event, with one reading function per field type. The JSON
+//! accepted is the JSON the derived `Serialize` writes; fields no kind knows (the lab's
+//! `cursor`) are ignored, and a field of another kind than the event's is ignored too but must
+//! have its usual type.
 
-use serde::Deserialize;
+use std::fmt;
+
+use serde::de::{Deserialize, Deserializer, Error, IgnoredAny, MapAccess, Visitor};
 
 use super::{EntrySummary, EventKind, RaftEvent, Role};
 
-/// Every field an event may carry: the envelope, the `kind` tag, and the fields of all kinds.
-#[derive(Deserialize)]
-pub(super) struct EventFields {
+/// Declares [`EventFields`] and the reading of one field of it by name.
+macro_rules! event_fields {
+    ($($name:ident: $ty:ty,)*) => {
+        /// Every field an event may carry, each as read (`None`: absent).
+        #[derive(Default)]
+        pub(super) struct EventFields {
+            $($name: Option<$ty>,)*
+        }
+
+        impl EventFields {
+            /// Reads the value of `key` into its field; the values of unknown keys are skipped.
+            fn read<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+                match key {
+                    $(stringify!($name) => read_once(&mut self.$name, stringify!($name), map),)*
+                    _ => map.next_value::<IgnoredAny>().map(drop),
+                }
+            }
+        }
+    };
+}
+
+// The envelope, the `kind` tag, then the fields of all kinds.
+event_fields! {
     v: u32,
     seq: u64,
     ts_ms: u64,
@@ -22,50 +45,90 @@ pub(super) struct EventFields {
     id: String,
     term: u64,
     kind: String,
-    tick_ms: Option<u64>,
-    election_ticks: Option<u64>,
-    heartbeat_ticks: Option<u64>,
-    reason: Option<String>,
-    role: Option<Role>,
-    leader: Option<String>,
-    election_timeout_ticks: Option<u64>,
-    timeout_ticks: Option<u64>,
-    elapsed_ticks: Option<u64>,
-    msg_id: Option<u64>,
-    to: Option<String>,
-    from: Option<String>,
-    pre_vote: Option<bool>,
-    last_index: Option<u64>,
-    last_term: Option<u64>,
-    prev_index: Option<u64>,
-    prev_term: Option<u64>,
-    first_index: Option<u64>,
-    commit: Option<u64>,
-    match_index: Option<u64>,
-    rejected_index: Option<u64>,
-    hint_index: Option<u64>,
-    index: Option<u64>,
-    snapshot_term: Option<u64>,
-    bytes: Option<u64>,
-    msg_type: Option<String>,
-    entries: Option<Vec<EntrySummary>>,
-    entry_term: Option<u64>,
-    request: Option<String>,
-    change: Option<String>,
-    member: Option<String>,
-    voters: Option<Vec<String>>,
-    learners: Option<Vec<String>>,
-    delay_ms: Option<u64>,
-    request_id: Option<u64>,
-    result: Option<String>,
-    description: Option<String>,
+    tick_ms: u64,
+    election_ticks: u64,
+    heartbeat_ticks: u64,
+    reason: String,
+    role: Role,
+    leader: String,
+    election_timeout_ticks: u64,
+    timeout_ticks: u64,
+    elapsed_ticks: u64,
+    msg_id: u64,
+    to: String,
+    from: String,
+    pre_vote: bool,
+    last_index: u64,
+    last_term: u64,
+    prev_index: u64,
+    prev_term: u64,
+    first_index: u64,
+    commit: u64,
+    match_index: u64,
+    rejected_index: u64,
+    hint_index: u64,
+    index: u64,
+    snapshot_term: u64,
+    bytes: u64,
+    msg_type: String,
+    entries: Vec<EntrySummary>,
+    entry_term: u64,
+    request: String,
+    change: String,
+    member: String,
+    voters: Vec<String>,
+    learners: Vec<String>,
+    delay_ms: u64,
+    request_id: u64,
+    result: String,
+    description: String,
+}
+
+/// Reads one field's value, refusing a second one as serde's derive does.
+#[inline(never)]
+fn read_once<'de, T: Deserialize<'de>, A: MapAccess<'de>>(
+    slot: &mut Option<T>,
+    name: &'static str,
+    map: &mut A,
+) -> Result<(), A::Error> {
+    if slot.is_some() {
+        return Err(A::Error::duplicate_field(name));
+    }
+    *slot = Some(map.next_value()?);
+    Ok(())
+}
+
+impl<'de> Deserialize<'de> for EventFields {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<EventFields, D::Error> {
+        deserializer.deserialize_map(FieldsVisitor)
+    }
+}
+
+struct FieldsVisitor;
+
+impl<'de> Visitor<'de> for FieldsVisitor {
+    type Value = EventFields;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a Raft event (a JSON object)")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<EventFields, A::Error> {
+        let mut fields = EventFields::default();
+        while let Some(key) = map.next_key::<String>()? {
+            fields.read(&key, &mut map)?;
+        }
+        Ok(fields)
+    }
 }
 
 impl TryFrom<EventFields> for RaftEvent {
     type Error = String;
 
     fn try_from(mut f: EventFields) -> Result<RaftEvent, String> {
-        let kind = std::mem::take(&mut f.kind);
+        let Some(kind) = f.kind.take() else {
+            return Err("missing field `kind`".into());
+        };
         // The field `$name` of this kind, which must be present.
         macro_rules! need {
             ($name:ident) => {
@@ -216,12 +279,12 @@ impl TryFrom<EventFields> for RaftEvent {
             other => return Err(format!("unknown event kind `{other}`")),
         };
         Ok(RaftEvent {
-            v: f.v,
-            seq: f.seq,
-            ts_ms: f.ts_ms,
-            node: f.node,
-            id: f.id,
-            term: f.term,
+            v: need!(v),
+            seq: need!(seq),
+            ts_ms: need!(ts_ms),
+            node: need!(node),
+            id: need!(id),
+            term: need!(term),
             kind: event_kind,
         })
     }
