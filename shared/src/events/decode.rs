@@ -291,5 +291,5 @@ impl TryFrom<EventFields> for RaftEvent {
 }
 
 fn missing(field: &str, kind: &str) -> String {
-    format!("missing field `{field}` in a `{kind}` event")
+    format!("missing field `{field}` in an event of kind `{kind}`")
 }
