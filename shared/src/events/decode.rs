@@ -26,7 +26,11 @@ macro_rules! event_fields {
 
         impl EventFields {
             /// Reads the value of `key` into its field; the values of unknown keys are skipped.
-            fn read<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+            fn read<'de, A: MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut A,
+            ) -> Result<(), A::Error> {
                 match key {
                     $(stringify!($name) => read_once(&mut self.$name, stringify!($name), map),)*
                     _ => map.next_value::<IgnoredAny>().map(drop),
@@ -84,7 +88,8 @@ event_fields! {
     description: String,
 }
 
-/// Reads one field's value, refusing a second one as serde's derive does.
+/// Reads one field's value, refusing a second one as serde's derive does. Out of line on
+/// purpose: one copy per field type rather than one per field.
 #[inline(never)]
 fn read_once<'de, T: Deserialize<'de>, A: MapAccess<'de>>(
     slot: &mut Option<T>,
