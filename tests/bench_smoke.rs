@@ -9,13 +9,14 @@ use std::time::Duration;
 
 use support::{OurMember, etcdctl, etcdlab_bin, run};
 
-/// Runs `etcdlab bench ARGS --endpoints ENDPOINT --json`; its exit, report and stderr.
-fn bench(endpoint: &str, args: &[&str]) -> (i32, serde_json::Value, String) {
+/// Runs `etcdlab bench ARGS --endpoints ENDPOINT --json` (ARGS split at spaces); its exit,
+/// report and stderr.
+fn bench(endpoint: &str, args: &str) -> (i32, serde_json::Value, String) {
     let mut all: Vec<String> = ["bench", "--endpoints", endpoint, "--json"]
         .iter()
         .map(|s| s.to_string())
         .collect();
-    all.extend(args.iter().map(|s| s.to_string()));
+    all.extend(args.split_whitespace().map(str::to_string));
     let out = run(&etcdlab_bin(), &all, &[], None, Duration::from_secs(60));
     let report = serde_json::from_str(&out.stdout).unwrap_or(serde_json::Value::Null);
     (out.code, report, out.stderr)
@@ -44,17 +45,7 @@ fn bench_runs_every_kv_workload_and_counts_its_requests() {
     for workload in ["put", "range", "txn"] {
         let (code, report, stderr) = bench(
             &member.endpoint(),
-            &[
-                workload,
-                "--clients",
-                "4",
-                "--conns",
-                "2",
-                "--total",
-                "40",
-                "--key-space-size",
-                "10",
-            ],
+            &format!("{workload} --clients 4 --conns 2 --total 40 --key-space-size 10"),
         );
         assert_eq!(code, 0, "{workload}: {stderr}");
         assert_eq!(report["requests"], 40, "{workload}: {report}");
@@ -70,7 +61,7 @@ fn bench_watch_delivers_every_put_to_every_watcher() {
     let member = OurMember::start_single("bench-watch");
     let (code, report, stderr) = bench(
         &member.endpoint(),
-        &["watch", "--watchers", "25", "--conns", "3", "--total", "12"],
+        "watch --watchers 25 --conns 3 --total 12",
     );
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(report["workload"], "watch");
@@ -88,17 +79,7 @@ fn bench_lease_churn_revokes_every_lease_it_grants() {
     let member = OurMember::start_single("bench-lease");
     let (code, report, stderr) = bench(
         &member.endpoint(),
-        &[
-            "lease",
-            "--clients",
-            "4",
-            "--conns",
-            "2",
-            "--total",
-            "20",
-            "--key-space-size",
-            "0",
-        ],
+        "lease --clients 4 --conns 2 --total 20 --key-space-size 0",
     );
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(report["requests"], 20, "{report}");
@@ -125,20 +106,17 @@ fn bench_lease_churn_revokes_every_lease_it_grants() {
 fn bench_refuses_bad_input_and_reports_an_unreachable_endpoint() {
     let member = OurMember::start_single("bench-bad");
     for (args, expect) in [
-        (
-            vec!["watch", "--watchers", "0"],
-            "--watchers must be at least 1",
-        ),
-        (vec!["put", "--total", "0"], "--total must be at least 1"),
-        (vec!["range", "--consistency", "x"], "invalid value 'x'"),
-        (vec!["gossip"], "invalid value 'gossip'"),
+        ("watch --watchers 0", "--watchers must be at least 1"),
+        ("put --total 0", "--total must be at least 1"),
+        ("range --consistency x", "invalid value 'x'"),
+        ("gossip", "invalid value 'gossip'"),
     ] {
-        let (code, _, stderr) = bench(&member.endpoint(), &args);
+        let (code, _, stderr) = bench(&member.endpoint(), args);
         assert_ne!(code, 0, "{args:?}");
         assert!(stderr.contains(expect), "{args:?}: {stderr}");
     }
     let dead = format!("127.0.0.1:{}", support::free_port());
-    let (code, _, stderr) = bench(&dead, &["lease", "--total", "3"]);
+    let (code, _, stderr) = bench(&dead, "lease --total 3");
     assert_eq!(code, 1);
     assert!(stderr.contains("cannot connect to"), "{stderr}");
 }

@@ -6,11 +6,27 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use tonic::transport::Channel;
+
+use super::BenchFlags;
 use super::report::Summary;
 
 /// One client's way of issuing request number `n`.
 pub(super) trait Client: Send + 'static {
     fn request(&mut self, n: u64) -> impl Future<Output = anyhow::Result<()>> + Send;
+}
+
+/// The run's `--clients`, each made by `make` from its connection (round-robin over `channels`)
+/// and the value every write sends (`--val-size` bytes, shared).
+pub(super) fn spread_clients<C>(
+    flags: &BenchFlags,
+    channels: &[Channel],
+    make: impl Fn(Channel, Arc<Vec<u8>>) -> C,
+) -> Vec<C> {
+    let value = Arc::new(vec![b'v'; flags.val_size]);
+    (0..flags.clients.max(1))
+        .map(|c| make(channels[c % channels.len()].clone(), value.clone()))
+        .collect()
 }
 
 /// Runs `clients` concurrently until `total` requests are answered or failed.

@@ -8,7 +8,7 @@ use etcdlab_core::proto::etcdserverpb::request_op::Request;
 use etcdlab_core::proto::etcdserverpb::{Compare, PutRequest, RangeRequest, RequestOp, TxnRequest};
 use tonic::transport::Channel;
 
-use super::driver::{Client, closed_loop};
+use super::driver::{Client, closed_loop, spread_clients};
 use super::report::Summary;
 use super::{BenchFlags, Consistency, Workload};
 use crate::rpc::etcdserverpb::kv_client::KvClient;
@@ -24,17 +24,14 @@ struct KvBench {
 }
 
 pub(super) async fn run(flags: &BenchFlags, channels: &[Channel]) -> anyhow::Result<Summary> {
-    let value = Arc::new(vec![b'v'; flags.val_size]);
-    let clients = (0..flags.clients.max(1))
-        .map(|c| KvBench {
-            kv: KvClient::new(channels[c % channels.len()].clone()),
-            workload: flags.workload,
-            serializable: flags.consistency == Consistency::S,
-            key_space_size: flags.key_space_size,
-            key_size: flags.key_size,
-            value: value.clone(),
-        })
-        .collect();
+    let clients = spread_clients(flags, channels, |channel, value| KvBench {
+        kv: KvClient::new(channel),
+        workload: flags.workload,
+        serializable: flags.consistency == Consistency::S,
+        key_space_size: flags.key_space_size,
+        key_size: flags.key_size,
+        value,
+    });
     closed_loop(clients, flags.total).await
 }
 

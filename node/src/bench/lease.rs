@@ -11,7 +11,7 @@ use etcdlab_core::proto::etcdserverpb::{
 use tonic::transport::Channel;
 
 use super::BenchFlags;
-use super::driver::{Client, closed_loop};
+use super::driver::{Client, closed_loop, spread_clients};
 use super::kv::{put_request, written_key};
 use super::report::Summary;
 use crate::rpc::etcdserverpb::kv_client::KvClient;
@@ -31,19 +31,13 @@ struct LeaseBench {
 }
 
 pub(super) async fn run(flags: &BenchFlags, channels: &[Channel]) -> anyhow::Result<Summary> {
-    let value = Arc::new(vec![b'v'; flags.val_size]);
-    let clients = (0..flags.clients.max(1))
-        .map(|c| {
-            let channel = channels[c % channels.len()].clone();
-            LeaseBench {
-                kv: KvClient::new(channel.clone()),
-                leases: LeaseClient::new(channel),
-                key_space_size: flags.key_space_size,
-                key_size: flags.key_size,
-                value: value.clone(),
-            }
-        })
-        .collect();
+    let clients = spread_clients(flags, channels, |channel, value| LeaseBench {
+        kv: KvClient::new(channel.clone()),
+        leases: LeaseClient::new(channel),
+        key_space_size: flags.key_space_size,
+        key_size: flags.key_size,
+        value,
+    });
     let mut summary = closed_loop(clients, flags.total).await?;
     let rpcs = summary.latencies.len() as f64 * REQUESTS_PER_CYCLE;
     summary.extra.push((
