@@ -6,8 +6,9 @@
 //! it sends any message that depends on it, so memory never runs ahead of disk for anything a
 //! peer has been told.
 //!
-//! Tables: `raft_entries` (index → protobuf-encoded `Entry`) and `raft_state` (name → bytes:
-//! the hard state, the conf state and the metadata of the last compaction point).
+//! Tables: `raft_entries` (index, big-endian → protobuf-encoded `Entry`) and `raft_state`
+//! (name → bytes: the hard state, the conf state and the metadata of the last compaction
+//! point), both byte tables ([`crate::byte_rows`]).
 
 use std::sync::Arc;
 
@@ -16,10 +17,11 @@ use raft::eraftpb::{ConfState, Entry, HardState, Snapshot, SnapshotMetadata};
 use raft::{GetEntriesContext, RaftState, StorageError};
 use redb::{Database, ReadableDatabase, TableDefinition, WriteTransaction};
 
+use crate::byte_rows::{read_u64, u64_bytes};
 use crate::error::CoreError;
 
-const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("raft_entries");
-const STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("raft_state");
+pub(crate) const ENTRIES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("raft_entries");
+pub(crate) const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("raft_state");
 const HARD_STATE: &str = "hard_state";
 const CONF_STATE: &str = "conf_state";
 const SNAPSHOT_META: &str = "snapshot_meta";
@@ -48,17 +50,21 @@ impl RaftLog {
         let txn = db.begin_read()?;
         let state = txn.open_table(STATE)?;
         let read = |name: &str| -> Result<Option<Vec<u8>>, CoreError> {
-            Ok(state.get(name)?.map(|v| v.value().to_vec()))
+            Ok(state.get(name.as_bytes())?.map(|v| v.value().to_vec()))
         };
         let hard_state = decode_or_default::<HardState>(read(HARD_STATE)?, HARD_STATE)?;
         let conf_state = decode_or_default::<ConfState>(read(CONF_STATE)?, CONF_STATE)?;
         let snapshot_meta =
             decode_or_default::<SnapshotMetadata>(read(SNAPSHOT_META)?, SNAPSHOT_META)?;
         let mut entries = Vec::new();
-        for row in txn.open_table(ENTRIES)?.range(snapshot_meta.index + 1..)? {
+        for row in txn
+            .open_table(ENTRIES)?
+            .range(&u64_bytes(snapshot_meta.index + 1)[..]..)?
+        {
             let (index, bytes) = row?;
+            let index = read_u64(index.value()).map_err(CoreError::Corrupt)?;
             let entry = Entry::parse_from_bytes(bytes.value())
-                .map_err(|e| CoreError::Corrupt(format!("raft entry {}: {e}", index.value())))?;
+                .map_err(|e| CoreError::Corrupt(format!("raft entry {index}: {e}")))?;
             let expected = snapshot_meta.index + 1 + entries.len() as u64;
             if entry.index != expected {
                 return Err(CoreError::Corrupt(format!(
@@ -111,7 +117,7 @@ impl RaftLog {
         if first.index <= last {
             // A new leader overwrote our uncommitted tail: drop it on disk and in memory.
             for index in first.index..=last {
-                table.remove(index)?;
+                table.remove(&u64_bytes(index)[..])?;
             }
             self.entries
                 .truncate((first.index - self.snapshot_meta.index - 1) as usize);
@@ -125,7 +131,7 @@ impl RaftLog {
             let bytes = entry
                 .write_to_bytes()
                 .map_err(|e| CoreError::Encode(e.to_string()))?;
-            table.insert(entry.index, bytes.as_slice())?;
+            table.insert(&u64_bytes(entry.index)[..], bytes.as_slice())?;
         }
         self.entries.extend_from_slice(ents);
         Ok(())
@@ -157,7 +163,7 @@ impl RaftLog {
         let term = raft::Storage::term(self, index)?;
         let mut table = txn.open_table(ENTRIES)?;
         for i in self.first_index()..=index {
-            table.remove(i)?;
+            table.remove(&u64_bytes(i)[..])?;
         }
         self.entries
             .drain(..(index - self.snapshot_meta.index) as usize);
@@ -216,7 +222,8 @@ fn write_state(
     let bytes = msg
         .write_to_bytes()
         .map_err(|e| CoreError::Encode(e.to_string()))?;
-    txn.open_table(STATE)?.insert(name, bytes.as_slice())?;
+    txn.open_table(STATE)?
+        .insert(name.as_bytes(), bytes.as_slice())?;
     Ok(())
 }
 
@@ -286,7 +293,9 @@ impl raft::Storage for RaftLog {
             let txn = self.db.begin_read()?;
             let applied = crate::member::applied_index(&txn)?;
             let state = txn.open_table(STATE)?;
-            let cs = state.get(CONF_STATE)?.map(|v| v.value().to_vec());
+            let cs = state
+                .get(CONF_STATE.as_bytes())?
+                .map(|v| v.value().to_vec());
             let conf_state = decode_or_default::<ConfState>(cs, CONF_STATE)?;
             Ok((applied, conf_state, crate::state_snapshot::encode(&txn)?))
         };
