@@ -1,5 +1,5 @@
 //! Alarms (etcd's NOSPACE and CORRUPT): raised, cleared and listed through Raft so every member
-//! agrees; the table `alarms_v2` holds a row per raised alarm, keyed by the member id (big-endian)
+//! agrees; the table `alarms` holds a row per raised alarm, keyed by the member id (big-endian)
 //! and the alarm type ([`crate::byte_rows`]), with an empty value.
 
 use redb::{ReadableTable, TableDefinition, WriteTransaction};
@@ -9,7 +9,7 @@ use crate::error::CoreError;
 use crate::proto::etcdserverpb::alarm_request::AlarmAction;
 use crate::proto::etcdserverpb::{AlarmMember, AlarmRequest, AlarmResponse, AlarmType};
 
-pub(crate) const ALARMS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("alarms_v2");
+pub(crate) const ALARMS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("alarms");
 
 /// The row of `alarm` raised by `member_id`.
 pub(crate) fn row_key(member_id: u64, alarm: i32) -> [u8; 16] {

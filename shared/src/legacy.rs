@@ -2,11 +2,11 @@
 //! does not carry these table types).
 //!
 //! Format 1 kept integers as redb's typed keys and values (little-endian, tuples in redb's own
-//! encoding) and names as `&str`. Each old table here names its format-2 table and converts one
-//! row from format 1's raw bytes: [`migrate`] does so for a whole database inside the caller's
-//! write transaction ([`crate::storage_format::prepare`]), [`upgrade_dumps`] for the tables of
-//! a Raft snapshot sent by a member of the older version. `mvcc_history` and `mvcc_latest`
-//! are the same in both formats and are not touched.
+//! encoding) and names as `&str`. Each old table here names its format-2 table (the same name
+//! with other types) and converts one row from format 1's raw bytes: [`migrate`] does so for a
+//! whole database inside the caller's write transaction ([`crate::storage_format::prepare`]),
+//! [`upgrade_dumps`] for the tables of a Raft snapshot sent by a member of the older version.
+//! `mvcc_history` and `mvcc_latest` are the same in both formats and are not touched.
 
 use redb::{Key, ReadableTable, TableDefinition, TableError, Value, WriteTransaction};
 

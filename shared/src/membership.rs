@@ -6,7 +6,7 @@
 //! cluster id is the same over the sorted member ids. So `--initial-cluster` and
 //! `--initial-cluster-token` give the same ids as real etcd, and a wrong token is detected.
 //!
-//! The table `members_v2` (id as big-endian bytes → `etcdserverpb::Member`, protobuf) is
+//! The table `members` (id as big-endian bytes → `etcdserverpb::Member`, protobuf) is
 //! changed only by applied Raft entries, so every member holds the same list.
 
 use prost::Message as _;
@@ -17,7 +17,7 @@ use crate::byte_rows::u64_bytes;
 use crate::error::CoreError;
 use crate::proto::etcdserverpb::Member as MemberInfo;
 
-pub(crate) const MEMBERS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("members_v2");
+pub(crate) const MEMBERS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("members");
 
 /// etcd's member id for `peer_urls` in the cluster named by `token`; `added_at_unix` is the
 /// time of a run-time `member add` (None for initial members).

@@ -5,9 +5,11 @@
 //! The dump is taken from one read transaction, together with the applied index and conf
 //! state recorded in it, so data and Raft metadata always describe the same point.
 //!
-//! A snapshot names its storage format in an extra table `etcdlab_format`. One without it comes
-//! from a member of storage format 1 (an older etcdlab in the same cluster): its tables are
-//! converted on arrival ([`crate::legacy`]). One of a newer format is refused.
+//! A table's dump is named by its definition, key and value types included, so a member of
+//! another storage format finds none of the tables whose types changed and refuses the
+//! snapshot. A snapshot also names its storage format in an extra table `etcdlab_format`. One
+//! without it comes from a member of storage format 1 (an older etcdlab in the same cluster):
+//! its tables are converted on arrival ([`crate::legacy`]). One of a newer format is refused.
 
 use prost::Message as _;
 use redb::{Key, ReadableTable, TableDefinition, TableHandle, Value, WriteTransaction};
@@ -88,7 +90,7 @@ pub fn encode(txn: &redb::ReadTransaction) -> Result<Vec<u8>, CoreError> {
         .map(|t| t.dump(txn))
         .collect::<Result<_, _>>()?;
     tables.push(TableDump {
-        name: FORMAT.to_string(),
+        name: FORMAT.name().to_string(),
         rows: vec![Row {
             key: FORMAT_KEY.to_vec(),
             value: u64_bytes(CURRENT).to_vec(),
@@ -232,5 +234,32 @@ mod tests {
         assert_eq!(state.token_secret, b"secret");
         assert_eq!(view.user("root").unwrap().unwrap().roles, ["root"]);
         assert_eq!(hash_of(&source), hash_of(&target));
+    }
+
+    #[test]
+    fn a_snapshot_names_its_format_and_one_of_a_newer_format_is_refused() {
+        use prost::Message as _;
+        use redb::ReadableDatabase;
+
+        use crate::proto::etcdlab::StateSnapshot;
+
+        let data = super::encode(&database_with(&["1"]).begin_read().unwrap()).unwrap();
+        let mut snapshot = StateSnapshot::decode(&data[..]).unwrap();
+        let format = snapshot
+            .tables
+            .iter_mut()
+            .find(|t| t.name == "etcdlab_format")
+            .expect("a snapshot names its format");
+        assert_eq!(format.rows[0].value, 2u64.to_be_bytes());
+        format.rows[0].value = 3u64.to_be_bytes().to_vec();
+        let target = database_with(&[]);
+        let txn = target.begin_write().unwrap();
+        let error = super::apply(&txn, &snapshot.encode_to_vec())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("storage format 3, written by a newer etcdlab"),
+            "{error}"
+        );
     }
 }

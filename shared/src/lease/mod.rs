@@ -24,7 +24,7 @@ use crate::proto::etcdserverpb::{
 };
 
 /// Lease id → granted TTL in seconds, both as [`crate::byte_rows`] integers.
-pub(crate) const LEASES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("leases_v2");
+pub(crate) const LEASES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("leases");
 
 /// How many expired leases the leader revokes a second at most (etcd's `leaseRevokeRate`).
 pub const REVOKES_PER_SECOND: u64 = 1000;

@@ -78,10 +78,10 @@ use write::Writer;
 pub(crate) const HISTORY: TableDefinition<(&[u8], u64), &[u8]> =
     TableDefinition::new("mvcc_history");
 pub(crate) const LATEST: TableDefinition<&[u8], &[u8]> = TableDefinition::new("mvcc_latest");
-pub(crate) const CHANGES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("mvcc_changes_v2");
-pub(crate) const META: TableDefinition<&[u8], &[u8]> = TableDefinition::new("mvcc_meta_v2");
+pub(crate) const CHANGES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("mvcc_changes");
+pub(crate) const META: TableDefinition<&[u8], &[u8]> = TableDefinition::new("mvcc_meta");
 pub(crate) const LEASE_KEYS: TableDefinition<&[u8], &[u8]> =
-    TableDefinition::new("mvcc_lease_keys_v2");
+    TableDefinition::new("mvcc_lease_keys");
 const CURRENT_REVISION: &[u8] = b"current_revision";
 const COMPACT_REVISION: &[u8] = b"compact_revision";
 
