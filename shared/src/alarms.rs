@@ -1,6 +1,6 @@
 //! Alarms (etcd's NOSPACE and CORRUPT): raised, cleared and listed through Raft so every member
 //! agrees; the table `alarms` holds a row per raised alarm, keyed by the member id (big-endian)
-//! and the alarm type ([`crate::byte_rows`]), with an empty value.
+//! and the alarm type (`byte_rows`), with an empty value.
 
 use redb::{ReadableTable, TableDefinition, WriteTransaction};
 

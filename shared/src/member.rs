@@ -44,7 +44,7 @@ use crate::proto::etcdserverpb::{
 };
 use crate::raft_log::RaftLog;
 
-/// This member's own counters: name → big-endian u64 ([`crate::byte_rows`]).
+/// This member's own counters: name → big-endian u64 (`byte_rows`).
 pub(crate) const META: TableDefinition<&[u8], &[u8]> = TableDefinition::new("member_meta");
 const APPLIED_INDEX: &[u8] = b"applied_index";
 const MEMBER_ID: &[u8] = b"member_id";

@@ -8,7 +8,7 @@
 //!
 //! Tables: `raft_entries` (index, big-endian → protobuf-encoded `Entry`) and `raft_state`
 //! (name → bytes: the hard state, the conf state and the metadata of the last compaction
-//! point), both byte tables ([`crate::byte_rows`]).
+//! point), both byte tables (`byte_rows`).
 
 use std::sync::Arc;
 

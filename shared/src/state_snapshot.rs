@@ -9,7 +9,7 @@
 //! another storage format finds none of the tables whose types changed and refuses the
 //! snapshot. A snapshot also names its storage format in an extra table `etcdlab_format`. One
 //! without it comes from a member of storage format 1 (an older etcdlab in the same cluster):
-//! its tables are converted on arrival ([`crate::legacy`]). One of a newer format is refused.
+//! its tables are converted on arrival (`legacy`). One of a newer format is refused.
 
 use prost::Message as _;
 use redb::{Key, ReadableTable, TableDefinition, TableHandle, Value, WriteTransaction};

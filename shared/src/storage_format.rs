@@ -1,7 +1,7 @@
 //! Which storage format a database is in, and bringing one opened from disk to the current.
 //!
 //! Format 1 (etcdlab up to December 2026) used typed redb tables and recorded no format.
-//! Format 2 keeps every table but `mvcc_history` as `&[u8] → &[u8]` ([`crate::byte_rows`]) and
+//! Format 2 keeps every table but `mvcc_history` as `&[u8] → &[u8]` (`byte_rows`) and
 //! records `"format" → 2` (big-endian) in the table `etcdlab_format`. [`prepare`] runs once per
 //! open of a data dir or a snapshot file: it records the format in a new database, converts a
 //! format-1 one in place (natively; the browser never sees one), and refuses one written by a

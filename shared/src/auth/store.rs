@@ -1,6 +1,6 @@
 //! The auth store on redb: users and roles (etcd's `authpb.User` / `authpb.Role`, encoded),
 //! and a small table with the enabled flag, the auth revision and the token secret. All three
-//! are byte tables keyed by the name's UTF-8 bytes (storage format 2, see [`crate::byte_rows`]).
+//! are byte tables keyed by the name's UTF-8 bytes (storage format 2, see `byte_rows`).
 //!
 //! Changes come only from applied Raft entries ([`apply`]), with etcd 3.4's rules: `auth
 //! enable` needs a `root` user holding the `root` role; while auth is enabled the root user

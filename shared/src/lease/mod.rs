@@ -23,7 +23,7 @@ use crate::proto::etcdserverpb::{
     LeaseGrantRequest, LeaseGrantResponse, LeaseRevokeResponse, LeaseStatus, ResponseHeader,
 };
 
-/// Lease id → granted TTL in seconds, both as [`crate::byte_rows`] integers.
+/// Lease id → granted TTL in seconds, both as `byte_rows` integers.
 pub(crate) const LEASES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("leases");
 
 /// How many expired leases the leader revokes a second at most (etcd's `leaseRevokeRate`).

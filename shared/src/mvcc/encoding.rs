@@ -80,7 +80,7 @@ pub(super) fn rev_key(rev: i64) -> u64 {
 }
 
 /// The change log's row key for a change at (main, sub) revision: both big-endian
-/// ([`crate::byte_rows`]), so the rows are in revision order.
+/// (`byte_rows`), so the rows are in revision order.
 pub(crate) fn change_key(main: u64, sub: u64) -> [u8; 16] {
     let mut key = [0; 16];
     key[..8].copy_from_slice(&u64_bytes(main));

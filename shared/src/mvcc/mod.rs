@@ -15,13 +15,23 @@
 //!   sub revision lives in the record, not the row key.
 //! - `mvcc_latest`: key → record of its live version (never a tombstone). Current reads, and
 //!   writes looking up a key's previous version, use only this table, never history.
-//! - `mvcc_changes`: `(main, sub)` → key: the change log in revision order. With `mvcc_history` it
-//!   is etcd's revision-keyed view: HashKV and compaction walk it, and watches can replay it.
-//! - `mvcc_meta`: `"current_revision"` and `"compact_revision"` (absent until the first
-//!   compaction; etcd's -1).
-//! - `mvcc_lease_keys`: `(lease id, key)` → nothing, for every live key attached to a lease: what
-//!   a revoke deletes and `LeaseTimeToLive --keys` lists. Puts and deletes keep it in step with
-//!   `mvcc_latest`; a put's lease must exist in the lease table ([`crate::lease`]).
+//! - `mvcc_changes`: `main ‖ sub` (8 + 8 bytes, big-endian) → key: the change log in revision
+//!   order. With `mvcc_history` it is etcd's revision-keyed view: HashKV and compaction walk it,
+//!   and watches can replay it.
+//! - `mvcc_meta`: `b"current_revision"` and `b"compact_revision"` (absent until the first
+//!   compaction; etcd's -1) → the revision as 8 bytes, big-endian with the sign bit flipped.
+//! - `mvcc_lease_keys`: `lease id ‖ key` (the id as 8 bytes, big-endian with the sign bit
+//!   flipped, so a lease's keys are one range in key order) → empty, for every live key attached
+//!   to a lease: what a revoke deletes and `LeaseTimeToLive --keys` lists. Puts and deletes keep
+//!   it in step with `mvcc_latest`; a put's lease must exist in the lease table ([`crate::lease`]).
+//!
+//! These are storage format 2 ([`crate::storage_format`]): every table but `mvcc_history` is a
+//! `&[u8] → &[u8]` table with integers in order-preserving bytes (`byte_rows`), because
+//! each distinct table type compiles redb's B-tree once more into the visualizer's wasm.
+//! `mvcc_history` keeps redb's tuple key: a plain `key ‖ revision` concatenation would not keep
+//! a key's history contiguous when one key is a prefix of another (the key `a` followed by the
+//! 8 bytes of the number 5, at any revision, would sort between `a` at revisions 5 and 6), and
+//! its range scans are the hot path.
 //!
 //! A record is the prost encoding of `etcdlab.StoredKeyValue` (sub revision, tombstone flag,
 //! `mvccpb.KeyValue`); a deletion stores only the key, as etcd's tombstone does. Stored bytes
@@ -63,6 +73,8 @@ use redb::{
     TableError, WriteTransaction,
 };
 
+/// For the conversion of storage format 1 (`legacy`), which the browser build lacks.
+#[cfg(not(target_arch = "wasm32"))]
 pub(crate) use encoding::change_key;
 
 use crate::byte_rows::{i64_bytes, read_i64, split_i64};
