@@ -457,6 +457,95 @@ fn a_member_behind_the_compacted_log_catches_up_by_snapshot() {
 }
 
 #[test]
+fn a_member_thousands_of_entries_behind_catches_up_from_the_leaders_log_on_disk() {
+    // Members keep only the last 1,000 applied entries in memory; a follower further behind
+    // (but within --snapshot-count) gets the older ones read back from the leader's disk.
+    let mut cluster = OurCluster::start(3);
+    let leader = cluster.leader(Duration::from_secs(10)).expect("leader");
+    let behind = (0..3).find(|i| *i != leader).unwrap();
+    cluster.members[behind].kill9();
+    let writes = support::run(
+        &support::etcdlab_bin(),
+        &args(&[
+            "bench",
+            "put",
+            "--endpoints",
+            &cluster.members[leader].endpoint(),
+            "--clients",
+            "16",
+            "--conns",
+            "2",
+            "--total",
+            "3000",
+            "--key-space-size",
+            "3000",
+            "--json",
+        ]),
+        &[],
+        None,
+        Duration::from_secs(120),
+    );
+    assert!(
+        writes.stdout.contains("\"errors\":0"),
+        "{}{}",
+        writes.stdout,
+        writes.stderr
+    );
+    cluster.members[behind].launch();
+    let ep = cluster.members[behind].endpoint();
+    let revision = |endpoint: &str| {
+        let out = etcdctl(endpoint, &args(&["endpoint", "status", "-w", "json"]), None);
+        serde_json::from_str::<serde_json::Value>(&out.stdout).map_or(0, |v| {
+            v[0]["Status"]["header"]["revision"].as_u64().unwrap_or(0)
+        })
+    };
+    let written = revision(&cluster.members[leader].endpoint());
+    assert!(written > 3000, "{written}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while revision(&ep) < written {
+        assert!(
+            Instant::now() < deadline,
+            "the lagging member did not catch up: at revision {} of {written}",
+            revision(&ep)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        !cluster.members[behind]
+            .log()
+            .contains("applied a snapshot from the leader"),
+        "caught up by snapshot, not from the log"
+    );
+    assert_same_history_everywhere(&cluster, 3);
+    // Every member restarts on a log longer than its memory tail and keeps serving writes.
+    for m in &mut cluster.members {
+        m.kill9();
+        m.launch();
+    }
+    for m in &cluster.members {
+        m.wait_healthy(Duration::from_secs(20));
+    }
+    assert_eq!(
+        etcdctl(
+            &cluster.endpoints(),
+            &args(&["put", "after", "restart"]),
+            None
+        )
+        .code,
+        0
+    );
+    for m in &cluster.members {
+        assert!(wait_for_value(
+            &m.endpoint(),
+            "after",
+            "restart",
+            Duration::from_secs(10)
+        ));
+    }
+    assert_same_history_everywhere(&cluster, 3);
+}
+
+#[test]
 fn two_members_lose_quorum_with_one_down_and_recover_when_it_returns() {
     let mut cluster = OurCluster::start(2);
     cluster.members[1].kill9();

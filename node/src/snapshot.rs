@@ -7,7 +7,7 @@
 //! of storage format 1 is converted when opened (in the temporary copy, never in the file).
 
 use std::fs;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -18,20 +18,35 @@ use sha2::{Digest, Sha256};
 
 const HASH_LEN: usize = 32;
 
+/// Page cache of the database a snapshot is copied into: its pages go to the file as they
+/// fill, so a large key space is not held in memory while it is copied.
+const COPY_CACHE_BYTES: usize = 16 << 20;
+
 /// Writes a snapshot of `db`'s key space to `path` (a consistent read view, hash appended).
 pub fn write(db: &Database, path: &Path) -> anyhow::Result<()> {
     {
-        let out = Database::create(path).with_context(|| format!("creating {}", path.display()))?;
+        let mut builder = Database::builder();
+        builder.set_cache_size(COPY_CACHE_BYTES);
+        let out = builder
+            .create(path)
+            .with_context(|| format!("creating {}", path.display()))?;
         let src = db.begin_read()?;
         let dst = out.begin_write()?;
         storage_format::record(&dst)?;
         MvccStore::copy_into(&src, &dst).map_err(|e| anyhow::anyhow!("{e}"))?;
         dst.commit()?;
     }
-    let mut bytes = fs::read(path)?;
-    let hash = Sha256::digest(&bytes);
-    bytes.extend_from_slice(&hash);
-    fs::write(path, bytes)?;
+    // The database's SHA-256, read back in pieces, goes after it.
+    let mut file = fs::OpenOptions::new().read(true).append(true).open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0; 1 << 20];
+    loop {
+        match file.read(&mut buffer)? {
+            0 => break,
+            n => hasher.update(&buffer[..n]),
+        }
+    }
+    file.write_all(&hasher.finalize())?;
     Ok(())
 }
 

@@ -153,7 +153,7 @@ fn restore(a: RestoreArgs) -> anyhow::Result<()> {
     ])?;
     let config = flags.into_config()?;
     let (member_config, bootstrap) = server::identity(&config);
-    let db = server::data_dir::open(&data_dir)?;
+    let db = server::data_dir::open(&data_dir, config.backend_cache_bytes)?;
     {
         let src = redb::ReadableDatabase::begin_read(&snap.db)?;
         let dst = db.begin_write()?;

@@ -827,6 +827,8 @@ impl Member {
             txn.commit()?;
         }
         self.raw.advance_apply();
+        let applied = self.applied_index;
+        self.raw.mut_store().release_applied(applied);
 
         if out.role_changed.is_some() {
             self.publish_if_due();

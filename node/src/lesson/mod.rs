@@ -34,8 +34,9 @@ struct LessonFlags {
     /// Language of the texts: ko or en [default: from LC_ALL / LANG]
     #[arg(long, global = true, value_parser = ["ko", "en"])]
     lang: Option<String>,
-    /// The lab's page and control API (`etcdlab lab --ui-addr`).
-    #[arg(long, global = true, default_value = DEFAULT_UI_ADDR)]
+    /// The lab's page and control API (`etcdlab lab --ui-addr`): host:port, or its URL as the
+    /// lab prints it (http://host:port/).
+    #[arg(long, global = true, default_value = DEFAULT_UI_ADDR, value_parser = lab_address)]
     lab: String,
     #[command(subcommand)]
     action: LessonAction,
@@ -113,6 +114,27 @@ fn find(wanted: &str) -> anyhow::Result<(usize, &'static str, Lesson)> {
         })
 }
 
+/// `--lab` as host:port, from either host:port or the page's `http://host:port/` URL.
+fn lab_address(text: &str) -> Result<String, String> {
+    let address = match text.split_once("://") {
+        Some(("http", rest)) => rest.strip_suffix('/').unwrap_or(rest),
+        Some((scheme, _)) => {
+            return Err(format!(
+                "the lab serves plain http, not {scheme}: give host:port or http://host:port"
+            ));
+        }
+        None => text,
+    };
+    match address.rsplit_once(':') {
+        Some((host, port))
+            if !host.is_empty() && !address.contains('/') && port.parse::<u16>().is_ok() =>
+        {
+            Ok(address.to_string())
+        }
+        _ => Err(format!("{text:?} is not host:port or http://host:port")),
+    }
+}
+
 async fn run(flags: LessonFlags, language: Language) -> anyhow::Result<()> {
     let lab = LabClient {
         addr: flags.lab.clone(),
@@ -175,6 +197,40 @@ async fn run(flags: LessonFlags, language: Language) -> anyhow::Result<()> {
                 bail!("not every lesson passed");
             }
             Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lab_address;
+
+    #[test]
+    fn the_lab_is_named_by_address_or_by_its_page_url() {
+        for given in [
+            "127.0.0.1:8080",
+            "http://127.0.0.1:8080",
+            "http://127.0.0.1:8080/",
+        ] {
+            assert_eq!(
+                lab_address(given).as_deref(),
+                Ok("127.0.0.1:8080"),
+                "{given}"
+            );
+        }
+        assert_eq!(
+            lab_address("localhost:9000").as_deref(),
+            Ok("localhost:9000")
+        );
+        let https = lab_address("https://127.0.0.1:8080").unwrap_err();
+        assert!(https.contains("plain http"), "{https}");
+        for bad in [
+            "127.0.0.1",
+            "http://127.0.0.1:8080/api",
+            ":8080",
+            "host:port",
+        ] {
+            assert!(lab_address(bad).is_err(), "{bad}");
         }
     }
 }

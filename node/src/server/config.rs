@@ -12,6 +12,7 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use url::Url;
 
+use super::data_dir;
 use crate::tls::ServerFiles;
 
 const AFTER_HELP: &str = "\
@@ -157,6 +158,14 @@ pub struct EtcdFlags {
         default_value = "10m0s"
     )]
     pub experimental_watch_progress_notify_interval: String,
+    /// etcdlab only: MiB of the database's page cache (pages read or written are kept up to this
+    /// size). Beyond it reads go to the file, which the kernel's page cache still holds.
+    #[arg(
+        long = "experimental-backend-cache-mib",
+        env = "ETCD_EXPERIMENTAL_BACKEND_CACHE_MIB",
+        default_value_t = data_dir::DEFAULT_CACHE_MIB
+    )]
+    pub experimental_backend_cache_mib: usize,
     /// Path to the client server TLS cert file.
     #[arg(long = "cert-file", env = "ETCD_CERT_FILE")]
     pub cert_file: Option<PathBuf>,
@@ -223,6 +232,8 @@ pub struct ServerConfig {
     pub watch_progress_interval: Duration,
     /// Backend size beyond which writes raise NOSPACE (None: no quota).
     pub quota_backend_bytes: Option<u64>,
+    /// Bytes of the database's page cache.
+    pub backend_cache_bytes: usize,
 }
 
 /// etcd's default backend quota when `--quota-backend-bytes` is 0.
@@ -368,6 +379,7 @@ impl EtcdFlags {
                 0 => Some(DEFAULT_QUOTA_BYTES),
                 q => Some(q as u64),
             },
+            backend_cache_bytes: self.experimental_backend_cache_mib << 20,
         })
     }
 }
@@ -494,6 +506,10 @@ mod tests {
         );
         assert_eq!(cfg.election_ticks, 10);
         assert_eq!(cfg.max_request_bytes, 1_572_864);
+        assert_eq!(cfg.backend_cache_bytes, 16 << 20);
+        let cfg = flags(&["--experimental-backend-cache-mib", "256"]).unwrap();
+        assert_eq!(cfg.into_config().unwrap().backend_cache_bytes, 256 << 20);
+        assert!(flags(&["--experimental-backend-cache-mib", "lots"]).is_err());
     }
 
     #[test]

@@ -18,6 +18,11 @@ use redb::Database;
 
 pub const DB_FILE: &str = "etcdlab.redb";
 
+/// The database's page cache by default, in MiB (`--experimental-backend-cache-mib`): enough for
+/// the B-trees' inner pages and the hot keys; redb's own default (1 GiB) would keep a whole
+/// key space of that size in the member's memory.
+pub const DEFAULT_CACHE_MIB: usize = 16;
+
 /// The path of the database file inside a data dir.
 pub fn db_path(data_dir: &Path) -> PathBuf {
     data_dir.join("member").join(DB_FILE)
@@ -28,8 +33,9 @@ pub fn has_member(data_dir: &Path) -> bool {
     db_path(data_dir).is_file()
 }
 
-/// Opens (creating if needed) the member database in `data_dir`.
-pub fn open(data_dir: &Path) -> anyhow::Result<Arc<Database>> {
+/// Opens (creating if needed) the member database in `data_dir`, with a page cache of
+/// `cache_bytes`.
+pub fn open(data_dir: &Path, cache_bytes: usize) -> anyhow::Result<Arc<Database>> {
     match fs::metadata(data_dir) {
         Ok(m) if !m.is_dir() => bail!(
             "--data-dir {} exists and is not a directory",
@@ -50,11 +56,14 @@ pub fn open(data_dir: &Path) -> anyhow::Result<Arc<Database>> {
     }
     fs::create_dir_all(&member_dir)
         .with_context(|| format!("cannot create data dir {}", member_dir.display()))?;
+    let mut builder = Database::builder();
+    builder.set_cache_size(cache_bytes);
     let db = if path.exists() {
-        Database::open(&path).map_err(|e| describe_open_error(&path, e))?
+        builder.open(&path)
     } else {
-        Database::create(&path).map_err(|e| describe_open_error(&path, e))?
-    };
+        builder.create(&path)
+    }
+    .map_err(|e| describe_open_error(&path, e))?;
     match storage_format::prepare(&db).with_context(|| format!("{}", path.display()))? {
         Prepared::Migrated { from } => tracing::info!(
             "converted {} from storage format {from} to {}",
@@ -88,13 +97,15 @@ fn describe_open_error(path: &Path, e: redb::DatabaseError) -> anyhow::Error {
 mod tests {
     use super::*;
 
+    const CACHE: usize = DEFAULT_CACHE_MIB << 20;
+
     #[test]
     fn refuses_a_file_and_a_real_etcd_dir_and_garbage() {
         let tmp = tempfile::tempdir().unwrap();
         let file = tmp.path().join("file");
         fs::write(&file, b"x").unwrap();
         assert!(
-            open(&file)
+            open(&file, CACHE)
                 .unwrap_err()
                 .to_string()
                 .contains("not a directory")
@@ -103,7 +114,7 @@ mod tests {
         let etcd_dir = tmp.path().join("etcd");
         fs::create_dir_all(etcd_dir.join("member/wal")).unwrap();
         assert!(
-            open(&etcd_dir)
+            open(&etcd_dir, CACHE)
                 .unwrap_err()
                 .to_string()
                 .contains("real etcd member")
@@ -113,7 +124,7 @@ mod tests {
         fs::create_dir_all(garbage.join("member")).unwrap();
         fs::write(db_path(&garbage), vec![7u8; 8192]).unwrap();
         assert!(
-            open(&garbage)
+            open(&garbage, CACHE)
                 .unwrap_err()
                 .to_string()
                 .contains("not a usable etcdlab database")
@@ -123,7 +134,7 @@ mod tests {
     #[test]
     fn refuses_a_newer_storage_format_and_leaves_it_as_it_was() {
         let tmp = tempfile::tempdir().unwrap();
-        drop(open(tmp.path()).unwrap());
+        drop(open(tmp.path(), CACHE).unwrap());
         let newer = etcdlab_core::storage_format::CURRENT + 1;
         {
             let db = Database::open(db_path(tmp.path())).unwrap();
@@ -137,7 +148,7 @@ mod tests {
             txn.commit().unwrap();
         }
         for _ in 0..2 {
-            let error = format!("{:#}", open(tmp.path()).unwrap_err());
+            let error = format!("{:#}", open(tmp.path(), CACHE).unwrap_err());
             assert!(
                 error.contains(&format!(
                     "storage format {newer}, written by a newer etcdlab"
@@ -150,8 +161,8 @@ mod tests {
     #[test]
     fn creates_then_reopens() {
         let tmp = tempfile::tempdir().unwrap();
-        drop(open(tmp.path()).unwrap());
+        drop(open(tmp.path(), CACHE).unwrap());
         assert!(has_member(tmp.path()));
-        drop(open(tmp.path()).unwrap());
+        drop(open(tmp.path(), CACHE).unwrap());
     }
 }

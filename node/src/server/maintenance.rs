@@ -11,7 +11,7 @@ use etcdlab_core::proto::etcdlab::raft_request::Op;
 use etcdlab_core::proto::etcdserverpb::{
     AlarmRequest, AlarmResponse, DefragmentRequest, DefragmentResponse, HashKvRequest,
     HashKvResponse, HashRequest, HashResponse, MoveLeaderRequest, MoveLeaderResponse,
-    SnapshotRequest, SnapshotResponse, StatusRequest, StatusResponse,
+    ResponseHeader, SnapshotRequest, SnapshotResponse, StatusRequest, StatusResponse,
 };
 use redb::ReadableDatabase;
 use tonic::{Request, Response, Status};
@@ -157,7 +157,7 @@ impl Maintenance for MaintenanceService {
     }
 
     type SnapshotStream =
-        futures::stream::Iter<std::vec::IntoIter<Result<SnapshotResponse, Status>>>;
+        std::pin::Pin<Box<dyn futures::Stream<Item = Result<SnapshotResponse, Status>> + Send>>;
 
     /// Streams a snapshot of the key space: a consistent copy, then its SHA-256, in chunks.
     async fn snapshot(
@@ -167,13 +167,14 @@ impl Maintenance for MaintenanceService {
         self.admin(&request).await?;
         let db = self.member.database().map_err(errors::member)?;
         let dir = self.db_path.parent().map(PathBuf::from).unwrap_or_default();
-        let bytes = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<u8>> {
+        let file = tokio::task::spawn_blocking(move || -> anyhow::Result<std::fs::File> {
             let nanos = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos());
             let path = dir.join(format!("snapshot-{nanos}.tmp"));
             let written =
-                crate::snapshot::write(&db, &path).and_then(|()| Ok(std::fs::read(&path)?));
+                crate::snapshot::write(&db, &path).and_then(|()| Ok(std::fs::File::open(&path)?));
+            // Open (or failed), the copy needs no name: its space is freed when it is closed.
             let _ = std::fs::remove_file(&path);
             written
         })
@@ -181,20 +182,13 @@ impl Maintenance for MaintenanceService {
         .map_err(errors::storage)?
         .map_err(errors::storage)?;
         let header = self.member.header(self.member.status().revision);
-        let total = bytes.len();
-        let chunks: Vec<Result<SnapshotResponse, Status>> = bytes
-            .chunks(SNAPSHOT_CHUNK)
-            .enumerate()
-            .map(|(i, blob)| {
-                let sent = i * SNAPSHOT_CHUNK + blob.len();
-                Ok(SnapshotResponse {
-                    header: Some(header),
-                    remaining_bytes: (total - sent) as u64,
-                    blob: blob.to_vec(),
-                })
-            })
-            .collect();
-        Ok(Response::new(futures::stream::iter(chunks)))
+        // Chunks are read as the client takes them: a few in memory, never the whole copy.
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tokio::task::spawn_blocking(move || stream_file(file, header, tx));
+        let chunks = futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|chunk| (chunk, rx))
+        });
+        Ok(Response::new(Box::pin(chunks)))
     }
 
     /// Hands leadership to a voting member and waits until it leads (etcd's MoveLeader).
@@ -226,5 +220,44 @@ impl Maintenance for MaintenanceService {
         Ok(Response::new(MoveLeaderResponse {
             header: Some(self.member.header(status.revision)),
         }))
+    }
+}
+
+/// Sends `file` (a snapshot copy, read from its start) to `tx` in etcd's chunk size, each
+/// chunk saying how many bytes remain after it; stops early when the client has gone.
+fn stream_file(
+    mut file: std::fs::File,
+    header: ResponseHeader,
+    tx: tokio::sync::mpsc::Sender<Result<SnapshotResponse, Status>>,
+) {
+    use std::io::Read;
+    let mut remaining = match file.metadata() {
+        Ok(m) => m.len(),
+        Err(e) => {
+            let _ = tx.blocking_send(Err(errors::storage(e)));
+            return;
+        }
+    };
+    while remaining > 0 {
+        let mut blob = Vec::with_capacity(SNAPSHOT_CHUNK);
+        let chunk = match (&mut file)
+            .take(SNAPSHOT_CHUNK as u64)
+            .read_to_end(&mut blob)
+        {
+            Ok(0) => Err(Status::internal("the snapshot copy ended early")),
+            Ok(n) => {
+                remaining = remaining.saturating_sub(n as u64);
+                Ok(SnapshotResponse {
+                    header: Some(header),
+                    remaining_bytes: remaining,
+                    blob,
+                })
+            }
+            Err(e) => Err(errors::storage(e)),
+        };
+        let failed = chunk.is_err();
+        if tx.blocking_send(chunk).is_err() || failed {
+            return;
+        }
     }
 }

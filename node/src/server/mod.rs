@@ -107,7 +107,7 @@ async fn run(config: ServerConfig) -> anyhow::Result<()> {
     let peer_tls = peer::PeerTls::new(config.peer_tls.as_ref())
         .context("peer TLS (--peer-cert-file, --peer-key-file, --peer-trusted-ca-file)")?;
     let existing = data_dir::has_member(&config.data_dir);
-    let db = data_dir::open(&config.data_dir)?;
+    let db = data_dir::open(&config.data_dir, config.backend_cache_bytes)?;
     let (mut member_config, mut bootstrap) = identity(&config);
     let mut join_peers = Vec::new();
     if !existing && !config.new_cluster {
