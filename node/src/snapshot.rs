@@ -3,7 +3,8 @@
 //! refused before anything is restored from it.
 //!
 //! Used by the server's `Maintenance.Snapshot`, by `ctl snapshot save`, and by
-//! `utl snapshot status|restore`.
+//! `utl snapshot status|restore`. A file records its storage format; one saved by an etcdlab
+//! of storage format 1 is converted when opened (in the temporary copy, never in the file).
 
 use std::fs;
 use std::io::{Read, Write};
@@ -11,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use etcdlab_core::mvcc::MvccStore;
+use etcdlab_core::storage_format;
 use redb::{Database, ReadableDatabase};
 use sha2::{Digest, Sha256};
 
@@ -30,6 +32,7 @@ pub fn write(db: &Database, path: &Path) -> anyhow::Result<()> {
             .with_context(|| format!("creating {}", path.display()))?;
         let src = db.begin_read()?;
         let dst = out.begin_write()?;
+        storage_format::record(&dst)?;
         MvccStore::copy_into(&src, &dst).map_err(|e| anyhow::anyhow!("{e}"))?;
         dst.commit()?;
     }
@@ -95,6 +98,10 @@ pub fn open(file: &Path, skip_hash_check: bool) -> anyhow::Result<OpenSnapshot> 
             bail!("{} is not an etcdlab snapshot file ({e})", file.display());
         }
     };
+    if let Err(e) = storage_format::prepare(&db) {
+        let _ = fs::remove_file(&path);
+        bail!("snapshot file {}: {e}", file.display());
+    }
     let crc = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI).checksum(db_bytes);
     Ok(OpenSnapshot {
         db,

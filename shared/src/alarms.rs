@@ -1,13 +1,23 @@
 //! Alarms (etcd's NOSPACE and CORRUPT): raised, cleared and listed through Raft so every member
-//! agrees; the table `alarms` maps (member id, alarm type) to nothing.
+//! agrees; the table `alarms` holds a row per raised alarm, keyed by the member id (big-endian)
+//! and the alarm type (`byte_rows`), with an empty value.
 
 use redb::{ReadableTable, TableDefinition, WriteTransaction};
 
+use crate::byte_rows::{i64_bytes, read_i64, u64_bytes};
 use crate::error::CoreError;
 use crate::proto::etcdserverpb::alarm_request::AlarmAction;
 use crate::proto::etcdserverpb::{AlarmMember, AlarmRequest, AlarmResponse, AlarmType};
 
-pub(crate) const ALARMS: TableDefinition<(u64, i32), ()> = TableDefinition::new("alarms");
+pub(crate) const ALARMS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("alarms");
+
+/// The row of `alarm` raised by `member_id`.
+pub(crate) fn row_key(member_id: u64, alarm: i32) -> [u8; 16] {
+    let mut key = [0; 16];
+    key[..8].copy_from_slice(&u64_bytes(member_id));
+    key[8..].copy_from_slice(&i64_bytes(alarm.into()));
+    key
+}
 
 /// Carries out an applied alarm request: GET lists, ACTIVATE raises, DEACTIVATE clears. The
 /// response lists the alarms concerned, as etcd's does.
@@ -23,11 +33,11 @@ pub(crate) fn apply(
     let alarms = match AlarmAction::try_from(req.action).unwrap_or(AlarmAction::Get) {
         AlarmAction::Get => list(&table)?,
         AlarmAction::Activate if req.alarm != AlarmType::None as i32 => {
-            table.insert((req.member_id, req.alarm), ())?;
+            table.insert(&row_key(req.member_id, req.alarm)[..], &[][..])?;
             vec![alarm]
         }
         AlarmAction::Activate => vec![],
-        AlarmAction::Deactivate => match table.remove((req.member_id, req.alarm))? {
+        AlarmAction::Deactivate => match table.remove(&row_key(req.member_id, req.alarm)[..])? {
             Some(_) => vec![alarm],
             None => vec![],
         },
@@ -38,11 +48,22 @@ pub(crate) fn apply(
     })
 }
 
-fn list(table: &impl ReadableTable<(u64, i32), ()>) -> Result<Vec<AlarmMember>, CoreError> {
+fn list(
+    table: &impl ReadableTable<&'static [u8], &'static [u8]>,
+) -> Result<Vec<AlarmMember>, CoreError> {
     let mut alarms = Vec::new();
     for row in table.iter()? {
-        let (member_id, alarm) = row?.0.value();
-        alarms.push(AlarmMember { member_id, alarm });
+        let key = row?.0;
+        let corrupt = |e: String| CoreError::Corrupt(format!("alarm row: {e}"));
+        let Some((member_id, alarm)) = key.value().split_first_chunk::<8>() else {
+            return Err(corrupt(format!("{} bytes", key.value().len())));
+        };
+        let alarm =
+            i32::try_from(read_i64(alarm).map_err(corrupt)?).map_err(|e| corrupt(e.to_string()))?;
+        alarms.push(AlarmMember {
+            member_id: u64::from_be_bytes(*member_id),
+            alarm,
+        });
     }
     Ok(alarms)
 }

@@ -10,6 +10,9 @@
 //! - [`membership`]: member and cluster ids as etcd derives them, and the member table.
 //! - [`lease`]: leases (grant, revoke, attached keys) and the leader's lease clock.
 //! - [`alarms`]: NOSPACE/CORRUPT alarms, raised and cleared through Raft.
+//! - `byte_rows`: integers in the byte tables (few redb table types keep the wasm small);
+//!   [`storage_format`]: the format a database is in, and converting format 1 (`legacy`,
+//!   native only) to the current one.
 //! - [`auth`]: users, roles, key permissions and signed tokens, changed through Raft.
 //! - [`events`]: the versioned Raft event schema every member reports; [`raft_events`] turns
 //!   raft-rs messages and state into events, [`request_text`] writes entries readably.
@@ -25,6 +28,7 @@
 
 pub mod alarms;
 pub mod auth;
+mod byte_rows;
 pub mod cluster_view;
 pub mod error;
 pub mod events;
@@ -39,6 +43,10 @@ pub mod raft_log;
 pub mod request_text;
 pub mod sim;
 pub mod state_snapshot;
+pub mod storage_format;
+
+#[cfg(not(target_arch = "wasm32"))]
+mod legacy;
 
 pub use error::{CoreError, MembershipError};
 pub use member::{

@@ -27,6 +27,7 @@ use redb::{
     Database, Durability, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction,
 };
 
+use crate::byte_rows::{read_u64, u64_bytes};
 use crate::error::{CoreError, MembershipError};
 use crate::events::{EventKind, EventLog, RaftEvent, hex_id};
 use crate::lease::Lessor;
@@ -43,12 +44,26 @@ use crate::proto::etcdserverpb::{
 };
 use crate::raft_log::RaftLog;
 
-const META: TableDefinition<&str, u64> = TableDefinition::new("member_meta");
-const APPLIED_INDEX: &str = "applied_index";
-const MEMBER_ID: &str = "member_id";
-const CLUSTER_ID: &str = "cluster_id";
-pub(crate) const CLUSTER_VERSION: TableDefinition<&str, &str> =
+/// This member's own counters: name → big-endian u64 (`byte_rows`).
+pub(crate) const META: TableDefinition<&[u8], &[u8]> = TableDefinition::new("member_meta");
+const APPLIED_INDEX: &[u8] = b"applied_index";
+const MEMBER_ID: &[u8] = b"member_id";
+const CLUSTER_ID: &[u8] = b"cluster_id";
+/// `"version"` → the cluster version, as UTF-8 bytes.
+pub(crate) const CLUSTER_VERSION: TableDefinition<&[u8], &[u8]> =
     TableDefinition::new("cluster_version");
+const VERSION: &[u8] = b"version";
+
+/// The counter `name` of the member table, if set.
+fn read_meta(
+    meta: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    name: &[u8],
+) -> Result<Option<u64>, CoreError> {
+    match meta.get(name)? {
+        Some(v) => Ok(Some(read_u64(v.value()).map_err(CoreError::Corrupt)?)),
+        None => Ok(None),
+    }
+}
 
 /// The API version this member speaks, recorded as the cluster version as etcd 3.4 does.
 pub const CLUSTER_API_VERSION: &str = "3.4.0";
@@ -78,11 +93,7 @@ fn catch_up_entries(snapshot_count: u64) -> u64 {
 
 /// The applied index recorded in `txn`.
 pub(crate) fn applied_index(txn: &redb::ReadTransaction) -> Result<u64, CoreError> {
-    Ok(txn
-        .open_table(META)?
-        .get(APPLIED_INDEX)?
-        .map(|v| v.value())
-        .unwrap_or(0))
+    Ok(read_meta(&txn.open_table(META)?, APPLIED_INDEX)?.unwrap_or(0))
 }
 
 /// How to start a member whose database is empty.
@@ -240,9 +251,8 @@ impl Member {
         let no_space = crate::alarms::no_space(&txn)?;
         let (stored_id, stored_cluster, applied_index, cluster_version_set) = {
             let meta = txn.open_table(META)?;
-            let read =
-                |k: &str| -> Result<Option<u64>, CoreError> { Ok(meta.get(k)?.map(|v| v.value())) };
-            let version_set = txn.open_table(CLUSTER_VERSION)?.get("version")?.is_some();
+            let read = |k: &[u8]| read_meta(&meta, k);
+            let version_set = txn.open_table(CLUSTER_VERSION)?.get(VERSION)?.is_some();
             (
                 read(MEMBER_ID)?,
                 read(CLUSTER_ID)?,
@@ -263,8 +273,8 @@ impl Member {
             _ => {
                 let cluster_id = bootstrap_log(&txn, &mut log, &config, &bootstrap)?;
                 let mut meta = txn.open_table(META)?;
-                meta.insert(MEMBER_ID, config.id)?;
-                meta.insert(CLUSTER_ID, cluster_id)?;
+                meta.insert(MEMBER_ID, &u64_bytes(config.id)[..])?;
+                meta.insert(CLUSTER_ID, &u64_bytes(cluster_id)[..])?;
                 cluster_id
             }
         };
@@ -930,10 +940,11 @@ impl Member {
         let meta = snapshot.get_metadata();
         crate::state_snapshot::apply(txn, &snapshot.data)?;
         self.raw.mut_store().apply_snapshot(txn, meta)?;
-        txn.open_table(META)?.insert(APPLIED_INDEX, meta.index)?;
+        txn.open_table(META)?
+            .insert(APPLIED_INDEX, &u64_bytes(meta.index)[..])?;
         self.applied_index = meta.index;
         self.mvcc = MvccStore::open(txn)?;
-        self.cluster_version_set = txn.open_table(CLUSTER_VERSION)?.get("version")?.is_some();
+        self.cluster_version_set = txn.open_table(CLUSTER_VERSION)?.get(VERSION)?.is_some();
         self.no_space = crate::alarms::no_space(txn)?;
         let (term, index, snapshot_term) = (self.raw.raft.term, meta.index, meta.term);
         self.events.record(term, || EventKind::SnapshotApplied {
@@ -993,7 +1004,8 @@ impl Member {
                 }
             }
         }
-        txn.open_table(META)?.insert(APPLIED_INDEX, last)?;
+        txn.open_table(META)?
+            .insert(APPLIED_INDEX, &u64_bytes(last)[..])?;
         self.applied_index = last;
         Ok(())
     }
@@ -1084,7 +1096,7 @@ impl Member {
             }
             Some(Op::ClusterVersion(v)) => {
                 txn.open_table(CLUSTER_VERSION)?
-                    .insert("version", v.version.as_str())?;
+                    .insert(VERSION, v.version.as_bytes())?;
                 self.cluster_version_set = true;
                 Ok(WriteResponse::Done)
             }

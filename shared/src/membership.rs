@@ -6,17 +6,18 @@
 //! cluster id is the same over the sorted member ids. So `--initial-cluster` and
 //! `--initial-cluster-token` give the same ids as real etcd, and a wrong token is detected.
 //!
-//! The table `members` (id → `etcdserverpb::Member`, protobuf) is changed only by applied Raft
-//! entries, so every member holds the same list.
+//! The table `members` (id as big-endian bytes → `etcdserverpb::Member`, protobuf) is
+//! changed only by applied Raft entries, so every member holds the same list.
 
 use prost::Message as _;
 use redb::{ReadableTable, TableDefinition, WriteTransaction};
 use sha1::{Digest, Sha1};
 
+use crate::byte_rows::u64_bytes;
 use crate::error::CoreError;
 use crate::proto::etcdserverpb::Member as MemberInfo;
 
-pub(crate) const MEMBERS: TableDefinition<u64, &[u8]> = TableDefinition::new("members");
+pub(crate) const MEMBERS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("members");
 
 /// etcd's member id for `peer_urls` in the cluster named by `token`; `added_at_unix` is the
 /// time of a run-time `member add` (None for initial members).
@@ -60,18 +61,18 @@ pub(crate) fn create_table(txn: &WriteTransaction) -> Result<(), CoreError> {
 /// Adds or replaces a member.
 pub(crate) fn put(txn: &WriteTransaction, member: &MemberInfo) -> Result<(), CoreError> {
     txn.open_table(MEMBERS)?
-        .insert(member.id, member.encode_to_vec().as_slice())?;
+        .insert(&u64_bytes(member.id)[..], member.encode_to_vec().as_slice())?;
     Ok(())
 }
 
 pub(crate) fn remove(txn: &WriteTransaction, id: u64) -> Result<(), CoreError> {
-    txn.open_table(MEMBERS)?.remove(id)?;
+    txn.open_table(MEMBERS)?.remove(&u64_bytes(id)[..])?;
     Ok(())
 }
 
 pub(crate) fn get(txn: &WriteTransaction, id: u64) -> Result<Option<MemberInfo>, CoreError> {
     let table = txn.open_table(MEMBERS)?;
-    let found = table.get(id)?.map(|v| decode(v.value()));
+    let found = table.get(&u64_bytes(id)[..])?.map(|v| decode(v.value()));
     found.transpose()
 }
 
@@ -85,7 +86,9 @@ pub(crate) fn list_in(txn: &WriteTransaction) -> Result<Vec<MemberInfo>, CoreErr
     collect(&txn.open_table(MEMBERS)?)
 }
 
-fn collect(table: &impl ReadableTable<u64, &'static [u8]>) -> Result<Vec<MemberInfo>, CoreError> {
+fn collect(
+    table: &impl ReadableTable<&'static [u8], &'static [u8]>,
+) -> Result<Vec<MemberInfo>, CoreError> {
     let mut members = Vec::new();
     for row in table.iter()? {
         members.push(decode(row?.1.value())?);

@@ -12,8 +12,9 @@
 //! read from redb when raft-rs asks for them: a follower far behind costs disk reads instead of
 //! every member holding up to 100,000 entries in memory.
 //!
-//! Tables: `raft_entries` (index → protobuf-encoded `Entry`) and `raft_state` (name → bytes:
-//! the hard state, the conf state and the metadata of the last compaction point).
+//! Tables: `raft_entries` (index, big-endian → protobuf-encoded `Entry`) and `raft_state`
+//! (name → bytes: the hard state, the conf state and the metadata of the last compaction
+//! point), both byte tables (`byte_rows`).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -23,10 +24,11 @@ use raft::eraftpb::{ConfState, Entry, HardState, Snapshot, SnapshotMetadata};
 use raft::{GetEntriesContext, RaftState, StorageError};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 
+use crate::byte_rows::{read_u64, u64_bytes};
 use crate::error::CoreError;
 
-const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("raft_entries");
-const STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("raft_state");
+pub(crate) const ENTRIES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("raft_entries");
+pub(crate) const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("raft_state");
 const HARD_STATE: &str = "hard_state";
 const CONF_STATE: &str = "conf_state";
 const SNAPSHOT_META: &str = "snapshot_meta";
@@ -61,7 +63,7 @@ impl RaftLog {
         let txn = db.begin_read()?;
         let state = txn.open_table(STATE)?;
         let read = |name: &str| -> Result<Option<Vec<u8>>, CoreError> {
-            Ok(state.get(name)?.map(|v| v.value().to_vec()))
+            Ok(state.get(name.as_bytes())?.map(|v| v.value().to_vec()))
         };
         let hard_state = decode_or_default::<HardState>(read(HARD_STATE)?, HARD_STATE)?;
         let conf_state = decode_or_default::<ConfState>(read(CONF_STATE)?, CONF_STATE)?;
@@ -69,8 +71,12 @@ impl RaftLog {
             decode_or_default::<SnapshotMetadata>(read(SNAPSHOT_META)?, SNAPSHOT_META)?;
         let table = txn.open_table(ENTRIES)?;
         let first = snapshot_meta.index + 1;
-        let last = match table.last()? {
-            Some((index, _)) if index.value() >= first => index.value(),
+        let stored_last = match table.last()? {
+            Some((index, _)) => Some(read_u64(index.value()).map_err(CoreError::Corrupt)?),
+            None => None,
+        };
+        let last = match stored_last {
+            Some(index) if index >= first => index,
             _ => snapshot_meta.index,
         };
         // Only the tail is loaded: raft-rs reads older entries (those it has yet to apply
@@ -121,7 +127,7 @@ impl RaftLog {
         if first.index <= last {
             // A new leader overwrote our uncommitted tail: drop it on disk and in memory.
             for index in first.index..=last {
-                table.remove(index)?;
+                table.remove(&u64_bytes(index)[..])?;
             }
             if first.index < self.cached_from {
                 self.entries.clear();
@@ -139,7 +145,7 @@ impl RaftLog {
             let bytes = entry
                 .write_to_bytes()
                 .map_err(|e| CoreError::Encode(e.to_string()))?;
-            table.insert(entry.index, bytes.as_slice())?;
+            table.insert(&u64_bytes(entry.index)[..], bytes.as_slice())?;
         }
         self.entries.extend(ents.iter().cloned());
         Ok(())
@@ -184,7 +190,7 @@ impl RaftLog {
         let term = raft::Storage::term(self, index)?;
         let mut table = txn.open_table(ENTRIES)?;
         for i in self.first_index()..=index {
-            table.remove(i)?;
+            table.remove(&u64_bytes(i)[..])?;
         }
         if index >= self.cached_from {
             self.entries
@@ -254,7 +260,7 @@ impl RaftLog {
 /// Entries `low..high` from the entries table, each checked to be at its index; stops early
 /// once more than `max_size` bytes are read (but returns at least one entry).
 fn read_entries(
-    table: &impl ReadableTable<u64, &'static [u8]>,
+    table: &impl ReadableTable<&'static [u8], &'static [u8]>,
     low: u64,
     high: u64,
     max_size: Option<u64>,
@@ -262,15 +268,16 @@ fn read_entries(
     let mut entries = Vec::new();
     let mut size = 0u64;
     let mut expected = low;
-    for row in table.range(low..high)? {
+    for row in table.range(&u64_bytes(low)[..]..&u64_bytes(high)[..])? {
         let (index, bytes) = row?;
+        let index = read_u64(index.value()).map_err(CoreError::Corrupt)?;
         let bytes = bytes.value();
         size += bytes.len() as u64;
         if !entries.is_empty() && max_size.is_some_and(|max| size > max) {
             return Ok(entries);
         }
         let entry = Entry::parse_from_bytes(bytes)
-            .map_err(|e| CoreError::Corrupt(format!("raft entry {}: {e}", index.value())))?;
+            .map_err(|e| CoreError::Corrupt(format!("raft entry {index}: {e}")))?;
         if entry.index != expected {
             return Err(CoreError::Corrupt(format!(
                 "raft log has a gap: found entry {} where {expected} was expected",
@@ -296,7 +303,8 @@ fn write_state(
     let bytes = msg
         .write_to_bytes()
         .map_err(|e| CoreError::Encode(e.to_string()))?;
-    txn.open_table(STATE)?.insert(name, bytes.as_slice())?;
+    txn.open_table(STATE)?
+        .insert(name.as_bytes(), bytes.as_slice())?;
     Ok(())
 }
 
@@ -384,7 +392,9 @@ impl raft::Storage for RaftLog {
             let txn = self.db.begin_read()?;
             let applied = crate::member::applied_index(&txn)?;
             let state = txn.open_table(STATE)?;
-            let cs = state.get(CONF_STATE)?.map(|v| v.value().to_vec());
+            let cs = state
+                .get(CONF_STATE.as_bytes())?
+                .map(|v| v.value().to_vec());
             let conf_state = decode_or_default::<ConfState>(cs, CONF_STATE)?;
             Ok((applied, conf_state, crate::state_snapshot::encode(&txn)?))
         };
@@ -517,7 +527,10 @@ mod tests {
         let mut log = log_of(3000);
         log.release_applied(3000);
         let txn = log.database().begin_write().unwrap();
-        txn.open_table(ENTRIES).unwrap().remove(10).unwrap();
+        txn.open_table(ENTRIES)
+            .unwrap()
+            .remove(&u64_bytes(10)[..])
+            .unwrap();
         txn.commit().unwrap();
         assert!(log.entries(5, 20, None, any()).is_err());
         assert!(log.term(10).is_err());

@@ -4,12 +4,20 @@
 //!
 //! The dump is taken from one read transaction, together with the applied index and conf
 //! state recorded in it, so data and Raft metadata always describe the same point.
+//!
+//! A table's dump is named by its definition, key and value types included, so a member of
+//! another storage format finds none of the tables whose types changed and refuses the
+//! snapshot. A snapshot also names its storage format in an extra table `etcdlab_format`. One
+//! without it comes from a member of storage format 1 (an older etcdlab in the same cluster):
+//! its tables are converted on arrival (`legacy`). One of a newer format is refused.
 
 use prost::Message as _;
-use redb::{Key, ReadableTable, TableDefinition, Value, WriteTransaction};
+use redb::{Key, ReadableTable, TableDefinition, TableHandle, Value, WriteTransaction};
 
+use crate::byte_rows::{read_u64, u64_bytes};
 use crate::error::CoreError;
 use crate::proto::etcdlab::{StateSnapshot, TableDump, table_dump::Row};
+use crate::storage_format::{CURRENT, FORMAT, FORMAT_KEY, unknown_format};
 
 /// Dumps or loads one table, whatever its key and value types.
 struct Replicated<K: Key + 'static, V: Value + 'static>(TableDefinition<'static, K, V>);
@@ -77,10 +85,17 @@ fn tables() -> Vec<Box<dyn Dumpable>> {
 
 /// Encodes the replicated state as seen by `txn`.
 pub fn encode(txn: &redb::ReadTransaction) -> Result<Vec<u8>, CoreError> {
-    let tables = tables()
+    let mut tables: Vec<TableDump> = tables()
         .iter()
         .map(|t| t.dump(txn))
         .collect::<Result<_, _>>()?;
+    tables.push(TableDump {
+        name: FORMAT.name().to_string(),
+        rows: vec![Row {
+            key: FORMAT_KEY.to_vec(),
+            value: u64_bytes(CURRENT).to_vec(),
+        }],
+    });
     Ok(StateSnapshot { tables }.encode_to_vec())
 }
 
@@ -104,8 +119,16 @@ pub fn hash(txn: &redb::ReadTransaction) -> Result<u32, CoreError> {
 
 /// Replaces the replicated state in `txn` with the snapshot's.
 pub fn apply(txn: &WriteTransaction, data: &[u8]) -> Result<(), CoreError> {
-    let snapshot = StateSnapshot::decode(data)
+    let mut snapshot = StateSnapshot::decode(data)
         .map_err(|e| CoreError::Corrupt(format!("raft snapshot: {e}")))?;
+    let format = snapshot.tables.iter().find(|d| d.name == FORMAT.name());
+    match format.and_then(|d| d.rows.iter().find(|r| r.key == FORMAT_KEY)) {
+        Some(row) => match read_u64(&row.value).map_err(CoreError::Corrupt)? {
+            CURRENT => {}
+            other => return Err(unknown_format(other)),
+        },
+        None => upgrade_format_1(&mut snapshot)?,
+    }
     for table in tables() {
         let name = table.name();
         match snapshot.tables.iter().find(|d| d.name == name) {
@@ -118,6 +141,18 @@ pub fn apply(txn: &WriteTransaction, data: &[u8]) -> Result<(), CoreError> {
         }
     }
     Ok(())
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn upgrade_format_1(snapshot: &mut StateSnapshot) -> Result<(), CoreError> {
+    crate::legacy::upgrade_dumps(&mut snapshot.tables)
+}
+
+#[cfg(target_arch = "wasm32")]
+fn upgrade_format_1(_snapshot: &mut StateSnapshot) -> Result<(), CoreError> {
+    Err(CoreError::Storage(
+        "a raft snapshot of storage format 1 is converted only by the etcdlab binary".into(),
+    ))
 }
 
 #[cfg(test)]
@@ -199,5 +234,32 @@ mod tests {
         assert_eq!(state.token_secret, b"secret");
         assert_eq!(view.user("root").unwrap().unwrap().roles, ["root"]);
         assert_eq!(hash_of(&source), hash_of(&target));
+    }
+
+    #[test]
+    fn a_snapshot_names_its_format_and_one_of_a_newer_format_is_refused() {
+        use prost::Message as _;
+        use redb::ReadableDatabase;
+
+        use crate::proto::etcdlab::StateSnapshot;
+
+        let data = super::encode(&database_with(&["1"]).begin_read().unwrap()).unwrap();
+        let mut snapshot = StateSnapshot::decode(&data[..]).unwrap();
+        let format = snapshot
+            .tables
+            .iter_mut()
+            .find(|t| t.name == "etcdlab_format")
+            .expect("a snapshot names its format");
+        assert_eq!(format.rows[0].value, 2u64.to_be_bytes());
+        format.rows[0].value = 3u64.to_be_bytes().to_vec();
+        let target = database_with(&[]);
+        let txn = target.begin_write().unwrap();
+        let error = super::apply(&txn, &snapshot.encode_to_vec())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("storage format 3, written by a newer etcdlab"),
+            "{error}"
+        );
     }
 }

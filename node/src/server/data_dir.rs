@@ -3,7 +3,9 @@
 //!
 //! Opening refuses what is not ours with a clear error instead of overwriting it: a path that
 //! is a file, a real etcd member (its `member/wal` and `member/snap` with no redb file), a file
-//! that is not a redb database, or a directory we may not read or write.
+//! that is not a redb database, a directory we may not read or write, or a database in a
+//! storage format newer than this build's. A database of storage format 1 (an older etcdlab)
+//! is converted in place, in one write transaction ([`etcdlab_core::storage_format`]).
 
 use std::fs;
 use std::io::ErrorKind;
@@ -11,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use etcdlab_core::storage_format::{self, Prepared};
 use redb::Database;
 
 pub const DB_FILE: &str = "etcdlab.redb";
@@ -61,6 +64,14 @@ pub fn open(data_dir: &Path, cache_bytes: usize) -> anyhow::Result<Arc<Database>
         builder.create(&path)
     }
     .map_err(|e| describe_open_error(&path, e))?;
+    match storage_format::prepare(&db).with_context(|| format!("{}", path.display()))? {
+        Prepared::Migrated { from } => tracing::info!(
+            "converted {} from storage format {from} to {}",
+            path.display(),
+            storage_format::CURRENT
+        ),
+        Prepared::New | Prepared::Current => {}
+    }
     Ok(Arc::new(db))
 }
 
@@ -118,6 +129,33 @@ mod tests {
                 .to_string()
                 .contains("not a usable etcdlab database")
         );
+    }
+
+    #[test]
+    fn refuses_a_newer_storage_format_and_leaves_it_as_it_was() {
+        let tmp = tempfile::tempdir().unwrap();
+        drop(open(tmp.path(), CACHE).unwrap());
+        let newer = etcdlab_core::storage_format::CURRENT + 1;
+        {
+            let db = Database::open(db_path(tmp.path())).unwrap();
+            let txn = db.begin_write().unwrap();
+            let format: redb::TableDefinition<&[u8], &[u8]> =
+                redb::TableDefinition::new("etcdlab_format");
+            txn.open_table(format)
+                .unwrap()
+                .insert(&b"format"[..], &newer.to_be_bytes()[..])
+                .unwrap();
+            txn.commit().unwrap();
+        }
+        for _ in 0..2 {
+            let error = format!("{:#}", open(tmp.path(), CACHE).unwrap_err());
+            assert!(
+                error.contains(&format!(
+                    "storage format {newer}, written by a newer etcdlab"
+                )),
+                "{error}"
+            );
+        }
     }
 
     #[test]

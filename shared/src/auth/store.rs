@@ -1,5 +1,6 @@
 //! The auth store on redb: users and roles (etcd's `authpb.User` / `authpb.Role`, encoded),
-//! and a small table with the enabled flag, the auth revision and the token secret.
+//! and a small table with the enabled flag, the auth revision and the token secret. All three
+//! are byte tables keyed by the name's UTF-8 bytes (storage format 2, see `byte_rows`).
 //!
 //! Changes come only from applied Raft entries ([`apply`]), with etcd 3.4's rules: `auth
 //! enable` needs a `root` user holding the `root` role; while auth is enabled the root user
@@ -17,13 +18,13 @@ use crate::error::CoreError;
 use crate::proto::authpb::{Permission, Role, User, UserAddOptions};
 use crate::proto::etcdlab::raft_request::Op;
 
-pub(crate) const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("auth_users");
-pub(crate) const ROLES: TableDefinition<&str, &[u8]> = TableDefinition::new("auth_roles");
-pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("auth_meta");
+pub(crate) const USERS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("auth_users");
+pub(crate) const ROLES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("auth_roles");
+pub(crate) const META: TableDefinition<&[u8], &[u8]> = TableDefinition::new("auth_meta");
 
-const ENABLED: &str = "enabled";
-const REVISION: &str = "revision";
-const SECRET: &str = "token_secret";
+const ENABLED: &[u8] = b"enabled";
+const REVISION: &[u8] = b"revision";
+const SECRET: &[u8] = b"token_secret";
 
 /// The name of etcd's all-powerful user and of its role.
 pub const ROOT: &str = "root";
@@ -51,7 +52,7 @@ pub struct AuthView<U, R, M> {
     meta: M,
 }
 
-type Table = redb::ReadOnlyTable<&'static str, &'static [u8]>;
+type Table = redb::ReadOnlyTable<&'static [u8], &'static [u8]>;
 
 /// The auth store in a read snapshot.
 pub type ReadView = AuthView<Table, Table, Table>;
@@ -71,12 +72,12 @@ fn decode<T: prost::Message + Default>(what: &str, bytes: &[u8]) -> Result<T, Co
 
 impl<U, R, M> AuthView<U, R, M>
 where
-    U: ReadableTable<&'static str, &'static [u8]>,
-    R: ReadableTable<&'static str, &'static [u8]>,
-    M: ReadableTable<&'static str, &'static [u8]>,
+    U: ReadableTable<&'static [u8], &'static [u8]>,
+    R: ReadableTable<&'static [u8], &'static [u8]>,
+    M: ReadableTable<&'static [u8], &'static [u8]>,
 {
     pub fn state(&self) -> Result<AuthState, CoreError> {
-        let get = |k: &str| -> Result<Vec<u8>, CoreError> {
+        let get = |k: &[u8]| -> Result<Vec<u8>, CoreError> {
             Ok(self
                 .meta
                 .get(k)?
@@ -96,14 +97,14 @@ where
 
     pub fn user(&self, name: &str) -> Result<Option<User>, CoreError> {
         self.users
-            .get(name)?
+            .get(name.as_bytes())?
             .map(|v| decode("user", v.value()))
             .transpose()
     }
 
     pub fn role(&self, name: &str) -> Result<Option<Role>, CoreError> {
         self.roles
-            .get(name)?
+            .get(name.as_bytes())?
             .map(|v| decode("role", v.value()))
             .transpose()
     }
@@ -155,11 +156,13 @@ where
 }
 
 fn names(
-    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    table: &impl ReadableTable<&'static [u8], &'static [u8]>,
 ) -> Result<Vec<String>, CoreError> {
     let mut names = Vec::new();
     for row in table.iter()? {
-        names.push(row?.0.value().to_string());
+        let name = String::from_utf8(row?.0.value().to_vec())
+            .map_err(|e| CoreError::Corrupt(format!("auth name: {e}")))?;
+        names.push(name);
     }
     Ok(names)
 }
@@ -191,7 +194,7 @@ enum Changed {
     No,
 }
 
-type Writable<'t> = redb::Table<'t, &'static str, &'static [u8]>;
+type Writable<'t> = redb::Table<'t, &'static [u8], &'static [u8]>;
 
 /// The auth tables of the applying transaction, open for writing.
 type Writer<'t> = AuthView<Writable<'t>, Writable<'t>, Writable<'t>>;
@@ -200,14 +203,14 @@ impl Writer<'_> {
     fn put_user(&mut self, user: &User) -> Result<(), CoreError> {
         let name = String::from_utf8_lossy(&user.name).into_owned();
         self.users
-            .insert(name.as_str(), &user.encode_to_vec()[..])?;
+            .insert(name.as_bytes(), &user.encode_to_vec()[..])?;
         Ok(())
     }
 
     fn put_role(&mut self, role: &Role) -> Result<(), CoreError> {
         let name = String::from_utf8_lossy(&role.name).into_owned();
         self.roles
-            .insert(name.as_str(), &role.encode_to_vec()[..])?;
+            .insert(name.as_bytes(), &role.encode_to_vec()[..])?;
         Ok(())
     }
 
@@ -269,7 +272,7 @@ impl Writer<'_> {
                     return Ok(Err(AuthError::InvalidAuthMgmt));
                 }
                 found!(self.existing_user(&r.name));
-                self.users.remove(r.name.as_str())?;
+                self.users.remove(r.name.as_bytes())?;
             }
             Op::UserChangePassword(r) => {
                 let mut user = found!(self.existing_user(&r.name));
@@ -317,7 +320,7 @@ impl Writer<'_> {
                     return Ok(Err(AuthError::InvalidAuthMgmt));
                 }
                 found!(self.existing_role(&r.role));
-                self.roles.remove(r.role.as_str())?;
+                self.roles.remove(r.role.as_bytes())?;
                 for name in self.user_names()? {
                     let mut user = found!(self.existing_user(&name));
                     let before = user.roles.len();

@@ -17,13 +17,14 @@ use redb::{ReadableTable, TableDefinition, WriteTransaction};
 
 pub use lessor::Lessor;
 
+use crate::byte_rows::{i64_bytes, read_i64};
 use crate::mvcc::{MvccError, MvccStore};
 use crate::proto::etcdserverpb::{
     LeaseGrantRequest, LeaseGrantResponse, LeaseRevokeResponse, LeaseStatus, ResponseHeader,
 };
 
-/// Lease id → granted TTL in seconds.
-pub(crate) const LEASES: TableDefinition<i64, i64> = TableDefinition::new("leases");
+/// Lease id → granted TTL in seconds, both as `byte_rows` integers.
+pub(crate) const LEASES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("leases");
 
 /// How many expired leases the leader revokes a second at most (etcd's `leaseRevokeRate`).
 pub const REVOKES_PER_SECOND: u64 = 1000;
@@ -53,11 +54,12 @@ pub(crate) fn grant(
         return Err(MvccError::LeaseTtlTooLarge);
     }
     let mut table = txn.open_table(LEASES)?;
-    if req.id == 0 || table.get(req.id)?.is_some() {
+    let id = i64_bytes(req.id);
+    if req.id == 0 || table.get(&id[..])?.is_some() {
         // A zero id never reaches the log (the proposer picks one); refuse it like a duplicate.
         return Err(MvccError::LeaseExists);
     }
-    table.insert(req.id, req.ttl)?;
+    table.insert(&id[..], &i64_bytes(req.ttl)[..])?;
     Ok(LeaseGrantResponse {
         header: None,
         id: req.id,
@@ -72,11 +74,12 @@ pub(crate) fn revoke(
     mvcc: &mut MvccStore,
     id: i64,
 ) -> Result<LeaseRevokeResponse, MvccError> {
-    if txn.open_table(LEASES)?.get(id)?.is_none() {
+    let key = i64_bytes(id);
+    if txn.open_table(LEASES)?.get(&key[..])?.is_none() {
         return Err(MvccError::LeaseNotFound);
     }
     let revision = mvcc.delete_leased_keys(txn, id)?;
-    txn.open_table(LEASES)?.remove(id)?;
+    txn.open_table(LEASES)?.remove(&key[..])?;
     Ok(LeaseRevokeResponse {
         header: Some(ResponseHeader {
             revision,
@@ -88,7 +91,10 @@ pub(crate) fn revoke(
 /// The granted TTL of a lease, if it exists.
 pub fn granted_ttl(txn: &redb::ReadTransaction, id: i64) -> Result<Option<i64>, MvccError> {
     match txn.open_table(LEASES) {
-        Ok(table) => Ok(table.get(id)?.map(|v| v.value())),
+        Ok(table) => match table.get(&i64_bytes(id)[..])? {
+            Some(ttl) => Ok(Some(read_i64(ttl.value()).map_err(MvccError::Storage)?)),
+            None => Ok(None),
+        },
         Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
         Err(e) => Err(e.into()),
     }
@@ -109,11 +115,14 @@ pub fn list(txn: &redb::ReadTransaction) -> Result<Vec<LeaseStatus>, MvccError> 
 }
 
 /// Every lease with its granted TTL, in id order.
-pub(crate) fn all(table: &impl ReadableTable<i64, i64>) -> Result<Vec<(i64, i64)>, MvccError> {
+pub(crate) fn all(
+    table: &impl ReadableTable<&'static [u8], &'static [u8]>,
+) -> Result<Vec<(i64, i64)>, MvccError> {
     let mut leases = Vec::new();
     for row in table.iter()? {
         let (id, ttl) = row?;
-        leases.push((id.value(), ttl.value()));
+        let read = |bytes: &[u8]| read_i64(bytes).map_err(MvccError::Storage);
+        leases.push((read(id.value())?, read(ttl.value())?));
     }
     Ok(leases)
 }

@@ -163,7 +163,7 @@ fn a_revoke_deletes_the_attached_keys_in_one_revision_then_the_lease() {
         .read()
         .open_table(crate::mvcc::CHANGES)
         .unwrap()
-        .range((before as u64 + 1, 0)..)
+        .range(&(before as u64 + 1).to_be_bytes()[..]..)
         .unwrap()
         .count();
     assert_eq!(deleted_at, 2);

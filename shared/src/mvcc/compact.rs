@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use prost::Message as _;
 use redb::{ReadableTable, ReadableTableMetadata};
 
-use super::encoding::{Record, etcd_revision_key, rev_key};
+use super::encoding::{Record, change_key, etcd_revision_key, rev_key, split_change_key};
 use super::range;
 use super::write::Writer;
 use super::{MvccError, ReadView};
@@ -29,10 +29,10 @@ pub(super) fn compact(w: &mut Writer<'_>, rev: i64) -> Result<(), MvccError> {
     let mut doomed: Vec<(Vec<u8>, u64, u64)> = Vec::new();
     for row in w
         .changes
-        .range((rev_key(old + 1), 0u64)..=(rev_key(rev), u64::MAX))?
+        .range(&change_key(rev_key(old + 1), 0)[..]..=&change_key(rev_key(rev), u64::MAX)[..])?
     {
         let (revision, key) = row?;
-        let (main, sub) = revision.value();
+        let (main, sub) = split_change_key(revision.value())?;
         let key = key.value().to_vec();
         if let Some((older_main, older_sub)) = newest.insert(key.clone(), (main, sub)) {
             doomed.push((key, older_main, older_sub));
@@ -60,7 +60,7 @@ pub(super) fn compact(w: &mut Writer<'_>, rev: i64) -> Result<(), MvccError> {
     }
     for (key, main, sub) in doomed {
         w.history.remove((key.as_slice(), main))?;
-        w.changes.remove((main, sub))?;
+        w.changes.remove(&change_key(main, sub)[..])?;
     }
     w.set_compacted(rev)
 }
@@ -91,10 +91,10 @@ pub(super) fn hash_kv(view: &ReadView, rev: i64) -> Result<(u32, i64, i64), Mvcc
     let mut anything_live: Option<bool> = None;
     for row in view
         .changes
-        .range((0u64, 0u64)..=(rev_key(upto), u64::MAX))?
+        .range(&change_key(0, 0)[..]..=&change_key(rev_key(upto), u64::MAX)[..])?
     {
         let (revision, key) = row?;
-        let (main, sub) = revision.value();
+        let (main, sub) = split_change_key(revision.value())?;
         let key = key.value();
         let record = match view.history.get((key, main))? {
             Some(v) => Record::decode(v.value())?,

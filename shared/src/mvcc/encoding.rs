@@ -1,4 +1,5 @@
-//! How one change of a key is stored, and the byte forms etcd's HashKV digests.
+//! How one change of a key is stored, the change log's row keys, and the byte forms etcd's
+//! HashKV digests.
 //!
 //! A change is a [`Record`], stored as the prost encoding of `etcdlab.StoredKeyValue`:
 //! the sub revision, a tombstone flag, and the key's `mvccpb.KeyValue` after the change (for a
@@ -8,6 +9,7 @@
 use prost::Message as _;
 
 use super::MvccError;
+use crate::byte_rows::{read_u64, split_u64, u64_bytes};
 use crate::proto::etcdlab::StoredKeyValue;
 use crate::proto::mvccpb::KeyValue;
 
@@ -75,4 +77,20 @@ pub(super) fn etcd_revision_key(main: i64, sub: i64, tombstone: bool) -> Vec<u8>
 /// (only ever a caller's out-of-range request) clamps to 0.
 pub(super) fn rev_key(rev: i64) -> u64 {
     u64::try_from(rev).unwrap_or(0)
+}
+
+/// The change log's row key for a change at (main, sub) revision: both big-endian
+/// (`byte_rows`), so the rows are in revision order.
+pub(crate) fn change_key(main: u64, sub: u64) -> [u8; 16] {
+    let mut key = [0; 16];
+    key[..8].copy_from_slice(&u64_bytes(main));
+    key[8..].copy_from_slice(&u64_bytes(sub));
+    key
+}
+
+/// The (main, sub) revision of a change log row.
+pub(super) fn split_change_key(key: &[u8]) -> Result<(u64, u64), MvccError> {
+    let corrupt = |e: String| MvccError::Storage(format!("change log row key: {e}"));
+    let (main, rest) = split_u64(key).map_err(corrupt)?;
+    Ok((main, read_u64(rest).map_err(corrupt)?))
 }

@@ -15,13 +15,23 @@
 //!   sub revision lives in the record, not the row key.
 //! - `mvcc_latest`: key → record of its live version (never a tombstone). Current reads, and
 //!   writes looking up a key's previous version, use only this table, never history.
-//! - `mvcc_changes`: `(main, sub)` → key: the change log in revision order. With `mvcc_history` it
-//!   is etcd's revision-keyed view: HashKV and compaction walk it, and watches can replay it.
-//! - `mvcc_meta`: `"current_revision"` and `"compact_revision"` (absent until the first
-//!   compaction; etcd's -1).
-//! - `mvcc_lease_keys`: `(lease id, key)` → nothing, for every live key attached to a lease: what
-//!   a revoke deletes and `LeaseTimeToLive --keys` lists. Puts and deletes keep it in step with
-//!   `mvcc_latest`; a put's lease must exist in the lease table ([`crate::lease`]).
+//! - `mvcc_changes`: `main ‖ sub` (8 + 8 bytes, big-endian) → key: the change log in revision
+//!   order. With `mvcc_history` it is etcd's revision-keyed view: HashKV and compaction walk it,
+//!   and watches can replay it.
+//! - `mvcc_meta`: `b"current_revision"` and `b"compact_revision"` (absent until the first
+//!   compaction; etcd's -1) → the revision as 8 bytes, big-endian with the sign bit flipped.
+//! - `mvcc_lease_keys`: `lease id ‖ key` (the id as 8 bytes, big-endian with the sign bit
+//!   flipped, so a lease's keys are one range in key order) → empty, for every live key attached
+//!   to a lease: what a revoke deletes and `LeaseTimeToLive --keys` lists. Puts and deletes keep
+//!   it in step with `mvcc_latest`; a put's lease must exist in the lease table ([`crate::lease`]).
+//!
+//! These are storage format 2 ([`crate::storage_format`]): every table but `mvcc_history` is a
+//! `&[u8] → &[u8]` table with integers in order-preserving bytes (`byte_rows`), because
+//! each distinct table type compiles redb's B-tree once more into the visualizer's wasm.
+//! `mvcc_history` keeps redb's tuple key: a plain `key ‖ revision` concatenation would not keep
+//! a key's history contiguous when one key is a prefix of another (the key `a` followed by the
+//! 8 bytes of the number 5, at any revision, would sort between `a` at revisions 5 and 6), and
+//! its range scans are the hot path.
 //!
 //! A record is the prost encoding of `etcdlab.StoredKeyValue` (sub revision, tombstone flag,
 //! `mvccpb.KeyValue`); a deletion stores only the key, as etcd's tombstone does. Stored bytes
@@ -63,6 +73,11 @@ use redb::{
     TableError, WriteTransaction,
 };
 
+/// For the conversion of storage format 1 (`legacy`), which the browser build lacks.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) use encoding::change_key;
+
+use crate::byte_rows::{i64_bytes, read_i64, split_i64};
 use crate::proto::etcdserverpb::{
     CompactionRequest, CompactionResponse, DeleteRangeRequest, DeleteRangeResponse, PutRequest,
     PutResponse, RangeRequest, RangeResponse, ResponseHeader, TxnRequest, TxnResponse,
@@ -75,12 +90,12 @@ use write::Writer;
 pub(crate) const HISTORY: TableDefinition<(&[u8], u64), &[u8]> =
     TableDefinition::new("mvcc_history");
 pub(crate) const LATEST: TableDefinition<&[u8], &[u8]> = TableDefinition::new("mvcc_latest");
-pub(crate) const CHANGES: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("mvcc_changes");
-pub(crate) const META: TableDefinition<&str, i64> = TableDefinition::new("mvcc_meta");
-pub(crate) const LEASE_KEYS: TableDefinition<(i64, &[u8]), ()> =
+pub(crate) const CHANGES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("mvcc_changes");
+pub(crate) const META: TableDefinition<&[u8], &[u8]> = TableDefinition::new("mvcc_meta");
+pub(crate) const LEASE_KEYS: TableDefinition<&[u8], &[u8]> =
     TableDefinition::new("mvcc_lease_keys");
-const CURRENT_REVISION: &str = "current_revision";
-const COMPACT_REVISION: &str = "compact_revision";
+const CURRENT_REVISION: &[u8] = b"current_revision";
+const COMPACT_REVISION: &[u8] = b"compact_revision";
 
 /// Most compares or operations one txn branch may hold: etcd's default `--max-txn-ops`.
 pub const MAX_TXN_OPS: usize = 128;
@@ -322,17 +337,27 @@ impl MvccStore {
 }
 
 /// The current and compact revision as stored (1 and -1 when absent).
-fn counters(meta: &impl ReadableTable<&'static str, i64>) -> Result<(i64, i64), MvccError> {
-    let current = meta.get(CURRENT_REVISION)?.map_or(1, |v| v.value());
-    let compacted = meta.get(COMPACT_REVISION)?.map_or(-1, |v| v.value());
-    Ok((current, compacted))
+fn counters(
+    meta: &impl ReadableTable<&'static [u8], &'static [u8]>,
+) -> Result<(i64, i64), MvccError> {
+    let read = |name: &[u8], absent: i64| match meta.get(name)? {
+        Some(v) => read_i64(v.value()).map_err(MvccError::Storage),
+        None => Ok(absent),
+    };
+    Ok((read(CURRENT_REVISION, 1)?, read(COMPACT_REVISION, -1)?))
+}
+
+/// The lease index's row for `key` attached to `lease`: the lease id first, so a lease's keys
+/// are one range in key order.
+pub(crate) fn lease_key_row(lease: i64, key: &[u8]) -> Vec<u8> {
+    [&i64_bytes(lease)[..], key].concat()
 }
 
 /// The key space's tables in a read snapshot.
 struct ReadView {
     latest: ReadOnlyTable<&'static [u8], &'static [u8]>,
     history: ReadOnlyTable<(&'static [u8], u64), &'static [u8]>,
-    changes: ReadOnlyTable<(u64, u64), &'static [u8]>,
+    changes: ReadOnlyTable<&'static [u8], &'static [u8]>,
     current: i64,
     compacted: i64,
 }
@@ -358,14 +383,13 @@ impl ReadView {
 
 /// The keys attached to `lease` in the lease index, in key order.
 pub(super) fn keys_of(
-    table: &impl ReadableTable<(i64, &'static [u8]), ()>,
+    table: &impl ReadableTable<&'static [u8], &'static [u8]>,
     lease: i64,
 ) -> Result<Vec<Vec<u8>>, MvccError> {
     let mut keys = Vec::new();
-    let after: (i64, &[u8]) = (lease, &[]);
-    for row in table.range(after..)? {
+    for row in table.range(&i64_bytes(lease)[..]..)? {
         let (k, _) = row?;
-        let (owner, key) = k.value();
+        let (owner, key) = split_i64(k.value()).map_err(MvccError::Storage)?;
         if owner != lease {
             break;
         }

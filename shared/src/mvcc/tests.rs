@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use redb::{Database, ReadableDatabase, ReadableTableMetadata, backends::InMemoryBackend};
 
-use super::encoding::Record;
+use super::encoding::{Record, split_change_key};
 use super::*;
 use crate::proto::etcdserverpb::compare::{CompareResult, CompareTarget, TargetUnion};
 use crate::proto::etcdserverpb::range_request::{SortOrder, SortTarget};
@@ -119,7 +119,7 @@ impl Fixture {
             .unwrap()
             .map(|row| {
                 let (k, v) = row.unwrap();
-                let (main, sub) = k.value();
+                let (main, sub) = split_change_key(k.value()).unwrap();
                 (main, sub, String::from_utf8(v.value().to_vec()).unwrap())
             })
             .collect()

@@ -10,7 +10,7 @@
 
 use redb::ReadTransaction;
 
-use super::encoding::{Record, rev_key};
+use super::encoding::{Record, change_key, rev_key, split_change_key};
 use super::{MvccError, ReadView};
 use crate::proto::mvccpb::event::EventType;
 use crate::proto::mvccpb::{Event, KeyValue};
@@ -58,10 +58,13 @@ pub fn changes_since(
         .min(from.saturating_add(max_revisions.max(1) - 1));
     let mut events = Vec::new();
     if from <= through {
-        let span = (rev_key(from), 0u64)..=(rev_key(through), u64::MAX);
-        for row in view.changes.range(span)? {
+        let (first, last) = (
+            change_key(rev_key(from), 0),
+            change_key(rev_key(through), u64::MAX),
+        );
+        for row in view.changes.range(&first[..]..=&last[..])? {
             let (revision, key) = row?;
-            let (main, _) = revision.value();
+            let (main, _) = split_change_key(revision.value())?;
             let key = key.value();
             let Some(stored) = view.history.get((key, main))? else {
                 return Err(MvccError::Storage(format!(

@@ -6,10 +6,13 @@
 
 use redb::{ReadableTable, Table, WriteTransaction};
 
-use super::encoding::{Record, rev_key};
+use crate::byte_rows::i64_bytes;
+
+use super::encoding::{Record, change_key, rev_key};
 use super::range::{self, KeyRange};
 use super::{
     CHANGES, COMPACT_REVISION, CURRENT_REVISION, HISTORY, LATEST, LEASE_KEYS, META, MvccError,
+    lease_key_row,
 };
 use crate::proto::etcdserverpb::{
     DeleteRangeRequest, DeleteRangeResponse, PutRequest, PutResponse, RangeRequest, RangeResponse,
@@ -20,11 +23,11 @@ use crate::proto::mvccpb::KeyValue;
 pub(super) struct Writer<'t> {
     pub latest: Table<'t, &'static [u8], &'static [u8]>,
     pub history: Table<'t, (&'static [u8], u64), &'static [u8]>,
-    pub changes: Table<'t, (u64, u64), &'static [u8]>,
-    meta: Table<'t, &'static str, i64>,
+    pub changes: Table<'t, &'static [u8], &'static [u8]>,
+    meta: Table<'t, &'static [u8], &'static [u8]>,
     /// The index of keys attached to leases, kept in step with `latest`.
-    lease_keys: Table<'t, (i64, &'static [u8]), ()>,
-    leases: Table<'t, i64, i64>,
+    lease_keys: Table<'t, &'static [u8], &'static [u8]>,
+    leases: Table<'t, &'static [u8], &'static [u8]>,
     /// The revision before this request.
     base: i64,
     compacted: i64,
@@ -77,14 +80,14 @@ impl<'t> Writer<'t> {
     pub fn finish(mut self) -> Result<i64, MvccError> {
         let rev = self.revision();
         if rev != self.base {
-            self.meta.insert(CURRENT_REVISION, rev)?;
+            self.meta.insert(CURRENT_REVISION, &i64_bytes(rev)[..])?;
         }
         Ok(rev)
     }
 
     /// Records a compaction point.
     pub fn set_compacted(&mut self, rev: i64) -> Result<(), MvccError> {
-        self.meta.insert(COMPACT_REVISION, rev)?;
+        self.meta.insert(COMPACT_REVISION, &i64_bytes(rev)[..])?;
         self.compacted = rev;
         Ok(())
     }
@@ -98,7 +101,7 @@ impl<'t> Writer<'t> {
 
     /// Whether the lease exists (0, no lease, always does).
     pub fn lease_exists(&self, lease: i64) -> Result<bool, MvccError> {
-        Ok(lease == 0 || self.leases.get(lease)?.is_some())
+        Ok(lease == 0 || self.leases.get(&i64_bytes(lease)[..])?.is_some())
     }
 
     /// The live keys attached to `lease`, in key order.
@@ -112,10 +115,12 @@ impl<'t> Writer<'t> {
             return Ok(());
         }
         if from != 0 {
-            self.lease_keys.remove((from, key))?;
+            self.lease_keys
+                .remove(lease_key_row(from, key).as_slice())?;
         }
         if to != 0 {
-            self.lease_keys.insert((to, key), ())?;
+            self.lease_keys
+                .insert(lease_key_row(to, key).as_slice(), &[][..])?;
         }
         Ok(())
     }
@@ -227,7 +232,7 @@ impl<'t> Writer<'t> {
                 key.escape_ascii()
             )));
         }
-        self.changes.insert((main, sub), key)?;
+        self.changes.insert(&change_key(main, sub)[..], key)?;
         self.next_sub += 1;
         Ok(())
     }
