@@ -66,49 +66,80 @@ impl Drop for OpenSnapshot {
     }
 }
 
-/// Checks the trailing SHA-256 (unless `skip_hash_check`) and opens the key space.
+/// Checks the trailing SHA-256 (unless `skip_hash_check`) and opens the key space from a
+/// temporary copy.
 pub fn open(file: &Path, skip_hash_check: bool) -> anyhow::Result<OpenSnapshot> {
-    let mut bytes = Vec::new();
-    fs::File::open(file)
-        .with_context(|| format!("cannot open snapshot file {}", file.display()))?
-        .read_to_end(&mut bytes)?;
-    if bytes.len() <= HASH_LEN {
-        bail!(
-            "{} is not an etcdlab snapshot file (too short)",
-            file.display()
-        );
-    }
-    let (db_bytes, hash) = bytes.split_at(bytes.len() - HASH_LEN);
-    if !skip_hash_check && Sha256::digest(db_bytes).as_slice() != hash {
-        bail!(
-            "snapshot file integrity check failed: {} is damaged, truncated or not an etcdlab snapshot",
-            file.display()
-        );
-    }
     let path = std::env::temp_dir().join(format!(
         "etcdlab-snapshot-{}-{}.redb",
         std::process::id(),
         rand_suffix()
     ));
-    fs::write(&path, db_bytes)?;
-    let db = match Database::open(&path) {
-        Ok(db) => db,
+    match unpack(file, skip_hash_check, &path) {
+        Ok((db, size, crc)) => Ok(OpenSnapshot {
+            db,
+            size,
+            crc,
+            path,
+        }),
         Err(e) => {
             let _ = fs::remove_file(&path);
-            bail!("{} is not an etcdlab snapshot file ({e})", file.display());
+            Err(e)
         }
-    };
-    if let Err(e) = storage_format::prepare(&db) {
-        let _ = fs::remove_file(&path);
-        bail!("snapshot file {}: {e}", file.display());
     }
-    let crc = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI).checksum(db_bytes);
-    Ok(OpenSnapshot {
-        db,
-        size: db_bytes.len() as u64,
-        crc,
-        path,
-    })
+}
+
+/// Checks `file` as [`open`] does and writes its database to `db_path` (a new member's
+/// database file, which `snapshot restore` then completes): the file is copied as it is, as
+/// etcd restores its bbolt file, so no key is copied row by row. On an error `db_path` may be
+/// left behind for the caller to remove.
+pub fn restore_to(file: &Path, skip_hash_check: bool, db_path: &Path) -> anyhow::Result<()> {
+    unpack(file, skip_hash_check, db_path).map(drop)
+}
+
+/// Copies the database part of `file` to `dest` while hashing it, refuses a hash mismatch
+/// (unless `skip_hash_check`), opens the copy and converts it to the current storage format;
+/// the database with its size and CRC-32C.
+fn unpack(file: &Path, skip_hash_check: bool, dest: &Path) -> anyhow::Result<(Database, u64, u32)> {
+    let mut input = fs::File::open(file)
+        .with_context(|| format!("cannot open snapshot file {}", file.display()))?;
+    let len = input.metadata()?.len();
+    if len <= HASH_LEN as u64 {
+        bail!(
+            "{} is not an etcdlab snapshot file (too short)",
+            file.display()
+        );
+    }
+    let size = len - HASH_LEN as u64;
+    let mut output =
+        fs::File::create(dest).with_context(|| format!("cannot create {}", dest.display()))?;
+    let mut hasher = Sha256::new();
+    let crc = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
+    let mut checksum = crc.digest();
+    let mut buffer = vec![0; 1 << 20];
+    let mut left = size;
+    while left > 0 {
+        let piece = &mut buffer[..left.min(1 << 20) as usize];
+        input.read_exact(piece)?;
+        hasher.update(&*piece);
+        checksum.update(piece);
+        output.write_all(piece)?;
+        left -= piece.len() as u64;
+    }
+    let mut hash = [0; HASH_LEN];
+    input.read_exact(&mut hash)?;
+    if !skip_hash_check && hasher.finalize().as_slice() != hash {
+        bail!(
+            "snapshot file integrity check failed: {} is damaged, truncated or not an etcdlab snapshot",
+            file.display()
+        );
+    }
+    output.sync_all()?;
+    drop(output);
+    let db = Database::open(dest)
+        .map_err(|e| anyhow::anyhow!("{} is not an etcdlab snapshot file ({e})", file.display()))?;
+    storage_format::prepare(&db)
+        .map_err(|e| anyhow::anyhow!("snapshot file {}: {e}", file.display()))?;
+    Ok((db, size, checksum.finalize()))
 }
 
 fn rand_suffix() -> u128 {

@@ -6,6 +6,7 @@
 //! member holding the snapshot's key space, with ids derived from the new flags.
 
 use std::ffi::OsString;
+use std::fs;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -136,7 +137,6 @@ fn restore(a: RestoreArgs) -> anyhow::Result<()> {
     if data_dir.exists() {
         bail!("data-dir {:?} exists", data_dir.display().to_string());
     }
-    let snap = snapshot::open(&a.file, a.skip_hash_check)?;
     // The new member's identity comes from the same flags `etcd` would take.
     let flags = EtcdFlags::try_parse_from([
         "etcd",
@@ -153,13 +153,19 @@ fn restore(a: RestoreArgs) -> anyhow::Result<()> {
     ])?;
     let config = flags.into_config()?;
     let (member_config, bootstrap) = server::identity(&config);
-    let db = server::data_dir::open(&data_dir, config.backend_cache_bytes)?;
-    {
-        let src = redb::ReadableDatabase::begin_read(&snap.db)?;
-        let dst = db.begin_write()?;
-        etcdlab_core::mvcc::MvccStore::copy_into(&src, &dst).map_err(|e| anyhow::anyhow!("{e}"))?;
-        dst.commit()?;
-    }
+    // The snapshot's database becomes the member's; opening it adds what a member needs.
+    let db_path = server::data_dir::db_path(&data_dir);
+    let db = fs::create_dir_all(db_path.parent().unwrap_or(&data_dir))
+        .with_context(|| format!("cannot create data dir {}", data_dir.display()))
+        .and_then(|()| snapshot::restore_to(&a.file, a.skip_hash_check, &db_path))
+        .and_then(|()| server::data_dir::open(&data_dir, config.backend_cache_bytes));
+    let db = match db {
+        Ok(db) => db,
+        Err(e) => {
+            let _ = fs::remove_dir_all(&data_dir);
+            return Err(e);
+        }
+    };
     Member::open(
         db,
         member_config,
