@@ -278,8 +278,9 @@ fn a_format_1_snapshot_file_reports_its_status_and_restores() {
 
 #[test]
 fn a_data_dir_of_a_newer_format_is_refused_clearly() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
+    let mut member = support::OurMember::new("new", &[]);
+    member.initial_cluster = format!("new={}", member.peer_url());
+    let data = member.data_dir();
     std::fs::create_dir_all(data.join("member")).unwrap();
     let format: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new("etcdlab_format");
     {
@@ -291,27 +292,9 @@ fn a_data_dir_of_a_newer_format_is_refused_clearly() {
             .unwrap();
         txn.commit().unwrap();
     }
-    let peer = format!("http://127.0.0.1:{}", free_port());
-    let client = format!("http://127.0.0.1:{}", free_port());
     let out = run(
         &etcdlab_bin(),
-        &args(&[
-            "etcd",
-            "--name",
-            "new",
-            "--data-dir",
-            data.to_str().unwrap(),
-            "--listen-client-urls",
-            &client,
-            "--advertise-client-urls",
-            &client,
-            "--listen-peer-urls",
-            &peer,
-            "--initial-advertise-peer-urls",
-            &peer,
-            "--initial-cluster",
-            &format!("new={peer}"),
-        ]),
+        &member.args(),
         &[],
         None,
         Duration::from_secs(30),

@@ -88,10 +88,12 @@ mod tests {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        for entry in std::fs::read_dir(root.join("viz-web/src")).expect("viz-web/src") {
-            let name = entry.unwrap().file_name().into_string().unwrap();
-            if name.ends_with(".rs") {
-                files.push(format!("viz-web/src/{name}"));
+        for dir in ["viz-web/src", "shared/src/events"] {
+            for entry in std::fs::read_dir(root.join(dir)).expect(dir) {
+                let name = entry.unwrap().file_name().into_string().unwrap();
+                if name.ends_with(".rs") {
+                    files.push(format!("{dir}/{name}"));
+                }
             }
         }
         files.sort();
