@@ -419,9 +419,9 @@ mod tests {
 
     fn entry(index: u64, term: u64) -> Entry {
         let mut e = Entry::default();
-        e.index = index;
-        e.term = term;
-        e.data = vec![index as u8; 100].into();
+        e.set_index(index);
+        e.set_term(term);
+        e.set_data(vec![index as u8; 100].into());
         e
     }
 
