@@ -44,8 +44,8 @@ pub fn record(txn: &WriteTransaction) -> Result<(), CoreError> {
     Ok(())
 }
 
-/// Brings `db` to the current format in one write transaction: a crash or an error leaves it as
-/// it was, and the next open tries again.
+/// Brings `db` to the current format in one write transaction (committed only when it wrote
+/// something): a crash or an error leaves it as it was, and the next open tries again.
 pub fn prepare(db: &Database) -> Result<Prepared, CoreError> {
     let txn = db.begin_write()?;
     let names: Vec<String> = txn.list_tables()?.map(|t| t.name().to_string()).collect();
@@ -58,7 +58,10 @@ pub fn prepare(db: &Database) -> Result<Prepared, CoreError> {
         if format != CURRENT {
             return Err(unknown_format(format));
         }
-        Prepared::Current
+        // Nothing to write: every start would otherwise pay for a synced commit.
+        drop(table);
+        txn.abort()?;
+        return Ok(Prepared::Current);
     } else if names.is_empty() {
         record(&txn)?;
         Prepared::New
