@@ -5,7 +5,9 @@
 //! - [`proto`]: etcd's v3 wire types (prost), shared by core, server and client.
 //! - [`member`]: one Raft member ([`Member`]): raft-rs's `RawNode`, ready handling in the order
 //!   raft-rs documents, and the apply of committed entries, one redb transaction per ready.
-//! - [`raft_log`]: raft-rs's `Storage` on redb, mirrored in memory as etcd mirrors its WAL.
+//! - [`raft_log`]: raft-rs's `Storage` on redb, its tail mirrored in memory.
+//! - [`journal`]: the Raft journal (etcd's WAL): synced records instead of synced commits, and
+//!   their replay after a crash; the host owns the file.
 //! - [`mvcc`]: the MVCC key space (revisions, history, ranges, txns, compaction) on redb.
 //! - [`membership`]: member and cluster ids as etcd derives them, and the member table.
 //! - [`lease`]: leases (grant, revoke, attached keys) and the leader's lease clock.
@@ -32,6 +34,7 @@ mod byte_rows;
 pub mod cluster_view;
 pub mod error;
 pub mod events;
+pub mod journal;
 pub mod lease;
 pub mod lesson;
 pub mod member;

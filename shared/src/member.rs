@@ -8,8 +8,10 @@
 //!
 //! One `ready` is one redb write transaction: the snapshot (if any), the new entries, the hard
 //! state and the committed entries applied to the key space, with the applied index, commit
-//! together. It is durable (fsync) whenever it holds log entries, a snapshot or a new term or
-//! vote, and messages that depend on it (`persisted_messages`) leave only after the commit. The
+//! together. It is durable whenever it holds log entries, a snapshot or a new term or vote —
+//! through a synced record of the host's Raft journal ([`crate::journal`]) before an unsynced
+//! commit, or a synced commit when there is no journal (the simulator) or a checkpoint is due —
+//! and messages that depend on it (`persisted_messages`) leave only after the commit. The
 //! light ready that follows `advance` applies what that persistence committed, again with the
 //! applied index in the same transaction, so a crash can neither apply an entry twice nor
 //! lose one. Transactions that only move the commit index or apply entries are not synced:
@@ -30,6 +32,7 @@ use redb::{
 use crate::byte_rows::{read_u64, u64_bytes};
 use crate::error::{CoreError, MembershipError};
 use crate::events::{EventKind, EventLog, RaftEvent, hex_id};
+use crate::journal::{Journal, JournalStore};
 use crate::lease::Lessor;
 use crate::membership;
 use crate::mvcc::{MvccError, MvccStore};
@@ -231,6 +234,8 @@ pub struct Member {
     reported_commit: u64,
     /// Lease deadlines, kept while this member leads.
     lessor: Lessor,
+    /// The Raft journal, when the host keeps one (see [`Member::attach_journal`]).
+    journal: Option<Journal>,
 }
 
 impl Member {
@@ -313,7 +318,28 @@ impl Member {
             removed,
             logger: logger.clone(),
             lessor: Lessor::default(),
+            journal: None,
         })
+    }
+
+    /// From now on, makes synced readies durable through `store` (a journal file the host has
+    /// already replayed with [`crate::journal::replay`]) instead of synced database commits.
+    pub fn attach_journal(&mut self, store: Box<dyn JournalStore>) -> Result<(), CoreError> {
+        self.journal = Some(Journal::attach(self.database(), store)?);
+        Ok(())
+    }
+
+    /// Makes every change so far durable in the database itself and starts the journal over
+    /// (before a defragmentation, and when the host stops). Without a journal, nothing to do.
+    pub fn checkpoint(&mut self) -> Result<(), CoreError> {
+        let Some(journal) = &mut self.journal else {
+            return Ok(());
+        };
+        let txn = self.raw.store().database().begin_write()?;
+        journal.mark_checkpoint(&txn)?;
+        txn.commit()?;
+        journal.checkpointed();
+        Ok(())
     }
 
     /// Whether this member has applied its own removal: it must stop, as etcd's does (raft-rs
@@ -339,6 +365,8 @@ impl Member {
     /// system. Needs the only handle to the database: the host withdraws its own first, and
     /// gets [`CoreError::Busy`] while anything else (a snapshot stream) still holds one.
     pub fn defragment(&mut self) -> Result<(), CoreError> {
+        // Compaction commits synced: the journal must not hold records the database has.
+        self.checkpoint()?;
         let db = self
             .raw
             .mut_store()
@@ -793,13 +821,30 @@ impl Member {
         let committed = rd.take_committed_entries();
         self.apply(&txn, committed, &mut out)?;
         out.synced = durable;
-        txn.set_durability(if durable {
+        // With a journal, a synced ready is one synced journal record and an unsynced commit,
+        // but for a checkpoint (and a snapshot): see `journal`. Without one, the commit syncs.
+        let checkpoint = match &mut self.journal {
+            None => durable,
+            Some(journal) => {
+                let checkpoint = durable && (journal.checkpoint_due() || !rd.snapshot().is_empty());
+                if checkpoint {
+                    journal.mark_checkpoint(&txn)?;
+                } else if durable {
+                    journal.append(rd.entries(), rd.hs())?;
+                }
+                checkpoint
+            }
+        };
+        txn.set_durability(if checkpoint {
             Durability::Immediate
         } else {
             Durability::None
         })
         .map_err(|e| CoreError::Storage(e.to_string()))?;
         txn.commit()?;
+        if let (true, Some(journal)) = (checkpoint, &mut self.journal) {
+            journal.checkpointed();
+        }
         let persisted = rd.take_persisted_messages();
         let persisted = self.outgoing(persisted);
         out.messages.extend(persisted);

@@ -393,7 +393,10 @@ impl MemberLoop {
     }
 
     fn run(mut self, inbox: Receiver<Command>, tick: Duration) -> Result<(), CoreError> {
-        let result = self.run_until_stopped(inbox, tick);
+        // A clean stop leaves everything in the database and an empty journal.
+        let result = self
+            .run_until_stopped(inbox, tick)
+            .and_then(|()| self.member.checkpoint());
         let reason = match &result {
             Ok(()) => "stopped".to_string(),
             Err(e) => format!("failed: {e}"),

@@ -24,6 +24,7 @@ pub mod errors;
 pub mod faults;
 pub mod gateway;
 pub mod health_http;
+pub mod journal_file;
 pub mod kv;
 pub mod lease;
 pub mod lock;
@@ -108,6 +109,7 @@ async fn run(config: ServerConfig) -> anyhow::Result<()> {
         .context("peer TLS (--peer-cert-file, --peer-key-file, --peer-trusted-ca-file)")?;
     let existing = data_dir::has_member(&config.data_dir);
     let db = data_dir::open(&config.data_dir, config.backend_cache_bytes)?;
+    let journal = journal_file::recover(&config.data_dir, &db, !existing)?;
     let (mut member_config, mut bootstrap) = identity(&config);
     let mut join_peers = Vec::new();
     if !existing && !config.new_cluster {
@@ -117,13 +119,16 @@ async fn run(config: ServerConfig) -> anyhow::Result<()> {
         bootstrap = Bootstrap::JoinExisting { cluster_id };
         join_peers = members.into_iter().filter(|m| m.id != id).collect();
     }
-    let member = Member::open(
+    let mut member = Member::open(
         db,
         member_config.clone(),
         bootstrap,
         &raft_logging::logger(),
     )
     .context("opening the member")?;
+    member
+        .attach_journal(Box::new(journal))
+        .context("opening the member")?;
     tracing::info!(
         name = %config.name,
         member_id = %format!("{:x}", member.id()),

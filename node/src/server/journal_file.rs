@@ -1,0 +1,98 @@
+//! The member's Raft journal file, `<data-dir>/member/etcdlab.journal`: the host's half of
+//! [`etcdlab_core::journal`] (which owns the record format and the replay). The file is given
+//! its full size in zeros once, when it is created; at start it is replayed into the database;
+//! then the member writes one synced record per synced ready after the previous one, and goes
+//! back to the file's beginning at each checkpoint.
+
+use std::fs::{File, OpenOptions};
+use std::io::Read;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use etcdlab_core::journal::{self, JournalStore, PREALLOCATED_BYTES};
+use redb::Database;
+
+pub const JOURNAL_FILE: &str = "etcdlab.journal";
+
+/// The journal's path inside a data dir (beside the database).
+pub fn journal_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("member").join(JOURNAL_FILE)
+}
+
+/// An open journal file and where its next record goes.
+pub struct JournalFile {
+    file: File,
+    offset: u64,
+}
+
+/// Puts the records of `data_dir`'s journal that `db` lacks back into its Raft log (after a
+/// crash), then returns the journal ready for records from its beginning. A missing journal
+/// is created; so is one left beside a database that was just created (`new_database`: its
+/// records belonged to a database someone deleted, and must not go into this one).
+pub fn recover(
+    data_dir: &Path,
+    db: &Arc<Database>,
+    new_database: bool,
+) -> anyhow::Result<JournalFile> {
+    let path = journal_path(data_dir);
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("cannot open the Raft journal {}", path.display()))?;
+    if new_database && file.metadata().is_ok_and(|m| m.len() > 0) {
+        tracing::warn!(journal = %path.display(), "a new database: starting its journal over");
+        file.set_len(0)
+            .with_context(|| format!("cannot empty the Raft journal {}", path.display()))?;
+    }
+    preallocate(&file, &path)?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read the Raft journal {}", path.display()))?;
+    let records = journal::replay(db, &bytes)
+        .with_context(|| format!("replaying the Raft journal {}", path.display()))?;
+    if records > 0 {
+        tracing::info!(journal = %path.display(), records, "replayed the Raft journal");
+    }
+    Ok(JournalFile { file, offset: 0 })
+}
+
+/// Writes the file's zeros up to [`PREALLOCATED_BYTES`] (a new journal's, or one an older
+/// etcdlab left shorter), so that records overwrite blocks the file already has. Synced with
+/// the directory entry: the name must survive a crash as well as the records.
+fn preallocate(file: &File, path: &Path) -> anyhow::Result<()> {
+    let len = file
+        .metadata()
+        .with_context(|| format!("cannot read the Raft journal {}", path.display()))?
+        .len();
+    if len >= PREALLOCATED_BYTES {
+        return Ok(());
+    }
+    let zeros = vec![0; (PREALLOCATED_BYTES - len) as usize];
+    file.write_all_at(&zeros, len)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write the Raft journal {}", path.display()))?;
+    if let Some(dir) = path.parent() {
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .with_context(|| format!("cannot sync {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+impl JournalStore for JournalFile {
+    fn append_durably(&mut self, record: &[u8]) -> std::io::Result<()> {
+        self.file.write_all_at(record, self.offset)?;
+        self.file.sync_data()?;
+        self.offset += record.len() as u64;
+        Ok(())
+    }
+
+    fn rewind(&mut self) {
+        self.offset = 0;
+    }
+}
