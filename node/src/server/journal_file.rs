@@ -9,10 +9,13 @@ use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Instant;
 
 use anyhow::Context;
 use etcdlab_core::journal::{self, JournalStore, PREALLOCATED_BYTES};
 use redb::Database;
+
+use super::metrics::Metrics;
 
 pub const JOURNAL_FILE: &str = "etcdlab.journal";
 
@@ -25,6 +28,8 @@ pub fn journal_path(data_dir: &Path) -> PathBuf {
 pub struct JournalFile {
     file: File,
     offset: u64,
+    /// Times each synced append (etcd's WAL fsync histogram).
+    metrics: Arc<Metrics>,
 }
 
 /// Puts the records of `data_dir`'s journal that `db` lacks back into its Raft log (after a
@@ -35,6 +40,7 @@ pub fn recover(
     data_dir: &Path,
     db: &Arc<Database>,
     new_database: bool,
+    metrics: Arc<Metrics>,
 ) -> anyhow::Result<JournalFile> {
     let path = journal_path(data_dir);
     let mut file = OpenOptions::new()
@@ -58,7 +64,11 @@ pub fn recover(
     if records > 0 {
         tracing::info!(journal = %path.display(), records, "replayed the Raft journal");
     }
-    Ok(JournalFile { file, offset: 0 })
+    Ok(JournalFile {
+        file,
+        offset: 0,
+        metrics,
+    })
 }
 
 /// Writes the file's zeros up to [`PREALLOCATED_BYTES`] (a new journal's, or one an older
@@ -86,8 +96,10 @@ fn preallocate(file: &File, path: &Path) -> anyhow::Result<()> {
 
 impl JournalStore for JournalFile {
     fn append_durably(&mut self, record: &[u8]) -> std::io::Result<()> {
+        let started = Instant::now();
         self.file.write_all_at(record, self.offset)?;
         self.file.sync_data()?;
+        self.metrics.journal_synced(started.elapsed());
         self.offset += record.len() as u64;
         Ok(())
     }

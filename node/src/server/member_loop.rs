@@ -304,12 +304,12 @@ pub fn spawn(
     peers: PeerSender,
     tick: Duration,
     request_timeout: Duration,
+    metrics: Arc<Metrics>,
 ) -> (MemberHandle, thread::JoinHandle<Result<(), CoreError>>) {
     let (commands, inbox) = mpsc::channel();
     let status = Arc::new(Mutex::new(member.status()));
     let (events, _) = broadcast::channel(EVENT_BUFFER);
     let (revision_tx, applied_revision) = tokio::sync::watch::channel(member.status().revision);
-    let metrics = Arc::new(Metrics::default());
     let db: DatabaseSlot = Arc::new(RwLock::new(Some(member.database().clone())));
     let handle = MemberHandle {
         commands,
@@ -629,7 +629,7 @@ impl MemberLoop {
             None => ReadyOutput::default(),
         };
         if out.synced {
-            self.metrics.synced(started.elapsed());
+            self.metrics.ready_committed(started.elapsed());
         }
         if out.synced && !self.faults.disk_delay.is_zero() {
             thread::sleep(self.faults.disk_delay);

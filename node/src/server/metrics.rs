@@ -4,9 +4,10 @@
 //! `_failed_total`), disk latency histograms, the database size and key count, and the
 //! server and cluster versions.
 //!
-//! etcdlab has no write-ahead log beside its database: a ready's entries, hard state and
-//! applied results go to redb in one durable commit, so `etcd_disk_wal_fsync_duration_seconds`
-//! and `etcd_disk_backend_commit_duration_seconds` both time the readies that wrote durably.
+//! `etcd_disk_wal_fsync_duration_seconds` times the synced appends to the member's Raft
+//! journal (etcd's WAL fsyncs); `etcd_disk_backend_commit_duration_seconds` times each ready
+//! that wrote durably, from its journal record to its redb commit (or its synced commit, at a
+//! checkpoint).
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -40,10 +41,14 @@ impl Metrics {
             .store(pending as u64, Ordering::Relaxed);
     }
 
-    /// One ready that wrote durably, and how long it took.
-    pub fn synced(&self, took: Duration) {
-        self.backend_commit.observe(took);
+    /// One synced append to the Raft journal, and how long it took.
+    pub fn journal_synced(&self, took: Duration) {
         self.wal_fsync.observe(took);
+    }
+
+    /// One ready that wrote durably, and how long its writing took.
+    pub fn ready_committed(&self, took: Duration) {
+        self.backend_commit.observe(took);
     }
 
     /// The metrics as Prometheus text, with the gauges read now.
@@ -198,9 +203,10 @@ mod tests {
     #[test]
     fn histograms_count_cumulatively_up_to_inf() {
         let metrics = Metrics::default();
-        metrics.synced(Duration::from_micros(500));
-        metrics.synced(Duration::from_millis(3));
-        metrics.synced(Duration::from_secs(20));
+        metrics.journal_synced(Duration::from_micros(500));
+        metrics.journal_synced(Duration::from_millis(3));
+        metrics.journal_synced(Duration::from_secs(20));
+        metrics.ready_committed(Duration::from_millis(2));
         let status = MemberStatus {
             id: 0xabc,
             cluster_id: 1,
@@ -223,7 +229,8 @@ mod tests {
             "etcd_disk_wal_fsync_duration_seconds_bucket{le=\"8.192\"} 2",
             "etcd_disk_wal_fsync_duration_seconds_bucket{le=\"+Inf\"} 3",
             "etcd_disk_wal_fsync_duration_seconds_count 3",
-            "etcd_disk_backend_commit_duration_seconds_count 3",
+            "etcd_disk_backend_commit_duration_seconds_count 1",
+            "etcd_disk_backend_commit_duration_seconds_bucket{le=\"0.001\"} 0",
         ] {
             assert!(
                 text.lines().any(|l| l == line),

@@ -42,6 +42,7 @@ pub mod watch_feed;
 use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -109,7 +110,8 @@ async fn run(config: ServerConfig) -> anyhow::Result<()> {
         .context("peer TLS (--peer-cert-file, --peer-key-file, --peer-trusted-ca-file)")?;
     let existing = data_dir::has_member(&config.data_dir);
     let db = data_dir::open(&config.data_dir, config.backend_cache_bytes)?;
-    let journal = journal_file::recover(&config.data_dir, &db, !existing)?;
+    let metrics = Arc::new(metrics::Metrics::default());
+    let journal = journal_file::recover(&config.data_dir, &db, !existing, metrics.clone())?;
     let (mut member_config, mut bootstrap) = identity(&config);
     let mut join_peers = Vec::new();
     if !existing && !config.new_cluster {
@@ -150,7 +152,8 @@ async fn run(config: ServerConfig) -> anyhow::Result<()> {
     }
     let request_timeout = Duration::from_secs(5) + config.tick * config.election_ticks as u32 * 2;
     let peer_listeners = bind_all(&config.listen_peer).await?;
-    let (handle, member_thread) = member_loop::spawn(member, peers, config.tick, request_timeout);
+    let (handle, member_thread) =
+        member_loop::spawn(member, peers, config.tick, request_timeout, metrics);
     for (_, listener) in peer_listeners {
         tracing::info!(address = %listener.local_addr()?, tls = peer_tls.enabled(), "serving peer traffic");
         let to_member = handle.clone();
