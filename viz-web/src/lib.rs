@@ -16,14 +16,14 @@
 //! [`sim_host`] carries it out on a [`demo`], the core's simulator playing a scenario.
 
 pub mod app;
-pub mod demo;
-pub mod lesson_panel;
-pub mod logs;
-pub mod memo;
-pub mod playback;
-pub mod ring;
+mod demo;
+mod lesson_panel;
+mod logs;
+mod memo;
+mod playback;
+mod ring;
 pub mod sim_host;
 pub mod sim_protocol;
-pub mod simulator;
-pub mod source;
-pub mod terminal;
+mod simulator;
+mod source;
+mod terminal;
