@@ -18,13 +18,7 @@ fn main() {
     });
     let mut host = SimHost::new(clock);
     let replies = scope.clone();
-    let mut post = move |message: FromSimulator| {
-        let text = sim_protocol::encode(&message).unwrap_or_else(|error| {
-            sim_protocol::encode(&FromSimulator::Failed { error }).unwrap_or_default()
-        });
-        // A page that is gone cannot be told anything.
-        let _ = replies.post_message(&JsValue::from_str(&text));
-    };
+    let mut reply = move |message: FromSimulator| post(&replies, &message);
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
         let message = e
             .data()
@@ -32,18 +26,21 @@ fn main() {
             .ok_or_else(|| "a message to the simulator that is not text".to_string())
             .and_then(|text| sim_protocol::decode::<ToSimulator>(&text));
         match message {
-            Ok(message) => host.handle(message, &mut post),
-            Err(error) => post(FromSimulator::Failed { error }),
+            Ok(message) => host.handle(message, &mut reply),
+            Err(error) => reply(FromSimulator::Failed { error }),
         }
     });
     scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     // The worker lives as long as the page keeps it: so does its handler.
     on_message.forget();
-    post_ready(&scope);
+    post(&scope, &FromSimulator::Ready);
 }
 
-fn post_ready(scope: &DedicatedWorkerGlobalScope) {
-    if let Ok(text) = sim_protocol::encode(&FromSimulator::Ready) {
-        let _ = scope.post_message(&JsValue::from_str(&text));
-    }
+/// Sends `message` to the page (a message that cannot be written, as the error instead).
+fn post(scope: &DedicatedWorkerGlobalScope, message: &FromSimulator) {
+    let text = sim_protocol::encode(message).unwrap_or_else(|error| {
+        sim_protocol::encode(&FromSimulator::Failed { error }).unwrap_or_default()
+    });
+    // A page that is gone cannot be told anything.
+    let _ = scope.post_message(&JsValue::from_str(&text));
 }

@@ -83,7 +83,8 @@ impl Simulator {
     pub fn spawn(kind: RunKind, on_event: Callback<SimEvent>) -> Simulator {
         let (seed, scenario) = match &kind {
             RunKind::Demo { seed, scenario } => (*seed, scenario.clone()),
-            RunKind::Bench { members, seed, .. } => (*seed, format!("bench_{members}")),
+            // Named by the worker when it starts.
+            RunKind::Bench { seed, .. } => (*seed, String::new()),
         };
         let on_message = {
             let on_event = on_event.clone();
