@@ -12,7 +12,8 @@
 //! changes) digested in the page equal the native digests (`etcdlab demo --digest`): wasm and
 //! native run the simulator identically. The page's bench mode (`?demo&bench=3`) simulates the
 //! same events as `etcdlab demo --bench` (only the count and the virtual time are compared:
-//! speed is a benchmark, never a test).
+//! speed is a benchmark, never a test). The simulator runs in a Web Worker: the same export
+//! without the worker's script shows a clear error instead of waiting.
 //! Screenshots in `target/e2e-artifacts/demo/`.
 //!
 //! And the lesson panel (`tests/e2e/lesson.mjs`): lesson 5 (leader election) done through the
@@ -117,6 +118,17 @@ fn the_exported_demo_runs_a_simulated_cluster_from_a_plain_file_server() {
         Duration::from_secs(30),
     );
     assert_eq!(export.code, 0, "{}{}", export.stdout, export.stderr);
+    let broken = sites.path().join("no-worker");
+    std::fs::create_dir(&broken).unwrap();
+    for entry in std::fs::read_dir(&site).unwrap() {
+        let path = entry.unwrap().path();
+        if path
+            .file_name()
+            .is_some_and(|n| n != "etcdlab-sim_loader.js")
+        {
+            std::fs::copy(&path, broken.join(path.file_name().unwrap())).unwrap();
+        }
+    }
     // Runs the page replays, each with its digest computed natively: a crash, random faults,
     // membership changes.
     let runs: Vec<serde_json::Value> = [
@@ -165,6 +177,7 @@ fn the_exported_demo_runs_a_simulated_cluster_from_a_plain_file_server() {
             artifacts.display().to_string(),
             serde_json::Value::from(runs).to_string(),
             bench.stdout.trim().to_string(),
+            format!("http://127.0.0.1:{port}/no-worker/"),
         ],
         &[],
         None,
@@ -179,6 +192,7 @@ fn the_exported_demo_runs_a_simulated_cluster_from_a_plain_file_server() {
         "3-demo-terminal",
         "4-demo-digest-member-add-remove",
         "5-demo-bench",
+        "6-demo-no-worker",
     ] {
         assert!(
             artifacts.join(format!("{stage}.png")).exists(),

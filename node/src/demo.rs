@@ -176,7 +176,16 @@ mod tests {
         assert_eq!(export(&site).unwrap(), ASSETS.len());
         let page = std::fs::read(site.join("index.html")).unwrap();
         assert_eq!(page, ASSETS[0].bytes);
-        assert!(site.join("etcdlab-viz_bg.wasm").exists());
+        for file in [
+            "etcdlab-viz.js",
+            "etcdlab-viz_bg.wasm",
+            "etcdlab-sim_loader.js",
+            "etcdlab-sim.js",
+            "etcdlab-sim_bg.wasm",
+            "style.css",
+        ] {
+            assert!(site.join(file).exists(), "{file} not exported");
+        }
         // A previous export is overwritten.
         assert_eq!(export(&site).unwrap(), ASSETS.len());
 

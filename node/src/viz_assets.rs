@@ -43,6 +43,23 @@ pub const ASSETS: &[Asset] = &[
         content_type: "application/wasm",
         bytes: dist!("etcdlab-viz_bg.wasm"),
     },
+    // The simulator's Web Worker, which only demo mode loads (`etcdlab-sim_loader.js` loads
+    // the other two).
+    Asset {
+        path: "/etcdlab-sim_loader.js",
+        content_type: "text/javascript",
+        bytes: dist!("etcdlab-sim_loader.js"),
+    },
+    Asset {
+        path: "/etcdlab-sim.js",
+        content_type: "text/javascript",
+        bytes: dist!("etcdlab-sim.js"),
+    },
+    Asset {
+        path: "/etcdlab-sim_bg.wasm",
+        content_type: "application/wasm",
+        bytes: dist!("etcdlab-sim_bg.wasm"),
+    },
     Asset {
         path: "/style.css",
         content_type: "text/css",
@@ -121,10 +138,37 @@ mod tests {
         );
     }
 
+    fn asset(path: &str) -> &'static [u8] {
+        super::ASSETS
+            .iter()
+            .find(|a| a.path == path)
+            .unwrap_or_else(|| panic!("{path} is not embedded"))
+            .bytes
+    }
+
+    fn contains(haystack: &[u8], needle: &str) -> bool {
+        haystack
+            .windows(needle.len())
+            .any(|w| w == needle.as_bytes())
+    }
+
     #[test]
     fn the_page_loads_the_embedded_script_and_wasm() {
-        let page = String::from_utf8_lossy(super::ASSETS[0].bytes);
+        let page = String::from_utf8_lossy(asset("/"));
         assert!(page.contains("etcdlab-viz.js") && page.contains("etcdlab-viz_bg.wasm"));
-        assert!(super::ASSETS[2].bytes.starts_with(b"\0asm"));
+        assert!(asset("/etcdlab-viz_bg.wasm").starts_with(b"\0asm"));
+        // The simulator is no part of the page: only demo mode starts its worker.
+        assert!(!page.contains("etcdlab-sim"));
+    }
+
+    #[test]
+    fn the_simulators_worker_is_embedded_where_the_page_looks_for_it() {
+        assert!(contains(
+            asset("/etcdlab-viz_bg.wasm"),
+            "etcdlab-sim_loader.js"
+        ));
+        let loader = String::from_utf8_lossy(asset("/etcdlab-sim_loader.js"));
+        assert!(loader.contains("etcdlab-sim.js") && loader.contains("etcdlab-sim_bg.wasm"));
+        assert!(asset("/etcdlab-sim_bg.wasm").starts_with(b"\0asm"));
     }
 }

@@ -15,8 +15,10 @@ const browser = await chromium.launch({
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 960 } });
   await page.goto(url);
+  // The report, or why the simulator's worker failed (`error: ...` either way).
   const raw = await page.waitForFunction(
-    () => document.querySelector('[data-sim-bench]')?.dataset.simBench,
+    () => document.querySelector('[data-sim-bench]')?.dataset.simBench
+      || (document.querySelector('[data-sim-error]') && `error: ${document.querySelector('[data-sim-error]').textContent}`),
     null, { timeout: 600000, polling: 500 });
   const report = await raw.jsonValue();
   if (report.startsWith('error')) throw new Error(report);

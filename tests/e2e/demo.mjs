@@ -1,6 +1,6 @@
 // The static demo in Debian's headless Chromium, driven by tests/viz_e2e.rs: the exported
 // page served by a plain static file server, with no lab behind it.
-//   node demo.mjs <page url> <artifact dir> <runs> <bench>
+//   node demo.mjs <page url> <artifact dir> <runs> <bench> <url of an export without its worker>
 // where <runs> is JSON: [{"seed": 42, "scenario": "leader-crash", "digest": "<native digest>"}, ...]
 // and <bench> the line `etcdlab demo --bench --members N --seconds S` printed.
 // Stages (a screenshot of each is kept in the artifact dir): within 5 s of loading, three
@@ -8,13 +8,14 @@
 // from the UI and a new leader; a put and a get typed into the terminal answered like etcdctl;
 // then for each run, `?demo&seed=..&scenario=..` plays it and its event-log digest equals the
 // one computed natively (`etcdlab demo --digest`); `?demo&bench=N&seconds=S` reports the same
-// members, virtual time and event count as the native benchmark (wall times differ, unchecked).
+// members, virtual time and event count as the native benchmark (wall times differ, unchecked);
+// an export missing the simulator's worker script says so in the page.
 // Prints one line per stage; exits non-zero on the first failure.
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-const [url, artifacts, runs, bench] = process.argv.slice(2);
+const [url, artifacts, runs, bench, noWorker] = process.argv.slice(2);
 mkdirSync(artifacts, { recursive: true });
 
 const browser = await chromium.launch({
@@ -107,6 +108,15 @@ try {
   await shot('5-demo-bench');
   console.log(`ok: benchmark, ${inPage.events} events in the page and natively; `
     + `speed-up ${inPage.speedup}x in the page, ${native.speedup}x natively`);
+
+  stage = 'a demo without its simulator says so';
+  // Its 404 is expected here, and the error it reports.
+  const before = errors.length;
+  await page.goto(noWorker);
+  await wait(() => document.querySelector('[data-sim-error]')?.textContent.includes('did not load'));
+  await shot('6-demo-no-worker');
+  errors.splice(before);
+  console.log(`ok: without its worker: ${await page.$eval('[data-sim-error]', (e) => e.textContent.trim())}`);
 
   const origin = new URL(url).origin;
   const foreign = requests.filter((r) => !r.startsWith(origin) && !r.startsWith('data:'));

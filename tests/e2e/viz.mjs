@@ -4,7 +4,8 @@
 // Stages (a screenshot of each is kept in the artifact dir): three members and exactly one
 // leader; the leader killed from the UI and a new leader with a higher term; a put typed
 // into the terminal, committed in every live member's log; the killed member restarted
-// from the UI and caught up; a link cut and mended by clicking it. Prints one line per stage;
+// from the UI and caught up; a link cut and mended by clicking it; and never a request for the
+// demo's simulator (its worker and wasm). Prints one line per stage;
 // exits non-zero on the first failure.
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
@@ -24,6 +25,10 @@ try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 960 } });
   page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
   page.on('console', (m) => { if (m.type() === 'error') errors.push(`console: ${m.text()}`); });
+  // A page on a lab never loads the demo's simulator (its Web Worker and wasm).
+  page.on('request', (r) => {
+    if (r.url().includes('etcdlab-sim')) errors.push(`the lab's page loaded ${r.url()}`);
+  });
   const shot = (name) => page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
   // SVG elements are clicked by event: messages flying over them would take a pointer click.
   const wait = (fn, arg, timeout = 20000) => page.waitForFunction(fn, arg, { timeout, polling: 100 });

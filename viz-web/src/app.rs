@@ -6,7 +6,8 @@
 //! Keyboard: space pauses or plays, → steps one event, l goes live, k kills the leader, p
 //! partitions the leader away, h heals, f freezes or thaws the cluster. `?presenter` in the
 //! URL (or the button) gives large type and high contrast and hides the controls; the speed
-//! is kept in the URL too. `?demo&bench=5` times the simulator first ([`crate::bench`]).
+//! is kept in the URL too. `?demo&bench=5` times the simulator first (in its worker, see
+//! [`crate::sim_host`]), then plays the benchmark's workload at the fastest speed.
 //!
 //! The lesson panel ([`crate::lesson_panel`]) sits above the member controls; the page carries
 //! out what it asks (read the cluster, run a line in the terminal, a scenario's faults, an
@@ -23,13 +24,14 @@ use wasm_bindgen::closure::Closure;
 use web_sys::{HtmlInputElement, KeyboardEvent, WebSocket};
 use yew::prelude::*;
 
-use crate::bench;
-use crate::demo::{DEFAULT_SCENARIO, DEFAULT_SEED, Demo};
+use crate::demo::{DEFAULT_SCENARIO, DEFAULT_SEED};
 use crate::lesson_panel::{ADVANCE_AFTER_MS, Effect, LessonMsg, LessonRunner};
 use crate::logs::logs;
 use crate::memo::MemoCache;
 use crate::playback::Playback;
 use crate::ring::{RingProps, ring, role_name};
+use crate::sim_protocol::RunKind;
+use crate::simulator::{SimEvent, Simulator, Update};
 use crate::source::{self, Backend, StreamLine};
 use crate::terminal::{self, Command};
 
@@ -44,8 +46,8 @@ pub enum Msg {
     NoLab,
     /// Runs the demo again with this URL parameter (`seed` or `scenario`) changed.
     DemoRerun(&'static str, String),
-    /// Times the simulator on the benchmark's workload (bench mode).
-    Bench(BenchParams),
+    /// The simulator (demo mode) sent something, failed or did not start in time.
+    Simulator(SimEvent),
     TogglePause,
     Step,
     Live,
@@ -74,8 +76,8 @@ pub enum Selection {
 
 /// Playback speed of a demo whose URL gives none: virtual time runs at twice real time.
 const DEMO_SPEED: f64 = 2.0;
-/// How long bench mode lets the page draw itself before the benchmark holds the thread.
-const BENCH_DELAY_MS: u32 = 200;
+/// Playback speed of bench mode's animated part: the fastest the page offers.
+const BENCH_SPEED: f64 = 4.0;
 
 pub struct App {
     backend: Backend,
@@ -93,7 +95,8 @@ pub struct App {
     terminal_lines: Vec<String>,
     presenter: bool,
     frozen: bool,
-    /// Bench mode's result: the report line, or what is wrong with the URL's parameters.
+    /// Bench mode's result: the report line, or what is wrong with the URL's parameters (or
+    /// why the simulator could not be spawned).
     bench: Option<String>,
     logs_part: MemoCache,
     side_part: MemoCache,
@@ -153,7 +156,8 @@ impl Component for App {
             ),
             lesson_part: MemoCache::default(),
         };
-        app.lesson.set_demo(matches!(app.backend, Backend::Demo(_)));
+        app.lesson
+            .set_demo(matches!(app.backend, Backend::Simulated(_)));
         app.lesson.set_instructor(instructor(app.presenter));
         app
     }
@@ -186,26 +190,62 @@ impl Component for App {
                 self.connected = self.socket.is_some();
             }
             Msg::Frame(now) => {
+                self.frame = Some(request_frame(ctx));
+                if let Backend::Simulated(sim) = &self.backend
+                    && sim.advancing()
+                {
+                    // The clock waits for the simulated cluster to catch up with it; the time
+                    // waited is played on the next frame.
+                    return false;
+                }
                 if let Some(last) = self.last_frame_ms {
                     self.playback.advance((now - last).min(250.0));
                 }
-                if let Backend::Demo(demo) = &mut self.backend {
-                    // The simulated cluster lives at the playback clock; frozen, it holds it.
-                    let events = demo.run_to(self.playback.clock_ms());
-                    self.lesson.record_events(&events);
-                    for event in events {
-                        self.playback.push(event);
-                    }
-                    self.playback.hold_clock(demo.now_ms());
-                    self.terminal_lines.extend(demo.take_lines());
-                }
                 self.last_frame_ms = Some(now);
-                self.frame = Some(request_frame(ctx));
+                if let Backend::Simulated(sim) = &mut self.backend {
+                    // The simulated cluster lives at the playback clock; the page is drawn
+                    // when its answer is in (`Msg::Simulator`).
+                    sim.advance_to(self.playback.clock_ms());
+                    return !sim.advancing();
+                }
+            }
+            Msg::Simulator(event) => {
+                let Backend::Simulated(sim) = &mut self.backend else {
+                    return false;
+                };
+                match sim.receive(event) {
+                    Update::Nothing => return false,
+                    Update::Progress {
+                        now_ms,
+                        events,
+                        lines,
+                    } => {
+                        self.lesson.record_events(&events);
+                        for event in events {
+                            self.playback.push(event);
+                        }
+                        // Frozen, the simulated present stands still and so does the clock.
+                        self.playback.hold_clock(now_ms);
+                        self.terminal_lines.extend(lines);
+                    }
+                    Update::Answer(lines) => {
+                        self.terminal_lines.extend(lines);
+                        ctx.link().send_message(Msg::PollCluster);
+                    }
+                    Update::Bench(report) => {
+                        self.terminal_lines
+                            .push(format!("benchmark, the simulator alone: {report}"));
+                        self.bench = Some(report);
+                    }
+                    Update::Failed(why) => self.terminal_lines.push(format!("error: {why}")),
+                }
             }
             Msg::PollCluster => {
                 self.observe_for_lesson(ctx);
-                if let Backend::Demo(demo) = &self.backend {
-                    ctx.link().send_message(Msg::Cluster(demo.cluster()));
+                if let Backend::Simulated(sim) = &self.backend {
+                    if !sim.cluster().is_null() {
+                        ctx.link().send_message(Msg::Cluster(sim.cluster().clone()));
+                    }
                     return false;
                 }
                 let link = ctx.link().clone();
@@ -234,12 +274,6 @@ impl Component for App {
                     let _ = window.location().reload();
                 }
                 return false;
-            }
-            Msg::Bench(params) => {
-                let report = bench::run(params).to_string();
-                self.terminal_lines
-                    .push(format!("benchmark, the simulator alone: {report}"));
-                self.bench = Some(report);
             }
             Msg::Cluster(cluster) => {
                 if self.cluster.is_null() && matches!(self.backend, Backend::Lab) {
@@ -378,10 +412,11 @@ impl Component for App {
 
 impl App {
     fn send(&mut self, ctx: &Context<Self>, path: &'static str, body: Option<Value>) {
-        if let Backend::Demo(demo) = &mut self.backend {
-            self.terminal_lines
-                .extend(demo.request(path, body.as_ref()));
-            ctx.link().send_message(Msg::PollCluster);
+        if let Backend::Simulated(sim) = &mut self.backend {
+            // The answer comes as `Update::Answer`.
+            if let Err(line) = sim.request(path, body) {
+                self.terminal_lines.push(line);
+            }
             return;
         }
         let link = ctx.link().clone();
@@ -428,8 +463,8 @@ impl App {
     /// in the demo a fresh simulated cluster (same seed and scenario) — then its first step.
     fn reset_for_lesson(&mut self, ctx: &Context<Self>, lesson: usize) {
         let link = ctx.link().clone();
-        if let Backend::Demo(demo) = &mut self.backend {
-            **demo = Demo::new(demo.seed, &demo.scenario.clone());
+        if let Backend::Simulated(sim) = &mut self.backend {
+            sim.reset();
             let speed = self.playback.speed;
             self.playback = Playback::default();
             self.playback.speed = speed;
@@ -461,7 +496,7 @@ impl App {
             return;
         };
         let link = ctx.link().clone();
-        if let Backend::Demo(_) = &self.backend {
+        if let Backend::Simulated(_) = &self.backend {
             let observation = observe_view(self.playback.view(), &request);
             link.send_message(Msg::Lesson(LessonMsg::Observed {
                 epoch,
@@ -489,8 +524,8 @@ impl App {
 
     fn run_terminal_line(&mut self, ctx: &Context<Self>, line: &str) {
         self.terminal_lines.push(format!("$ {line}"));
-        if let Backend::Demo(demo) = &self.backend {
-            self.cluster = demo.cluster();
+        if let Backend::Simulated(sim) = &self.backend {
+            self.cluster = sim.cluster().clone();
         }
         match terminal::parse(line) {
             Ok(Command::Kv(body)) => self.send(ctx, "/api/kv", Some(body)),
@@ -569,7 +604,7 @@ impl App {
     /// The lab connection's state, or the demo's run: its scenario and seed (changing either
     /// runs the demo again) and the digest of its events for the browser test.
     fn source_status(&self, ctx: &Context<Self>) -> Html {
-        let Backend::Demo(demo) = &self.backend else {
+        let Backend::Simulated(sim) = &self.backend else {
             return html! {
                 <span class={classes!("conn", self.connected.then_some("up"))}>
                     { if self.connected { "live" } else { "connecting…" } }
@@ -584,10 +619,10 @@ impl App {
             let input: HtmlInputElement = e.target_unchecked_into();
             Msg::DemoRerun("seed", input.value())
         });
-        let chosen = if demo.scenario.starts_with("random") {
+        let chosen = if sim.scenario().starts_with("random") {
             "random"
         } else {
-            demo.scenario.as_str()
+            sim.scenario()
         };
         let names = etcdlab_core::sim::scenario::builtin()
             .into_iter()
@@ -602,10 +637,13 @@ impl App {
                     }) }
                 </select>
                 <label>{ " seed " }
-                    <input data-demo-seed="" type="number" min="0" value={demo.seed.to_string()} onchange={on_seed} />
+                    <input data-demo-seed="" type="number" min="0" value={sim.seed().to_string()} onchange={on_seed} />
                 </label>
-                <span hidden=true data-sim-digest={demo.digest().unwrap_or_default()}
-                    data-sim-now={demo.now_ms().to_string()} data-sim-bench={self.bench.clone()}></span>
+                if let Some(why) = sim.failure() {
+                    <span class="sim-error" data-sim-error="">{ " simulator failed: " }{ why }</span>
+                }
+                <span hidden=true data-sim-digest={sim.digest().unwrap_or_default().to_string()}
+                    data-sim-now={sim.now_ms().to_string()} data-sim-bench={self.bench.clone()}></span>
             </span>
         }
     }
@@ -814,35 +852,37 @@ fn listen_to_keys(on_key: Callback<String>) {
     listener.forget();
 }
 
-/// A demo of what the URL asks for: with `bench`, the benchmark's workload at the fastest
-/// speed, timed first ([`Msg::Bench`] comes shortly); otherwise the seed and scenario it names
-/// (or the defaults) at the demo's speed. Also returns what is wrong with `bench`'s parameters.
+/// A demo of what the URL asks for, simulated in a Web Worker: with `bench`, the benchmark
+/// timed first, then its workload at the fastest speed; otherwise the seed and scenario it
+/// names (or the defaults) at the demo's speed. Also returns what is wrong with `bench`'s
+/// parameters, or why the simulator could not start.
 fn start_demo(ctx: &Context<App>, playback: &mut Playback) -> (Backend, Option<String>) {
     let seed = url_param("seed");
     let bench = url_param("bench").map(|members| {
         BenchParams::parse(&members, url_param("seconds").as_deref(), seed.as_deref())
     });
-    let (demo, speed, error) = match bench {
+    let (kind, speed, error) = match bench {
         Some(Ok(params)) => {
-            let link = ctx.link().clone();
-            Timeout::new(BENCH_DELAY_MS, move || {
-                link.send_message(Msg::Bench(params))
-            })
-            .forget();
-            let demo = Demo::play(&params.scenario(), params.seed);
-            (demo, bench::ANIMATED_SPEED, None)
+            let kind = RunKind::Bench {
+                members: params.members,
+                seconds: params.seconds,
+                seed: params.seed,
+            };
+            (kind, BENCH_SPEED, None)
         }
         bench => {
             let seed = seed.and_then(|s| s.parse().ok()).unwrap_or(DEFAULT_SEED);
             let scenario = url_param("scenario").unwrap_or_else(|| DEFAULT_SCENARIO.to_string());
             let error = bench.and_then(Result::err).map(|e| format!("error: {e}"));
-            (Demo::new(seed, &scenario), DEMO_SPEED, error)
+            (RunKind::Demo { seed, scenario }, DEMO_SPEED, error)
         }
     };
     if url_param("speed").is_none() {
         playback.speed = speed;
     }
-    (Backend::Demo(Box::new(demo)), error)
+    let sim = Simulator::spawn(kind, ctx.link().callback(Msg::Simulator));
+    let error = error.or_else(|| sim.failure().map(|why| format!("error: {why}")));
+    (Backend::Simulated(Box::new(sim)), error)
 }
 
 /// Whether the lesson panel shows the instructor's buttons: in presenter mode, or with

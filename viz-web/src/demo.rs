@@ -1,9 +1,10 @@
-//! Demo mode: no lab behind the page, so the page simulates one. The core's deterministic
-//! simulator (`etcdlab_core::sim`, the real member code over a simulated network) plays a
-//! scenario against the playback clock, and its events go into the same playback and views as
-//! a lab's. The page's commands, which would be requests to the lab's API, are carried out on
-//! the simulator here: [`Demo::request`] takes the same paths and JSON bodies, so the terminal,
-//! the member controls and the keys work unchanged.
+//! Demo mode: no lab behind the page, so a simulated one runs beside it, in the simulator's
+//! Web Worker ([`crate::sim_host`]). The core's deterministic simulator (`etcdlab_core::sim`,
+//! the real member code over a simulated network) plays a scenario against the page's
+//! playback clock, and its events go into the same playback and views as a lab's. The page's
+//! commands, which would be requests to the lab's API, are carried out on the simulator here:
+//! [`Demo::request`] takes the same paths and JSON bodies, so the terminal, the member
+//! controls and the keys work unchanged.
 //!
 //! The seed and the scenario come from the URL (`?demo&seed=42&scenario=leader-crash`): a URL
 //! replays the same run. [`Demo::digest`] fingerprints the run's first
@@ -64,7 +65,7 @@ impl Demo {
         let mut scenario = scenario.clone();
         scenario.config.check_invariants = false;
         let lines = vec![format!(
-            "demo: no lab here, a simulated cluster runs in the page (seed {seed}). {}",
+            "demo: no lab here, a simulated cluster runs in the browser (seed {seed}). {}",
             scenario.description
         )];
         Demo {

@@ -248,8 +248,10 @@ mod tests {
 
     #[test]
     fn pause_step_seek_and_live() {
-        let mut playback = Playback::default();
-        playback.paused = true;
+        let mut playback = Playback {
+            paused: true,
+            ..Playback::default()
+        };
         for i in 1..=1_200 {
             playback.push(commit(i, 1_000 + i));
         }
@@ -275,8 +277,10 @@ mod tests {
         assert_eq!(playback.cursor(), 1);
         playback.advance(MIN_FLIGHT_MS);
         assert_eq!(playback.cursor(), 2, "jumped close to the newest event");
-        let mut slow = Playback::default();
-        slow.speed = 0.5;
+        let mut slow = Playback {
+            speed: 0.5,
+            ..Playback::default()
+        };
         slow.push(commit(1, 1_000));
         slow.push(commit(2, 60_000));
         slow.advance(1_000.0);
@@ -311,8 +315,10 @@ mod tests {
 
     #[test]
     fn slow_motion_takes_longer_to_reach_an_event() {
-        let mut playback = Playback::default();
-        playback.speed = 0.1;
+        let mut playback = Playback {
+            speed: 0.1,
+            ..Playback::default()
+        };
         playback.push(commit(1, 1_000));
         playback.push(commit(2, 1_100));
         playback.advance(500.0);

@@ -1,6 +1,6 @@
 //! Where the page's data comes from: the lab's event WebSocket (`/api/events`, resumed with
 //! `?since=` after a reconnect), its member list (`/api/cluster`) and its control endpoints;
-//! or, with no lab behind the page, a cluster simulated in it ([`Backend::Demo`]).
+//! or, with no lab behind the page, a cluster simulated beside it ([`Backend::Simulated`]).
 
 use serde_json::Value;
 use wasm_bindgen::JsCast;
@@ -8,14 +8,14 @@ use wasm_bindgen::closure::Closure;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 use yew::Callback;
 
-use crate::demo::Demo;
+use crate::simulator::Simulator;
 
 /// Where the page's events come from and its commands go.
 pub enum Backend {
     /// A lab (or `etcdlab viz`) behind the page: its event WebSocket and HTTP API.
     Lab,
-    /// No lab: a cluster simulated in the page, answering the same requests.
-    Demo(Box<Demo>),
+    /// No lab: a cluster simulated in a Web Worker, answering the same requests.
+    Simulated(Box<Simulator>),
 }
 
 /// One line of the event stream: the lab's cursor and the event, or a notice.

@@ -1,0 +1,1 @@
+importScripts("./etcdlab-sim.js");wasm_bindgen("./etcdlab-sim_bg.wasm");
