@@ -38,6 +38,8 @@ use crate::rpc::etcdserverpb::maintenance_client::MaintenanceClient;
 
 /// The `--initial-cluster-token` of every lab.
 pub const TOKEN: &str = "etcdlab";
+/// How long the lab keeps offering the partition in force to a restarted member.
+const REAPPLY_TIMEOUT: Duration = Duration::from_secs(10);
 
 struct Member {
     name: String,
@@ -687,15 +689,30 @@ impl Members {
         self.send_fault(name, &json!({"campaign": true})).await
     }
 
-    /// Re-applies the partition in force to a member the lab (re)connected to.
+    /// Re-applies the partition in force to a member the lab (re)connected to. A member back
+    /// from a crash may refuse it for a moment (it applies its log again from its last
+    /// checkpoint, and knows its peers' names once their entries are applied): retried for
+    /// [`REAPPLY_TIMEOUT`] while it runs.
     async fn reapply_partition(&self, name: &str) {
-        let partition = self
-            .partition
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        if let Some(groups) = partition {
-            let _ = self.send_fault(name, &json!({ "partition": groups })).await;
+        let deadline = tokio::time::Instant::now() + REAPPLY_TIMEOUT;
+        loop {
+            let partition = self
+                .partition
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            let Some(groups) = partition else {
+                return;
+            };
+            let refusal = match self.send_fault(name, &json!({ "partition": groups })).await {
+                Ok(_) => return,
+                Err(refusal) => refusal,
+            };
+            if self.running_addr(name).is_err() || tokio::time::Instant::now() > deadline {
+                tracing::warn!(member = name, %refusal, "could not put a restarted member back behind the partition");
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 
