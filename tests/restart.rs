@@ -141,3 +141,59 @@ fn a_damaged_journal_is_refused_untouched() {
     let expected: String = (0..10).map(|i| format!("v{i}\n")).collect();
     assert_eq!(out.stdout, expected);
 }
+
+#[test]
+fn writes_survive_kill_9_after_the_journal_started_over() {
+    let mut member = OurMember::start_single("rewound");
+    let endpoint = member.endpoint();
+    // One client, one put per synced ready: 700 journal records, so the journal has been
+    // checkpointed and started over from its beginning twice (every 256 records).
+    let args: Vec<String> = [
+        "bench",
+        "put",
+        "--clients",
+        "1",
+        "--conns",
+        "1",
+        "--total",
+        "700",
+        "--key-space-size",
+        "700",
+        "--json",
+        "--endpoints",
+        &endpoint,
+    ]
+    .map(String::from)
+    .to_vec();
+    let out = run(&etcdlab_bin(), &args, &[], None, Duration::from_secs(120));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(report["errors"], 0, "{}", out.stdout);
+    let revision = |endpoint: &str| {
+        let out = etcdctl(
+            endpoint,
+            &[
+                "endpoint".into(),
+                "status".into(),
+                "-w".into(),
+                "json".into(),
+            ],
+            None,
+        );
+        serde_json::from_str::<serde_json::Value>(&out.stdout).map_or(0, |v| {
+            v[0]["Status"]["header"]["revision"].as_u64().unwrap_or(0)
+        })
+    };
+    // Every put took one revision after the empty store's 1.
+    assert_eq!(revision(&endpoint), 701);
+    member.kill9();
+
+    member.launch();
+    member.wait_healthy(Duration::from_secs(30));
+    assert_eq!(revision(&endpoint), 701);
+    assert!(
+        member.log().contains("replayed the Raft journal"),
+        "the restart did not replay the journal:\n{}",
+        member.log()
+    );
+}
