@@ -124,8 +124,7 @@ impl Journal {
 /// journal may start over.
 pub fn replay(db: &Arc<Database>, journal: &[u8]) -> Result<u64, CoreError> {
     let checkpoint = checkpoint_seq(db)?;
-    let records = live_records(journal, checkpoint)?;
-    let pending: Vec<_> = records.into_iter().filter(|r| r.seq > checkpoint).collect();
+    let pending = pending_records(journal, checkpoint)?;
     if pending.is_empty() {
         return Ok(0);
     }
@@ -158,6 +157,16 @@ pub fn replay(db: &Arc<Database>, journal: &[u8]) -> Result<u64, CoreError> {
     write_checkpoint_seq(&txn, last)?;
     txn.commit()?;
     Ok(pending.len() as u64)
+}
+
+/// How many records of `journal` `db` does not hold yet: what [`replay`] would put back.
+pub fn pending(db: &Database, journal: &[u8]) -> Result<u64, CoreError> {
+    Ok(pending_records(journal, checkpoint_seq(db)?)?.len() as u64)
+}
+
+fn pending_records(journal: &[u8], checkpoint: u64) -> Result<Vec<Record>, CoreError> {
+    let records = live_records(journal, checkpoint)?;
+    Ok(records.into_iter().filter(|r| r.seq > checkpoint).collect())
 }
 
 /// One decoded record.

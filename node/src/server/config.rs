@@ -21,9 +21,9 @@ Honoured now: --name --data-dir --listen-client-urls --advertise-client-urls
   --initial-cluster-token --heartbeat-interval --election-timeout --max-request-bytes --pre-vote
   --snapshot-count (applied entries kept before the Raft log is compacted; members further
   behind are caught up by snapshot), --quota-backend-bytes (a write beyond it raises the
-  NOSPACE alarm; then only reads and deletes work until `etcdctl alarm disarm`).
-Accepted, honoured as their features land: --wal-dir (the Raft log lives in the data dir's
-  redb file),
+  NOSPACE alarm; then only reads and deletes work until `etcdctl alarm disarm`), --wal-dir
+  (where the Raft journal is kept, e.g. on another disk; default: the data dir's member/).
+Accepted, honoured as their features land:
   --auto-compaction-mode and --auto-compaction-retention (automatic compaction).
 --listen-metrics-urls: extra http(s) listeners for /metrics, /health, /livez, /readyz and
   /debug/raft/events only.
@@ -42,7 +42,7 @@ pub struct EtcdFlags {
     /// Path to the data directory (default: ${name}.etcd).
     #[arg(long = "data-dir", env = "ETCD_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Path to the dedicated WAL directory (accepted; see below).
+    /// Path to the dedicated WAL directory: etcdlab keeps its Raft journal there.
     #[arg(long = "wal-dir", env = "ETCD_WAL_DIR")]
     pub wal_dir: Option<PathBuf>,
     /// List of URLs to listen on for client traffic.
@@ -210,6 +210,8 @@ pub struct InitialMember {
 pub struct ServerConfig {
     pub name: String,
     pub data_dir: PathBuf,
+    /// Where the Raft journal goes instead of `<data-dir>/member` (`--wal-dir`).
+    pub wal_dir: Option<PathBuf>,
     pub listen_client: Vec<Url>,
     pub listen_peer: Vec<Url>,
     /// Extra listeners for the metrics and health endpoints only (`--listen-metrics-urls`).
@@ -355,6 +357,7 @@ impl EtcdFlags {
         Ok(ServerConfig {
             name: self.name,
             data_dir,
+            wal_dir: self.wal_dir,
             listen_client,
             listen_peer,
             listen_metrics,

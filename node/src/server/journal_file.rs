@@ -1,4 +1,5 @@
-//! The member's Raft journal file, `<data-dir>/member/etcdlab.journal`: the host's half of
+//! The member's Raft journal file, `<data-dir>/member/etcdlab.journal` (or in `--wal-dir`,
+//! as etcd's WAL): the host's half of
 //! [`etcdlab_core::journal`] (which owns the record format and the replay). The file is given
 //! its full size in zeros once, when it is created; at start it is replayed into the database;
 //! then the member writes one synced record per synced ready after the previous one, and goes
@@ -19,9 +20,34 @@ use super::metrics::Metrics;
 
 pub const JOURNAL_FILE: &str = "etcdlab.journal";
 
-/// The journal's path inside a data dir (beside the database).
-pub fn journal_path(data_dir: &Path) -> PathBuf {
-    data_dir.join("member").join(JOURNAL_FILE)
+/// The journal's path: in `wal_dir` (`--wal-dir`) when given, else beside the database.
+pub fn journal_path(data_dir: &Path, wal_dir: Option<&Path>) -> PathBuf {
+    match wal_dir {
+        Some(dir) => dir.join(JOURNAL_FILE),
+        None => data_dir.join("member").join(JOURNAL_FILE),
+    }
+}
+
+/// With `--wal-dir`, refuses a start that would leave behind a journal beside the database
+/// holding writes the database lacks (the member crashed before it was given `--wal-dir`).
+fn check_location(data_dir: &Path, wal_dir: Option<&Path>, db: &Database) -> anyhow::Result<()> {
+    let Some(wal_dir) = wal_dir else {
+        return Ok(());
+    };
+    let beside = journal_path(data_dir, None);
+    let Ok(bytes) = std::fs::read(&beside) else {
+        return Ok(());
+    };
+    let pending = journal::pending(db, &bytes)
+        .with_context(|| format!("reading the Raft journal {}", beside.display()))?;
+    if pending > 0 {
+        anyhow::bail!(
+            "the Raft journal {} holds {pending} records the database lacks, and --wal-dir names {}: start once without --wal-dir (or move the file there)",
+            beside.display(),
+            wal_dir.display()
+        );
+    }
+    Ok(())
 }
 
 /// An open journal file and where its next record goes.
@@ -32,17 +58,26 @@ pub struct JournalFile {
     metrics: Arc<Metrics>,
 }
 
-/// Puts the records of `data_dir`'s journal that `db` lacks back into its Raft log (after a
-/// crash), then returns the journal ready for records from its beginning. A missing journal
-/// is created; so is one left beside a database that was just created (`new_database`: its
-/// records belonged to a database someone deleted, and must not go into this one).
+/// Puts the records of the member's journal (`wal_dir`'s, or `data_dir`'s) that `db` lacks
+/// back into its Raft log (after a crash), then returns the journal ready for records from its
+/// beginning. A missing journal is created; so is one left beside a database that was just
+/// created (`new_database`: its records belonged to a database someone deleted, and must not
+/// go into this one).
 pub fn recover(
     data_dir: &Path,
+    wal_dir: Option<&Path>,
     db: &Arc<Database>,
     new_database: bool,
     metrics: Arc<Metrics>,
 ) -> anyhow::Result<JournalFile> {
-    let path = journal_path(data_dir);
+    if !new_database {
+        check_location(data_dir, wal_dir, db)?;
+    }
+    if let Some(dir) = wal_dir {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create --wal-dir {}", dir.display()))?;
+    }
+    let path = journal_path(data_dir, wal_dir);
     let mut file = OpenOptions::new()
         .read(true)
         .write(true)

@@ -111,7 +111,13 @@ async fn run(config: ServerConfig) -> anyhow::Result<()> {
     let existing = data_dir::has_member(&config.data_dir);
     let db = data_dir::open(&config.data_dir, config.backend_cache_bytes)?;
     let metrics = Arc::new(metrics::Metrics::default());
-    let journal = journal_file::recover(&config.data_dir, &db, !existing, metrics.clone())?;
+    let journal = journal_file::recover(
+        &config.data_dir,
+        config.wal_dir.as_deref(),
+        &db,
+        !existing,
+        metrics.clone(),
+    )?;
     let (mut member_config, mut bootstrap) = identity(&config);
     let mut join_peers = Vec::new();
     if !existing && !config.new_cluster {
