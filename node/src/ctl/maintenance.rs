@@ -237,7 +237,7 @@ async fn snapshot_restore(inv: Invocation) -> CtlResult {
     if !inv.text(&WAL_DIR).is_empty() {
         return Err(CtlError::new(
             exit::BAD_FEATURE,
-            "--wal-dir is not supported by etcdlab: the Raft log lives in the data directory",
+            "--wal-dir is not supported by etcdlab's snapshot restore: the restored member writes no journal until it starts; start it with --wal-dir to keep its journal there",
         ));
     }
     let mut argv = vec!["restore".to_string(), file.clone()];
