@@ -203,26 +203,45 @@ fn writes_survive_kill_9_after_the_journal_started_over() {
 fn the_journal_lives_in_the_wal_dir_and_is_not_left_behind() {
     let wal = tempfile::tempdir().unwrap();
     let wal_dir = wal.path().join("wal");
-    let mut member =
-        OurMember::start_single_with("walled", &["--wal-dir", &wal_dir.to_string_lossy()]);
+    let wal_flag = [
+        "--wal-dir".to_string(),
+        wal_dir.to_string_lossy().into_owned(),
+    ];
+    let mut member = OurMember::start_single_with("walled", &[&wal_flag[0], &wal_flag[1]]);
     let endpoint = member.endpoint();
+    let value_of_k = |endpoint: &str| {
+        let args = ["get", "k", "--print-value-only"].map(String::from);
+        etcdctl(endpoint, &args, None).stdout
+    };
     let out = etcdctl(&endpoint, &["put".into(), "k".into(), "v".into()], None);
     assert_eq!(out.stdout, "OK\n", "{}", out.stderr);
     member.kill9();
     assert!(wal_dir.join("etcdlab.journal").is_file());
     assert!(!member.data_dir().join("member/etcdlab.journal").exists());
+
+    // Crashed with --wal-dir, started without it: refused, rather than leave the writes behind.
+    let without: Vec<String> = member
+        .args()
+        .into_iter()
+        .filter(|a| !wal_flag.contains(a))
+        .collect();
+    let refused = |args: &[String]| {
+        let out = run(&etcdlab_bin(), args, &[], None, Duration::from_secs(20));
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        assert!(
+            out.stderr
+                .contains("records the database lacks, but this start keeps the journal at"),
+            "{}",
+            out.stderr
+        );
+    };
+    refused(&without);
     member.launch();
     member.wait_healthy(Duration::from_secs(30));
-    let out = etcdctl(
-        &endpoint,
-        &["get".into(), "k".into(), "--print-value-only".into()],
-        None,
-    );
-    assert_eq!(out.stdout, "v\n");
+    assert_eq!(value_of_k(&endpoint), "v\n");
     member.kill9();
 
-    // A member that crashed without --wal-dir keeps writes in the journal beside its database:
-    // started with --wal-dir it refuses, rather than leave them behind.
+    // The other way round: crashed without --wal-dir, started with it.
     let mut plain = OurMember::start_single("plain");
     let out = etcdctl(
         &plain.endpoint(),
@@ -231,26 +250,10 @@ fn the_journal_lives_in_the_wal_dir_and_is_not_left_behind() {
     );
     assert_eq!(out.stdout, "OK\n", "{}", out.stderr);
     plain.kill9();
-    let mut args = plain.args();
-    args.extend([
-        "--wal-dir".to_string(),
-        wal_dir.to_string_lossy().into_owned(),
-    ]);
-    let out = run(&etcdlab_bin(), &args, &[], None, Duration::from_secs(20));
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(
-        out.stderr
-            .contains("records the database lacks, and --wal-dir names"),
-        "{}",
-        out.stderr
-    );
-    // Without it, everything is there.
+    let mut with = plain.args();
+    with.extend(wal_flag.iter().cloned());
+    refused(&with);
     plain.launch();
     plain.wait_healthy(Duration::from_secs(30));
-    let out = etcdctl(
-        &plain.endpoint(),
-        &["get".into(), "k".into(), "--print-value-only".into()],
-        None,
-    );
-    assert_eq!(out.stdout, "v\n");
+    assert_eq!(value_of_k(&plain.endpoint()), "v\n");
 }

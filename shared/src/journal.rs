@@ -49,6 +49,8 @@ pub const CHECKPOINT_BYTES: u64 = 4 << 20;
 pub const PREALLOCATED_BYTES: u64 = CHECKPOINT_BYTES + (1 << 20);
 /// `raft_state` row: the sequence number of the last journal record the database holds.
 const CHECKPOINT_KEY: &[u8] = b"journal_checkpoint";
+/// `raft_state` row: where the host keeps the journal ([`record_location`]).
+const LOCATION_KEY: &[u8] = b"journal_location";
 const HEADER_LEN: usize = 8;
 
 /// Where a member's journal records go: an append-only file natively (the node crate's).
@@ -335,18 +337,42 @@ fn crc32c(bytes: &[u8]) -> u32 {
     crc::Crc::<u32>::new(&crc::CRC_32_ISCSI).checksum(bytes)
 }
 
+/// Where the host keeps `db`'s journal, as it recorded it ([`record_location`]): `None` when it
+/// never did.
+pub fn recorded_location(db: &Database) -> Result<Option<Vec<u8>>, CoreError> {
+    state_row(db, LOCATION_KEY, |v| Ok(v.to_vec()))
+}
+
+/// Records, durably, where the host keeps `db`'s journal from now on (any bytes: a path).
+pub fn record_location(db: &Database, location: &[u8]) -> Result<(), CoreError> {
+    let txn = db.begin_write()?;
+    txn.open_table(STATE)?.insert(LOCATION_KEY, location)?;
+    txn.commit()?;
+    Ok(())
+}
+
 /// The sequence number of the last journal record `db` holds (0 when none ever was).
 fn checkpoint_seq(db: &Database) -> Result<u64, CoreError> {
+    Ok(state_row(db, CHECKPOINT_KEY, |v| {
+        read_u64(v).map_err(CoreError::Corrupt)
+    })?
+    .unwrap_or(0))
+}
+
+/// The `raft_state` row `key`, read by `read`; `None` when it (or the table) does not exist.
+fn state_row<T>(
+    db: &Database,
+    key: &[u8],
+    read: impl FnOnce(&[u8]) -> Result<T, CoreError>,
+) -> Result<Option<T>, CoreError> {
     let txn = db.begin_read()?;
     let table = match txn.open_table(STATE) {
         Ok(table) => table,
-        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(0),
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
-    match table.get(CHECKPOINT_KEY)? {
-        Some(v) => read_u64(v.value()).map_err(CoreError::Corrupt),
-        None => Ok(0),
-    }
+    let row = table.get(key)?;
+    row.map(|v| read(v.value())).transpose()
 }
 
 fn write_checkpoint_seq(txn: &WriteTransaction, seq: u64) -> Result<(), CoreError> {

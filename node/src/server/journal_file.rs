@@ -7,6 +7,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -28,26 +29,40 @@ pub fn journal_path(data_dir: &Path, wal_dir: Option<&Path>) -> PathBuf {
     }
 }
 
-/// With `--wal-dir`, refuses a start that would leave behind a journal beside the database
-/// holding writes the database lacks (the member crashed before it was given `--wal-dir`).
-fn check_location(data_dir: &Path, wal_dir: Option<&Path>, db: &Database) -> anyhow::Result<()> {
-    let Some(wal_dir) = wal_dir else {
-        return Ok(());
+/// Records `path` as the journal's place from now on. Unless the database is new, first
+/// refuses a start that would leave behind the journal the member kept elsewhere (another
+/// `--wal-dir`, or none) while it holds writes the database lacks (the member crashed before
+/// it was moved).
+fn settle_location(
+    path: &Path,
+    data_dir: &Path,
+    db: &Database,
+    new_database: bool,
+) -> anyhow::Result<()> {
+    let recorded = journal::recorded_location(db).context("reading the Raft journal's place")?;
+    // A data dir from before the journal's place was recorded kept it beside the database.
+    let former = match &recorded {
+        Some(bytes) => PathBuf::from(std::ffi::OsStr::from_bytes(bytes)),
+        None => absolute(&journal_path(data_dir, None))?,
     };
-    let beside = journal_path(data_dir, None);
-    let Ok(bytes) = std::fs::read(&beside) else {
-        return Ok(());
-    };
-    let pending = journal::pending(db, &bytes)
-        .with_context(|| format!("reading the Raft journal {}", beside.display()))?;
-    if pending > 0 {
-        anyhow::bail!(
-            "the Raft journal {} holds {pending} records the database lacks, and --wal-dir names {}: start once without --wal-dir (or move the file there)",
-            beside.display(),
-            wal_dir.display()
-        );
+    if former != path && !new_database {
+        if let Ok(bytes) = std::fs::read(&former) {
+            let pending = journal::pending(db, &bytes)
+                .with_context(|| format!("reading the Raft journal {}", former.display()))?;
+            if pending > 0 {
+                anyhow::bail!(
+                    "the Raft journal {} holds {pending} records the database lacks, but this start keeps the journal at {}: start the member once as before (its --wal-dir), or move the file",
+                    former.display(),
+                    path.display()
+                );
+            }
+        }
     }
-    Ok(())
+    if recorded.as_deref() == Some(path.as_os_str().as_bytes()) {
+        return Ok(());
+    }
+    journal::record_location(db, path.as_os_str().as_bytes())
+        .context("recording the Raft journal's place")
 }
 
 /// An open journal file and where its next record goes.
@@ -70,14 +85,12 @@ pub fn recover(
     new_database: bool,
     metrics: Arc<Metrics>,
 ) -> anyhow::Result<JournalFile> {
-    if !new_database {
-        check_location(data_dir, wal_dir, db)?;
-    }
     if let Some(dir) = wal_dir {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create --wal-dir {}", dir.display()))?;
     }
-    let path = journal_path(data_dir, wal_dir);
+    let path = absolute(&journal_path(data_dir, wal_dir))?;
+    settle_location(&path, data_dir, db, new_database)?;
     let mut file = OpenOptions::new()
         .read(true)
         .write(true)
@@ -104,6 +117,15 @@ pub fn recover(
         offset: 0,
         metrics,
     })
+}
+
+/// `path` with its directory (which exists) made absolute, so that the place recorded for the
+/// journal does not depend on the directory the member was started from.
+fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let dir =
+        std::fs::canonicalize(dir).with_context(|| format!("cannot find {}", dir.display()))?;
+    Ok(dir.join(JOURNAL_FILE))
 }
 
 /// Writes the file's zeros up to [`PREALLOCATED_BYTES`] (a new journal's, or one an older
