@@ -256,3 +256,24 @@ fn a_checkpoint_is_due_after_enough_records_and_starts_the_journal_over() {
 fn any() -> raft::GetEntriesContext {
     raft::GetEntriesContext::empty(false)
 }
+
+#[test]
+fn pending_counts_what_replay_would_put_back_without_writing() {
+    let db = database();
+    let journal = two_records(&db);
+    assert_eq!(pending(&db, &journal).unwrap(), 2);
+    assert_eq!(RaftLog::load(db.clone()).unwrap().last_index(), 5);
+    replay(&db, &journal).unwrap();
+    assert_eq!(pending(&db, &journal).unwrap(), 0);
+}
+
+#[test]
+fn the_journals_place_is_recorded_in_the_database() {
+    let db = database();
+    assert_eq!(recorded_location(&db).unwrap(), None);
+    record_location(&db, b"/wal/etcdlab.journal").unwrap();
+    assert_eq!(
+        recorded_location(&db).unwrap().as_deref(),
+        Some(&b"/wal/etcdlab.journal"[..])
+    );
+}
