@@ -45,17 +45,18 @@ fn settle_location(
         Some(bytes) => PathBuf::from(std::ffi::OsStr::from_bytes(bytes)),
         None => absolute(&journal_path(data_dir, None))?,
     };
-    if former != path && !new_database {
-        if let Ok(bytes) = std::fs::read(&former) {
-            let pending = journal::pending(db, &bytes)
-                .with_context(|| format!("reading the Raft journal {}", former.display()))?;
-            if pending > 0 {
-                anyhow::bail!(
-                    "the Raft journal {} holds {pending} records the database lacks, but this start keeps the journal at {}: start the member once as before (its --wal-dir), or move the file",
-                    former.display(),
-                    path.display()
-                );
-            }
+    if former != path
+        && !new_database
+        && let Ok(bytes) = std::fs::read(&former)
+    {
+        let pending = journal::pending(db, &bytes)
+            .with_context(|| format!("reading the Raft journal {}", former.display()))?;
+        if pending > 0 {
+            anyhow::bail!(
+                "the Raft journal {} holds {pending} records the database lacks, but this start keeps the journal at {}: start the member once as before (its --wal-dir), or move the file",
+                former.display(),
+                path.display()
+            );
         }
     }
     if recorded.as_deref() == Some(path.as_os_str().as_bytes()) {
