@@ -129,8 +129,8 @@ fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
     Ok(dir.join(JOURNAL_FILE))
 }
 
-/// Writes the file's zeros up to [`PREALLOCATED_BYTES`] (a new journal's, or one an older
-/// etcdlab left shorter), so that records overwrite blocks the file already has. Synced with
+/// Writes the file's zeros up to [`PREALLOCATED_BYTES`] (a new journal's, or one cut short),
+/// so that records overwrite blocks the file already has. Synced with
 /// the directory entry: the name must survive a crash as well as the records.
 fn preallocate(file: &File, path: &Path) -> anyhow::Result<()> {
     let len = file
