@@ -53,7 +53,8 @@ const CHECKPOINT_KEY: &[u8] = b"journal_checkpoint";
 const LOCATION_KEY: &[u8] = b"journal_location";
 const HEADER_LEN: usize = 8;
 
-/// Where a member's journal records go: an append-only file natively (the node crate's).
+/// Where a member's journal records go: natively a preallocated file (the node crate's),
+/// written from its start again after each checkpoint.
 pub trait JournalStore: Send {
     /// Writes `record` after the previous one and returns once it is on stable storage.
     fn append_durably(&mut self, record: &[u8]) -> std::io::Result<()>;
@@ -185,24 +186,16 @@ fn encode_record(
     entries: &[Entry],
     hard_state: Option<&HardState>,
 ) -> Result<(), CoreError> {
-    let encode = |m: &dyn protobuf::Message| {
-        m.write_to_bytes()
-            .map_err(|e| CoreError::Encode(e.to_string()))
-    };
     let start = out.len();
     out.extend_from_slice(&[0; HEADER_LEN]);
     out.extend_from_slice(&seq.to_le_bytes());
-    let hs = match hard_state {
-        Some(hs) => encode(hs)?,
-        None => Vec::new(),
-    };
-    push_len(out, hs.len())?;
-    out.extend_from_slice(&hs);
+    match hard_state {
+        Some(hs) => push_message(out, hs)?,
+        None => push_len(out, 0)?,
+    }
     push_len(out, entries.len())?;
     for entry in entries {
-        let bytes = encode(entry)?;
-        push_len(out, bytes.len())?;
-        out.extend_from_slice(&bytes);
+        push_message(out, entry)?;
     }
     let payload = start + HEADER_LEN;
     let crc = crc32c(&out[payload..]);
@@ -324,6 +317,18 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Appends `message`'s length and protobuf bytes, encoded in place (no buffer per entry).
+fn push_message(out: &mut Vec<u8>, message: &dyn protobuf::Message) -> Result<(), CoreError> {
+    let at = out.len();
+    push_len(out, 0)?;
+    message
+        .write_to_vec(out)
+        .map_err(|e| CoreError::Encode(e.to_string()))?;
+    let len = u32_len(out.len() - at - 4)?;
+    out[at..at + 4].copy_from_slice(&len.to_le_bytes());
+    Ok(())
+}
+
 fn push_len(out: &mut Vec<u8>, len: usize) -> Result<(), CoreError> {
     out.extend_from_slice(&u32_len(len)?.to_le_bytes());
     Ok(())
@@ -333,8 +338,11 @@ fn u32_len(len: usize) -> Result<u32, CoreError> {
     u32::try_from(len).map_err(|_| CoreError::Encode(format!("{len} bytes in one journal record")))
 }
 
+/// CRC-32C, its table built at compile time (every record is checksummed).
+const CRC32C: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
+
 fn crc32c(bytes: &[u8]) -> u32 {
-    crc::Crc::<u32>::new(&crc::CRC_32_ISCSI).checksum(bytes)
+    CRC32C.checksum(bytes)
 }
 
 /// Where the host keeps `db`'s journal, as it recorded it ([`record_location`]): `None` when it

@@ -823,7 +823,7 @@ impl Member {
         out.synced = durable;
         // With a journal, a synced ready is one synced journal record and an unsynced commit,
         // but for a checkpoint (and a snapshot): see `journal`. Without one, the commit syncs.
-        let checkpoint = match &mut self.journal {
+        let synced_commit = match &mut self.journal {
             None => durable,
             Some(journal) => {
                 let checkpoint = durable && (journal.checkpoint_due() || !rd.snapshot().is_empty());
@@ -835,14 +835,14 @@ impl Member {
                 checkpoint
             }
         };
-        txn.set_durability(if checkpoint {
+        txn.set_durability(if synced_commit {
             Durability::Immediate
         } else {
             Durability::None
         })
         .map_err(|e| CoreError::Storage(e.to_string()))?;
         txn.commit()?;
-        if let (true, Some(journal)) = (checkpoint, &mut self.journal) {
+        if let (true, Some(journal)) = (synced_commit, &mut self.journal) {
             journal.checkpointed();
         }
         let persisted = rd.take_persisted_messages();

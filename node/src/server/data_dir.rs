@@ -1,6 +1,6 @@
 //! The member's data directory: `<data-dir>/member/etcdlab.redb`, one redb file holding the
-//! Raft log, the key space and the member table, and beside it the Raft journal
-//! `etcdlab.journal` ([`super::journal_file`]).
+//! Raft log, the key space and the member table, and beside it (or in `--wal-dir`) the Raft
+//! journal `etcdlab.journal` ([`super::journal_file`]).
 //!
 //! Opening refuses what is not ours with a clear error instead of overwriting it: a path that
 //! is a file, a real etcd member (its `member/wal` and `member/snap` with no redb file), a file

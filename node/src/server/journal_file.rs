@@ -19,14 +19,19 @@ use redb::Database;
 
 use super::metrics::Metrics;
 
-pub const JOURNAL_FILE: &str = "etcdlab.journal";
+const JOURNAL_FILE: &str = "etcdlab.journal";
 
-/// The journal's path: in `wal_dir` (`--wal-dir`) when given, else beside the database.
-pub fn journal_path(data_dir: &Path, wal_dir: Option<&Path>) -> PathBuf {
-    match wal_dir {
-        Some(dir) => dir.join(JOURNAL_FILE),
-        None => data_dir.join("member").join(JOURNAL_FILE),
-    }
+/// The journal's absolute path: in `wal_dir` (`--wal-dir`) when given, else beside the
+/// database. Absolute, so that the place recorded for the journal does not depend on the
+/// directory the member was started from; the directory must exist.
+fn journal_path(data_dir: &Path, wal_dir: Option<&Path>) -> anyhow::Result<PathBuf> {
+    let dir = match wal_dir {
+        Some(dir) => dir.to_path_buf(),
+        None => data_dir.join("member"),
+    };
+    let dir =
+        std::fs::canonicalize(&dir).with_context(|| format!("cannot find {}", dir.display()))?;
+    Ok(dir.join(JOURNAL_FILE))
 }
 
 /// Records `path` as the journal's place from now on. Unless the database is new, first
@@ -43,7 +48,7 @@ fn settle_location(
     // A data dir from before the journal's place was recorded kept it beside the database.
     let former = match &recorded {
         Some(bytes) => PathBuf::from(std::ffi::OsStr::from_bytes(bytes)),
-        None => absolute(&journal_path(data_dir, None))?,
+        None => journal_path(data_dir, None)?,
     };
     if former != path
         && !new_database
@@ -90,7 +95,7 @@ pub fn recover(
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create --wal-dir {}", dir.display()))?;
     }
-    let path = absolute(&journal_path(data_dir, wal_dir))?;
+    let path = journal_path(data_dir, wal_dir)?;
     settle_location(&path, data_dir, db, new_database)?;
     let mut file = OpenOptions::new()
         .read(true)
@@ -118,15 +123,6 @@ pub fn recover(
         offset: 0,
         metrics,
     })
-}
-
-/// `path` with its directory (which exists) made absolute, so that the place recorded for the
-/// journal does not depend on the directory the member was started from.
-fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let dir =
-        std::fs::canonicalize(dir).with_context(|| format!("cannot find {}", dir.display()))?;
-    Ok(dir.join(JOURNAL_FILE))
 }
 
 /// Writes the file's zeros up to [`PREALLOCATED_BYTES`] (a new journal's, or one cut short),

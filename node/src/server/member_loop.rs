@@ -393,7 +393,7 @@ impl MemberLoop {
     }
 
     fn run(mut self, inbox: Receiver<Command>, tick: Duration) -> Result<(), CoreError> {
-        // A clean stop leaves everything in the database and an empty journal.
+        // A clean stop leaves everything in the database: the journal has nothing to replay.
         let result = self
             .run_until_stopped(inbox, tick)
             .and_then(|()| self.member.checkpoint());
