@@ -288,7 +288,7 @@ fn a_data_dir_of_a_newer_format_is_refused_clearly() {
         let txn = db.begin_write().unwrap();
         txn.open_table(format)
             .unwrap()
-            .insert(&b"format"[..], &3u64.to_be_bytes()[..])
+            .insert(&b"format"[..], &4u64.to_be_bytes()[..])
             .unwrap();
         txn.commit().unwrap();
     }
@@ -303,10 +303,10 @@ fn a_data_dir_of_a_newer_format_is_refused_clearly() {
     assert_ne!(out.code, -1, "it did not exit: {}", out.stdout);
     let said = format!("{}{}", out.stdout, out.stderr);
     assert!(
-        said.contains("storage format 3, written by a newer etcdlab"),
+        said.contains("storage format 4, written by a newer etcdlab"),
         "{said}"
     );
-    // Left as it was: only the format table, still saying 3.
+    // Left as it was: only the format table, still saying 4.
     let db = redb::Database::open(data.join("member/etcdlab.redb")).unwrap();
     let txn = redb::ReadableDatabase::begin_read(&db).unwrap();
     let tables: Vec<String> = txn
@@ -321,5 +321,5 @@ fn a_data_dir_of_a_newer_format_is_refused_clearly() {
         .get(&b"format"[..])
         .unwrap()
         .map(|v| v.value().to_vec());
-    assert_eq!(stored, Some(3u64.to_be_bytes().to_vec()));
+    assert_eq!(stored, Some(4u64.to_be_bytes().to_vec()));
 }

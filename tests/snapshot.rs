@@ -26,6 +26,14 @@ fn snapshot_save_status_restore_and_start() {
             0
         );
     }
+    // A key's newer value and a deleted key: the file carries history, and the live keys are
+    // rebuilt from it when it is opened.
+    for words in [
+        &["put", "/registry/pods/p1", "respec"][..],
+        &["del", "/registry/pods/p4"][..],
+    ] {
+        assert_eq!(etcdctl(&member.endpoint(), &strings(words), None).code, 0);
+    }
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("backup.db");
     let file_arg = file.to_string_lossy().to_string();
@@ -55,7 +63,7 @@ fn snapshot_save_status_restore_and_start() {
     let cells: Vec<&str> = row.split('|').map(str::trim).collect();
     assert_eq!(
         (cells[2], cells[3]),
-        ("6", "5"),
+        ("8", "4"),
         "revision and key count: {}",
         status.stdout
     );
@@ -97,17 +105,22 @@ fn snapshot_save_status_restore_and_start() {
 
     restored.launch();
     restored.wait_healthy(Duration::from_secs(30));
-    let keys = etcdctl(
+    let live = etcdctl(
         &restored.endpoint(),
-        &strings(&["get", "/registry", "--prefix", "--keys-only"]),
+        &strings(&["get", "/registry", "--prefix"]),
         None,
     );
     assert_eq!(
-        keys.stdout.lines().filter(|l| !l.is_empty()).count(),
-        5,
-        "{}",
-        keys.stdout
+        live.stdout,
+        "/registry/pods/p0\nspec\n/registry/pods/p1\nrespec\n/registry/pods/p2\nspec\n\
+         /registry/pods/p3\nspec\n"
     );
+    let earlier = etcdctl(
+        &restored.endpoint(),
+        &strings(&["get", "/registry/pods/p4", "--rev", "7", "--print-value-only"]),
+        None,
+    );
+    assert_eq!(earlier.stdout, "spec\n", "history travels: {}", earlier.stderr);
     let members = etcdctl(&restored.endpoint(), &strings(&["member", "list"]), None);
     assert_eq!(members.stdout.lines().count(), 1);
     assert!(

@@ -11,6 +11,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use etcdlab_core::crc32c::CRC32C;
 use etcdlab_core::mvcc::MvccStore;
 use etcdlab_core::storage_format;
 use redb::{Database, ReadableDatabase};
@@ -22,32 +23,103 @@ const HASH_LEN: usize = 32;
 /// fill, so a large key space is not held in memory while it is copied.
 const COPY_CACHE_BYTES: usize = 16 << 20;
 
-/// Writes a snapshot of `db`'s key space to `path` (a consistent read view, hash appended).
-pub fn write(db: &Database, path: &Path) -> anyhow::Result<()> {
-    {
-        let mut builder = Database::builder();
-        builder.set_cache_size(COPY_CACHE_BYTES);
-        let out = builder
-            .create(path)
+/// A snapshot file of a member's key space, read out in pieces as it is sent: the database (a
+/// temporary copy in a file without a name), then its SHA-256, computed on the way.
+pub struct Snapshot {
+    copy: fs::File,
+    copy_left: u64,
+    hasher: Option<Sha256>,
+    len: u64,
+}
+
+impl Snapshot {
+    /// Copies `db`'s key space (a consistent read view) into a temporary file in `dir`.
+    pub fn take(db: &Database, dir: &Path) -> anyhow::Result<Snapshot> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let path = dir.join(format!("snapshot-{nanos}.tmp"));
+        let copy = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
             .with_context(|| format!("creating {}", path.display()))?;
-        let src = db.begin_read()?;
-        let dst = out.begin_write()?;
-        storage_format::record(&dst)?;
-        MvccStore::copy_into(&src, &dst).map_err(|e| anyhow::anyhow!("{e}"))?;
-        dst.commit()?;
-    }
-    // The database's SHA-256, read back in pieces, goes after it.
-    let mut file = fs::OpenOptions::new().read(true).append(true).open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0; 1 << 20];
-    loop {
-        match file.read(&mut buffer)? {
-            0 => break,
-            n => hasher.update(&buffer[..n]),
+        // Open, the copy needs no name: its space is freed when it is closed.
+        let _ = fs::remove_file(&path);
+        {
+            let mut builder = Database::builder();
+            builder.set_cache_size(COPY_CACHE_BYTES);
+            let out = builder.create_with_backend(UnsyncedFile(copy.try_clone()?))?;
+            let src = db.begin_read()?;
+            let dst = out.begin_write()?;
+            storage_format::record_snapshot_file(&dst)?;
+            MvccStore::copy_into(&src, &dst).map_err(|e| anyhow::anyhow!("{e}"))?;
+            dst.commit()?;
         }
+        let copy_len = copy.metadata()?.len();
+        Ok(Snapshot {
+            copy,
+            copy_left: copy_len,
+            hasher: Some(Sha256::new()),
+            len: copy_len + HASH_LEN as u64,
+        })
     }
-    file.write_all(&hasher.finalize())?;
-    Ok(())
+
+    /// The whole file's length, hash included.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// The next at most `max` bytes of the file; empty once it has all been read.
+    pub fn read_piece(&mut self, max: usize) -> std::io::Result<Vec<u8>> {
+        if self.copy_left > 0 {
+            let mut piece = vec![0; max.min(self.copy_left as usize)];
+            std::os::unix::fs::FileExt::read_exact_at(
+                &self.copy,
+                &mut piece,
+                self.len - HASH_LEN as u64 - self.copy_left,
+            )?;
+            self.copy_left -= piece.len() as u64;
+            if let Some(hasher) = &mut self.hasher {
+                hasher.update(&piece);
+            }
+            return Ok(piece);
+        }
+        // The hash is sent whole, as its own piece (etcd sends its hash that way too).
+        Ok(self
+            .hasher
+            .take()
+            .map(|hasher| hasher.finalize().to_vec())
+            .unwrap_or_default())
+    }
+}
+
+/// The storage of a snapshot's temporary copy: a file whose syncs do nothing, since the copy
+/// is read back at once and has no name a crash could leave behind.
+#[derive(Debug)]
+struct UnsyncedFile(fs::File);
+
+impl redb::StorageBackend for UnsyncedFile {
+    fn len(&self) -> std::io::Result<u64> {
+        Ok(self.0.metadata()?.len())
+    }
+
+    fn read(&self, offset: u64, out: &mut [u8]) -> std::io::Result<()> {
+        std::os::unix::fs::FileExt::read_exact_at(&self.0, out, offset)
+    }
+
+    fn set_len(&self, len: u64) -> std::io::Result<()> {
+        self.0.set_len(len)
+    }
+
+    fn sync_data(&self) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    fn write(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+        std::os::unix::fs::FileExt::write_all_at(&self.0, data, offset)
+    }
 }
 
 /// A snapshot file checked and opened: its key space in a database without the hash.
@@ -74,11 +146,11 @@ pub fn open(file: &Path, skip_hash_check: bool) -> anyhow::Result<OpenSnapshot> 
         std::process::id(),
         rand_suffix()
     ));
-    match unpack(file, skip_hash_check, &path) {
+    match unpack(file, skip_hash_check, &path, Checksum::Crc32c) {
         Ok((db, size, crc)) => Ok(OpenSnapshot {
             db,
             size,
-            crc,
+            crc: crc.unwrap_or_default(),
             path,
         }),
         Err(e) => {
@@ -93,13 +165,25 @@ pub fn open(file: &Path, skip_hash_check: bool) -> anyhow::Result<OpenSnapshot> 
 /// etcd restores its bbolt file, so no key is copied row by row. On an error `db_path` may be
 /// left behind for the caller to remove.
 pub fn restore_to(file: &Path, skip_hash_check: bool, db_path: &Path) -> anyhow::Result<()> {
-    unpack(file, skip_hash_check, db_path).map(drop)
+    unpack(file, skip_hash_check, db_path, Checksum::None).map(drop)
+}
+
+/// Whether [`unpack`] computes the database bytes' CRC-32C (`snapshot status` prints it).
+#[derive(PartialEq)]
+enum Checksum {
+    None,
+    Crc32c,
 }
 
 /// Copies the database part of `file` to `dest` while hashing it, refuses a hash mismatch
 /// (unless `skip_hash_check`), opens the copy and converts it to the current storage format;
-/// the database with its size and CRC-32C.
-fn unpack(file: &Path, skip_hash_check: bool, dest: &Path) -> anyhow::Result<(Database, u64, u32)> {
+/// the database with its size and, if asked, its CRC-32C.
+fn unpack(
+    file: &Path,
+    skip_hash_check: bool,
+    dest: &Path,
+    checksum: Checksum,
+) -> anyhow::Result<(Database, u64, Option<u32>)> {
     let mut input = fs::File::open(file)
         .with_context(|| format!("cannot open snapshot file {}", file.display()))?;
     let len = input.metadata()?.len();
@@ -113,15 +197,16 @@ fn unpack(file: &Path, skip_hash_check: bool, dest: &Path) -> anyhow::Result<(Da
     let mut output =
         fs::File::create(dest).with_context(|| format!("cannot create {}", dest.display()))?;
     let mut hasher = Sha256::new();
-    let crc = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
-    let mut checksum = crc.digest();
+    let mut crc = (checksum == Checksum::Crc32c).then(|| CRC32C.digest());
     let mut buffer = vec![0; 1 << 20];
     let mut left = size;
     while left > 0 {
         let piece = &mut buffer[..left.min(1 << 20) as usize];
         input.read_exact(piece)?;
         hasher.update(&*piece);
-        checksum.update(piece);
+        if let Some(crc) = &mut crc {
+            crc.update(piece);
+        }
         output.write_all(piece)?;
         left -= piece.len() as u64;
     }
@@ -139,7 +224,7 @@ fn unpack(file: &Path, skip_hash_check: bool, dest: &Path) -> anyhow::Result<(Da
         .map_err(|e| anyhow::anyhow!("{} is not an etcdlab snapshot file ({e})", file.display()))?;
     storage_format::prepare(&db)
         .map_err(|e| anyhow::anyhow!("snapshot file {}: {e}", file.display()))?;
-    Ok((db, size, checksum.finalize()))
+    Ok((db, size, crc.map(|crc| crc.finalize())))
 }
 
 fn rand_suffix() -> u128 {

@@ -338,11 +338,8 @@ fn u32_len(len: usize) -> Result<u32, CoreError> {
     u32::try_from(len).map_err(|_| CoreError::Encode(format!("{len} bytes in one journal record")))
 }
 
-/// CRC-32C, its table built at compile time (every record is checksummed).
-const CRC32C: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
-
 fn crc32c(bytes: &[u8]) -> u32 {
-    CRC32C.checksum(bytes)
+    crate::crc32c::CRC32C.checksum(bytes)
 }
 
 /// Where the host keeps `db`'s journal, as it recorded it ([`record_location`]): `None` when it

@@ -32,6 +32,7 @@ pub mod alarms;
 pub mod auth;
 mod byte_rows;
 pub mod cluster_view;
+pub mod crc32c;
 pub mod error;
 pub mod events;
 pub mod journal;

@@ -102,8 +102,7 @@ pub fn encode(txn: &redb::ReadTransaction) -> Result<Vec<u8>, CoreError> {
 /// A CRC-32C over every replicated table's name and rows, in key order: equal on members
 /// that have applied the same entries (etcd's `Hash`, over our tables).
 pub fn hash(txn: &redb::ReadTransaction) -> Result<u32, CoreError> {
-    let crc = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
-    let mut digest = crc.digest();
+    let mut digest = crate::crc32c::CRC32C.digest();
     for table in tables() {
         let dump = table.dump(txn)?;
         digest.update(dump.name.as_bytes());
@@ -251,14 +250,14 @@ mod tests {
             .find(|t| t.name == "etcdlab_format")
             .expect("a snapshot names its format");
         assert_eq!(format.rows[0].value, 2u64.to_be_bytes());
-        format.rows[0].value = 3u64.to_be_bytes().to_vec();
+        format.rows[0].value = 4u64.to_be_bytes().to_vec();
         let target = database_with(&[]);
         let txn = target.begin_write().unwrap();
         let error = super::apply(&txn, &snapshot.encode_to_vec())
             .unwrap_err()
             .to_string();
         assert!(
-            error.contains("storage format 3, written by a newer etcdlab"),
+            error.contains("storage format 4, written by a newer etcdlab"),
             "{error}"
         );
     }

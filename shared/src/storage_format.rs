@@ -2,10 +2,11 @@
 //!
 //! Format 1 (etcdlab up to December 2026) used typed redb tables and recorded no format.
 //! Format 2 keeps every table but `mvcc_history` as `&[u8] → &[u8]` (`byte_rows`) and
-//! records `"format" → 2` (big-endian) in the table `etcdlab_format`. [`prepare`] runs once per
-//! open of a data dir or a snapshot file: it records the format in a new database, converts a
-//! format-1 one in place (natively; the browser never sees one), and refuses one written by a
-//! newer etcdlab. Raft snapshots carry their format too, see [`crate::state_snapshot`].
+//! records `"format" → 2` (big-endian) in the table `etcdlab_format`. Format 3 is a snapshot
+//! file's: format 2 less the live-key table ([`SNAPSHOT_FILE`]). [`prepare`] runs once per open
+//! of a data dir or a snapshot file: it records the format in a new database, converts a format-1
+//! one in place (natively; the browser never sees one) and a format-3 one by rebuilding its
+//! live keys, and refuses one written by a newer etcdlab. Raft snapshots carry their format too, see [`crate::state_snapshot`].
 
 use redb::{Database, ReadableTable, TableDefinition, TableHandle, WriteTransaction};
 
@@ -14,6 +15,12 @@ use crate::error::CoreError;
 
 /// The format this build writes.
 pub const CURRENT: u64 = 2;
+
+/// The format of the snapshot files this build writes: format 2 without `mvcc_latest`, which
+/// repeats the newest row of each key's history and is rebuilt when the file is opened
+/// ([`prepare`] converts it to format 2). Leaving it out makes a file about half the size. No
+/// data dir stays in it; a future storage format takes the next number.
+pub const SNAPSHOT_FILE: u64 = 3;
 
 pub(crate) const FORMAT: TableDefinition<&[u8], &[u8]> = TableDefinition::new("etcdlab_format");
 pub(crate) const FORMAT_KEY: &[u8] = b"format";
@@ -33,14 +40,23 @@ pub enum Prepared {
 pub(crate) fn unknown_format(format: u64) -> CoreError {
     CoreError::Storage(format!(
         "the data is in storage format {format}, written by a newer etcdlab; this etcdlab reads \
-         formats 1 and {CURRENT} (run the newer etcdlab, or restore a snapshot it saved into a new --data-dir)"
+         formats 1 to {SNAPSHOT_FILE} (run the newer etcdlab, or restore a snapshot it saved into a new --data-dir)"
     ))
 }
 
-/// Records the current format in `txn` (a new database or snapshot file).
+/// Records the current format in `txn` (a new database).
 pub fn record(txn: &WriteTransaction) -> Result<(), CoreError> {
+    record_format(txn, CURRENT)
+}
+
+/// Records [`SNAPSHOT_FILE`] in `txn`, a snapshot file's database.
+pub fn record_snapshot_file(txn: &WriteTransaction) -> Result<(), CoreError> {
+    record_format(txn, SNAPSHOT_FILE)
+}
+
+fn record_format(txn: &WriteTransaction, format: u64) -> Result<(), CoreError> {
     txn.open_table(FORMAT)?
-        .insert(FORMAT_KEY, &u64_bytes(CURRENT)[..])?;
+        .insert(FORMAT_KEY, &u64_bytes(format)[..])?;
     Ok(())
 }
 
@@ -55,13 +71,20 @@ pub fn prepare(db: &Database) -> Result<Prepared, CoreError> {
             Some(v) => read_u64(v.value()).map_err(CoreError::Corrupt)?,
             None => return Err(CoreError::Corrupt("the format table is empty".into())),
         };
-        if format != CURRENT {
-            return Err(unknown_format(format));
-        }
-        // Nothing to write: every start would otherwise pay for a synced commit.
         drop(table);
-        txn.abort()?;
-        return Ok(Prepared::Current);
+        match format {
+            CURRENT => {
+                // Nothing to write: every start would otherwise pay for a synced commit.
+                txn.abort()?;
+                return Ok(Prepared::Current);
+            }
+            SNAPSHOT_FILE => {
+                crate::mvcc::MvccStore::rebuild_latest(&txn)?;
+                record(&txn)?;
+                Prepared::Migrated { from: format }
+            }
+            _ => return Err(unknown_format(format)),
+        }
     } else if names.is_empty() {
         record(&txn)?;
         Prepared::New
@@ -111,12 +134,12 @@ mod tests {
         let txn = db.begin_write().unwrap();
         txn.open_table(FORMAT)
             .unwrap()
-            .insert(FORMAT_KEY, &u64_bytes(3)[..])
+            .insert(FORMAT_KEY, &u64_bytes(4)[..])
             .unwrap();
         txn.commit().unwrap();
         let error = prepare(&db).unwrap_err().to_string();
         assert!(
-            error.contains("storage format 3, written by a newer etcdlab"),
+            error.contains("storage format 4, written by a newer etcdlab"),
             "{error}"
         );
         assert!(prepare(&db).is_err(), "still refused: nothing was changed");

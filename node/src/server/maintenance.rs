@@ -20,6 +20,7 @@ use super::auth::AuthGate;
 use super::errors;
 use super::member_loop::MemberHandle;
 use crate::rpc::etcdserverpb::maintenance_server::Maintenance;
+use crate::snapshot::Snapshot;
 
 /// The etcd server version this member reports: the release whose API and output it matches.
 pub const ETCD_VERSION: &str = "3.4.23";
@@ -167,24 +168,14 @@ impl Maintenance for MaintenanceService {
         self.admin(&request).await?;
         let db = self.member.database().map_err(errors::member)?;
         let dir = self.db_path.parent().map(PathBuf::from).unwrap_or_default();
-        let file = tokio::task::spawn_blocking(move || -> anyhow::Result<std::fs::File> {
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos());
-            let path = dir.join(format!("snapshot-{nanos}.tmp"));
-            let written =
-                crate::snapshot::write(&db, &path).and_then(|()| Ok(std::fs::File::open(&path)?));
-            // Open (or failed), the copy needs no name: its space is freed when it is closed.
-            let _ = std::fs::remove_file(&path);
-            written
-        })
-        .await
-        .map_err(errors::storage)?
-        .map_err(errors::storage)?;
+        let snapshot = tokio::task::spawn_blocking(move || Snapshot::take(&db, &dir))
+            .await
+            .map_err(errors::storage)?
+            .map_err(errors::storage)?;
         let header = self.member.header(self.member.status().revision);
         // Chunks are read as the client takes them: a few in memory, never the whole copy.
         let (tx, rx) = tokio::sync::mpsc::channel(4);
-        tokio::task::spawn_blocking(move || stream_file(file, header, tx));
+        tokio::task::spawn_blocking(move || stream_snapshot(snapshot, header, tx));
         let chunks = futures::stream::unfold(rx, |mut rx| async move {
             rx.recv().await.map(|chunk| (chunk, rx))
         });
@@ -223,30 +214,19 @@ impl Maintenance for MaintenanceService {
     }
 }
 
-/// Sends `file` (a snapshot copy, read from its start) to `tx` in etcd's chunk size, each
-/// chunk saying how many bytes remain after it; stops early when the client has gone.
-fn stream_file(
-    mut file: std::fs::File,
+/// Sends `snapshot` to `tx` in etcd's chunk size, each chunk saying how many bytes remain
+/// after it; stops early when the client has gone.
+fn stream_snapshot(
+    mut snapshot: Snapshot,
     header: ResponseHeader,
     tx: tokio::sync::mpsc::Sender<Result<SnapshotResponse, Status>>,
 ) {
-    use std::io::Read;
-    let mut remaining = match file.metadata() {
-        Ok(m) => m.len(),
-        Err(e) => {
-            let _ = tx.blocking_send(Err(errors::storage(e)));
-            return;
-        }
-    };
+    let mut remaining = snapshot.len();
     while remaining > 0 {
-        let mut blob = Vec::with_capacity(SNAPSHOT_CHUNK);
-        let chunk = match (&mut file)
-            .take(SNAPSHOT_CHUNK as u64)
-            .read_to_end(&mut blob)
-        {
-            Ok(0) => Err(Status::internal("the snapshot copy ended early")),
-            Ok(n) => {
-                remaining = remaining.saturating_sub(n as u64);
+        let chunk = match snapshot.read_piece(SNAPSHOT_CHUNK) {
+            Ok(blob) if blob.is_empty() => Err(Status::internal("the snapshot copy ended early")),
+            Ok(blob) => {
+                remaining = remaining.saturating_sub(blob.len() as u64);
                 Ok(SnapshotResponse {
                     header: Some(header),
                     remaining_bytes: remaining,

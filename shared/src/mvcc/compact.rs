@@ -82,8 +82,7 @@ pub(super) fn hash_kv(view: &ReadView, rev: i64) -> Result<(u32, i64, i64), Mvcc
         return Err(MvccError::FutureRevision);
     }
     let upto = if rev == 0 { current } else { rev };
-    let crc = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
-    let mut digest = crc.digest();
+    let mut digest = crate::crc32c::CRC32C.digest();
     digest.update(b"key");
     if upto < 1 {
         return Ok((digest.finalize(), compacted, current));

@@ -294,11 +294,7 @@ impl MvccStore {
         match ReadView::open(txn)? {
             Some(view) => compact::hash_kv(&view, rev),
             None if rev > 1 => Err(MvccError::FutureRevision),
-            None => Ok((
-                crc::Crc::<u32>::new(&crc::CRC_32_ISCSI).checksum(b"key"),
-                -1,
-                1,
-            )),
+            None => Ok((crate::crc32c::CRC32C.checksum(b"key"), -1, 1)),
         }
     }
 
@@ -310,17 +306,49 @@ impl MvccStore {
         }
     }
 
-    /// Copies the whole key space (history, live keys, change log, counters) from a read
-    /// snapshot into another database's write transaction: snapshots and restores use it.
+    /// Copies the key space (history, change log, counters, leases) from a read snapshot into
+    /// another database's write transaction, for a snapshot file: all but the live keys, which
+    /// repeat history's newest rows and are rebuilt when the file is opened
+    /// ([`MvccStore::rebuild_latest`]).
     pub fn copy_into(src: &ReadTransaction, dst: &WriteTransaction) -> Result<(), MvccError> {
         copy_table(&src.open_table(HISTORY)?, &mut dst.open_table(HISTORY)?)?;
-        copy_table(&src.open_table(LATEST)?, &mut dst.open_table(LATEST)?)?;
         copy_table(&src.open_table(CHANGES)?, &mut dst.open_table(CHANGES)?)?;
         copy_table(&src.open_table(META)?, &mut dst.open_table(META)?)?;
         // Leases travel with the keys attached to them (a file saved before leases has none).
         copy_optional(src, dst, LEASE_KEYS)?;
         copy_optional(src, dst, crate::lease::LEASES)?;
         Ok(())
+    }
+
+    /// Fills `mvcc_latest` from `mvcc_history`: each key's newest change, unless it is a
+    /// deletion. History is in key order, each key's rows oldest first: a key's newest row is
+    /// the one before the next key's first.
+    pub fn rebuild_latest(txn: &WriteTransaction) -> Result<(), MvccError> {
+        let history = txn.open_table(HISTORY)?;
+        let mut latest = txn.open_table(LATEST)?;
+        latest.retain(|_, _| false)?;
+        let mut newest: Option<(Vec<u8>, Vec<u8>)> = None;
+        let mut keep = |row: Option<(Vec<u8>, Vec<u8>)>| -> Result<(), MvccError> {
+            match row {
+                Some((key, record)) if !encoding::Record::decode(&record)?.tombstone => {
+                    latest.insert(key.as_slice(), record.as_slice())?;
+                    Ok(())
+                }
+                _ => Ok(()),
+            }
+        };
+        for row in history.iter()? {
+            let (row_key, record) = row?;
+            let (key, _) = row_key.value();
+            match &mut newest {
+                Some((newest_key, newest_record)) if newest_key.as_slice() == key => {
+                    newest_record.clear();
+                    newest_record.extend_from_slice(record.value());
+                }
+                _ => keep(newest.replace((key.to_vec(), record.value().to_vec())))?,
+            }
+        }
+        keep(newest)
     }
 
     /// Runs one request as one revision (or none, if it changed nothing).

@@ -1992,3 +1992,41 @@ fn watch_events_before_the_compaction_point_are_gone() {
         ]
     );
 }
+
+#[test]
+fn a_copy_without_live_keys_rebuilds_them_from_history() {
+    let mut f = Fixture::new();
+    f.put("a", "1");
+    f.put("a", "2");
+    f.put("ab", "1"); // a prefix of the next key and of the one before
+    f.put("b", "1");
+    f.del("b", b"");
+    f.put("c", "1");
+    f.del("c", b"");
+    f.put("c", "2");
+    f.put("d", "1");
+    f.compact(5).unwrap();
+    f.del("d", b"");
+    let live = |db: &Database| -> Vec<(Vec<u8>, Vec<u8>)> {
+        let txn = db.begin_read().unwrap();
+        let table = txn.open_table(LATEST).unwrap();
+        let rows = table.iter().unwrap().map(|row| {
+            let (k, v) = row.unwrap();
+            (k.value().to_vec(), v.value().to_vec())
+        });
+        rows.collect()
+    };
+    let copy = Database::builder()
+        .create_with_backend(InMemoryBackend::new())
+        .unwrap();
+    let txn = copy.begin_write().unwrap();
+    MvccStore::copy_into(&f.db.begin_read().unwrap(), &txn).unwrap();
+    assert_eq!(txn.open_table(LATEST).unwrap().len().unwrap(), 0);
+    MvccStore::rebuild_latest(&txn).unwrap();
+    txn.commit().unwrap();
+    assert_eq!(live(&copy), live(&f.db));
+    let keys: Vec<_> = live(&copy).into_iter().map(|(k, _)| k).collect();
+    assert_eq!(keys, [&b"a"[..], b"ab", b"c"]);
+    let hash = |db: &Database| MvccStore::hash_kv(&db.begin_read().unwrap(), 0).unwrap();
+    assert_eq!(hash(&copy), hash(&f.db));
+}
