@@ -218,7 +218,8 @@ fn unpack(
             file.display()
         );
     }
-    output.sync_all()?;
+    // Not synced here: a restore's first durable commit syncs the whole file, and a temporary
+    // copy for `status` needs no sync.
     drop(output);
     let db = Database::open(dest)
         .map_err(|e| anyhow::anyhow!("{} is not an etcdlab snapshot file ({e})", file.display()))?;
