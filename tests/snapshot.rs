@@ -117,10 +117,20 @@ fn snapshot_save_status_restore_and_start() {
     );
     let earlier = etcdctl(
         &restored.endpoint(),
-        &strings(&["get", "/registry/pods/p4", "--rev", "7", "--print-value-only"]),
+        &strings(&[
+            "get",
+            "/registry/pods/p4",
+            "--rev",
+            "7",
+            "--print-value-only",
+        ]),
         None,
     );
-    assert_eq!(earlier.stdout, "spec\n", "history travels: {}", earlier.stderr);
+    assert_eq!(
+        earlier.stdout, "spec\n",
+        "history travels: {}",
+        earlier.stderr
+    );
     let members = etcdctl(&restored.endpoint(), &strings(&["member", "list"]), None);
     assert_eq!(members.stdout.lines().count(), 1);
     assert!(
