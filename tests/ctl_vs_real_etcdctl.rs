@@ -3,8 +3,8 @@
 //! A real etcd 3.4.23 is started on two fixed loopback ports and the whole command list runs
 //! through the real `/usr/bin/etcdctl`; then a fresh real etcd (empty data dir, same ports, so
 //! the same member and cluster ids) replays the list through `etcdlab ctl`. Every command must
-//! give the same exit code and the same stdout byte for byte — timings (`took = ...`) are the
-//! only thing masked — and the same error lines on stderr (without the real etcdctl's JSON
+//! give the same exit code and the same stdout byte for byte — timings (`took = ...`) and the
+//! fresh etcd's database size are the only things masked — and the same error lines on stderr (without the real etcdctl's JSON
 //! warning logs and cobra's repeated error line).
 //!
 //! The list covers get/put/del/txn/compaction/endpoint/version/member with their flags, every
@@ -430,18 +430,34 @@ fn run_all(client: Client, ports: (u16, u16), dead: &str) -> Vec<Output> {
         .collect()
 }
 
-/// Output with Go durations masked; where one was, table padding too (its width varies).
-fn mask_timings(bytes: &[u8]) -> Vec<u8> {
+/// Output with what differs between two fresh etcds masked: Go durations (where a `took` is),
+/// and database sizes (a new bbolt file grows with the timing of its commits, 25 or 29 kB);
+/// where one was, table padding too (its width varies).
+fn mask_varying(bytes: &[u8]) -> Vec<u8> {
     let Ok(text) = std::str::from_utf8(bytes) else {
         return bytes.to_vec();
     };
     let duration = regex_lite::Regex::new(r"\b[0-9]+(\.[0-9]+)?(ns|µs|ms|s)\b").unwrap();
     let took =
         regex_lite::Regex::new(r#"(took = |"took":"|"Took" : |\| +)[0-9.]+(ns|µs|ms|s)"#).unwrap();
-    if !took.is_match(text) {
+    let sizes = [
+        (r"\b[0-9]+(\.[0-9]+)? [kMG]?B\b", "<size>"),
+        (r#""(dbSize|dbSizeInUse)":[0-9]+"#, r#""$1":<size>"#),
+        (r#""DBSize" : [0-9]+"#, r#""DBSize" : <size>"#),
+    ]
+    .map(|(pattern, mask)| (regex_lite::Regex::new(pattern).unwrap(), mask));
+    let timed = took.is_match(text);
+    if !timed && !sizes.iter().any(|(size, _)| size.is_match(text)) {
         return bytes.to_vec();
     }
-    let masked = duration.replace_all(text, "<duration>");
+    let mut masked = if timed {
+        duration.replace_all(text, "<duration>").into_owned()
+    } else {
+        text.to_string()
+    };
+    for (size, mask) in &sizes {
+        masked = size.replace_all(&masked, *mask).into_owned();
+    }
     let dashes = regex_lite::Regex::new(r"-+").unwrap();
     let spaces = regex_lite::Regex::new(r" +").unwrap();
     masked
@@ -459,7 +475,7 @@ fn mask_timings(bytes: &[u8]) -> Vec<u8> {
 /// The error lines a user sees: without the real etcdctl's JSON logs, blank lines and the
 /// second copy cobra prints of an error.
 fn error_lines(stderr: &str) -> Vec<String> {
-    let text = String::from_utf8_lossy(&mask_timings(stderr.as_bytes())).into_owned();
+    let text = String::from_utf8_lossy(&mask_varying(stderr.as_bytes())).into_owned();
     let mut lines: Vec<String> = Vec::new();
     for line in text.lines() {
         if line.is_empty() || line.starts_with("{\"level\"") || lines.iter().any(|l| l == line) {
@@ -486,8 +502,8 @@ fn etcdlab_ctl_prints_what_the_real_etcdctl_prints() {
     let mut differences = Vec::new();
     for ((case, real), mine) in cases().iter().zip(&theirs).zip(&ours) {
         let (expected, got) = (
-            mask_timings(&real.stdout_bytes),
-            mask_timings(&mine.stdout_bytes),
+            mask_varying(&real.stdout_bytes),
+            mask_varying(&mine.stdout_bytes),
         );
         let (expected_errors, got_errors) = (error_lines(&real.stderr), error_lines(&mine.stderr));
         let errors_differ = case.compare_stderr && expected_errors != got_errors;

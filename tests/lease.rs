@@ -80,6 +80,7 @@ fn mask_times(text: &str) -> String {
     let rules = [
         (r"remaining\(\d+s\)", "remaining(Ns)"),
         (r#""ttl":\d+"#, r#""ttl":N"#),
+        (r#""TTL" : \d+"#, r#""TTL" : N"#),
         (r#""raft_term":\d+"#, r#""raft_term":N"#),
     ];
     let mut text = normalize(text);
