@@ -1350,9 +1350,11 @@ fn bootstrap_log(
         voters.push(member.id);
     }
     log.append(txn, &entries)?;
-    let mut hs = HardState::default();
-    hs.term = 1;
-    hs.commit = entries.len() as u64;
+    let hs = HardState {
+        term: 1,
+        commit: entries.len() as u64,
+        ..Default::default()
+    };
     log.set_hard_state(txn, &hs)?;
     log.set_conf_state(
         txn,

@@ -197,9 +197,11 @@ impl RaftLog {
                 .drain(..(index + 1 - self.cached_from) as usize);
             self.cached_from = index + 1;
         }
-        let mut meta = SnapshotMetadata::default();
-        meta.index = index;
-        meta.term = term;
+        let mut meta = SnapshotMetadata {
+            index,
+            term,
+            ..Default::default()
+        };
         meta.set_conf_state(self.conf_state.clone());
         write_state(txn, SNAPSHOT_META, &meta)?;
         self.snapshot_meta = meta;
@@ -400,8 +402,10 @@ impl raft::Storage for RaftLog {
         };
         let (applied, conf_state, data) = build()
             .map_err(|_| raft::Error::Store(StorageError::SnapshotTemporarilyUnavailable))?;
-        let mut snapshot = Snapshot::default();
-        snapshot.data = data.into();
+        let mut snapshot = Snapshot {
+            data: data.into(),
+            ..Default::default()
+        };
         let meta = snapshot.mut_metadata();
         meta.index = applied;
         meta.term = raft::Storage::term(self, applied)?;
