@@ -1,10 +1,11 @@
-//! Snapshot files: a redb database holding the whole key space, followed by the SHA-256 of
-//! those bytes (as etcd appends one to its bbolt file), so a damaged or truncated file is
-//! refused before anything is restored from it.
+//! Snapshot files: a redb database holding the key space, followed by the SHA-256 of those
+//! bytes (as etcd appends one to its bbolt file), so a damaged or truncated file is refused
+//! before anything is restored from it.
 //!
-//! Used by the server's `Maintenance.Snapshot`, by `ctl snapshot save`, and by
-//! `utl snapshot status|restore`. A file records its storage format; one saved by an etcdlab
-//! of storage format 1 is converted when opened (in the temporary copy, never in the file).
+//! Written by the server's `Maintenance.Snapshot` (which `ctl snapshot save` calls), read by
+//! `utl snapshot status|restore`. A file records its storage format: this build writes format
+//! 3, without the live keys, which opening the file rebuilds from history; one of format 1 or
+//! 2 (an older etcdlab's) is converted when opened (in the temporary copy, never in the file).
 
 use std::fs;
 use std::io::{Read, Write};
@@ -35,10 +36,7 @@ pub struct Snapshot {
 impl Snapshot {
     /// Copies `db`'s key space (a consistent read view) into a temporary file in `dir`.
     pub fn take(db: &Database, dir: &Path) -> anyhow::Result<Snapshot> {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let path = dir.join(format!("snapshot-{nanos}.tmp"));
+        let path = dir.join(format!("snapshot-{}.tmp", rand_suffix()));
         let copy = fs::OpenOptions::new()
             .read(true)
             .write(true)
