@@ -28,9 +28,11 @@ const COPY_CACHE_BYTES: usize = 16 << 20;
 /// temporary copy in a file without a name), then its SHA-256, computed on the way.
 pub struct Snapshot {
     copy: fs::File,
-    copy_left: u64,
+    copy_len: u64,
+    /// Bytes of the copy read out so far.
+    read: u64,
+    /// Until the hash has been read out.
     hasher: Option<Sha256>,
-    len: u64,
 }
 
 impl Snapshot {
@@ -55,30 +57,26 @@ impl Snapshot {
             MvccStore::copy_into(&src, &dst).map_err(|e| anyhow::anyhow!("{e}"))?;
             dst.commit()?;
         }
-        let copy_len = copy.metadata()?.len();
         Ok(Snapshot {
+            copy_len: copy.metadata()?.len(),
             copy,
-            copy_left: copy_len,
+            read: 0,
             hasher: Some(Sha256::new()),
-            len: copy_len + HASH_LEN as u64,
         })
     }
 
     /// The whole file's length, hash included.
     pub fn len(&self) -> u64 {
-        self.len
+        self.copy_len + HASH_LEN as u64
     }
 
     /// The next at most `max` bytes of the file; empty once it has all been read.
     pub fn read_piece(&mut self, max: usize) -> std::io::Result<Vec<u8>> {
-        if self.copy_left > 0 {
-            let mut piece = vec![0; max.min(self.copy_left as usize)];
-            std::os::unix::fs::FileExt::read_exact_at(
-                &self.copy,
-                &mut piece,
-                self.len - HASH_LEN as u64 - self.copy_left,
-            )?;
-            self.copy_left -= piece.len() as u64;
+        let left = self.copy_len - self.read;
+        if left > 0 {
+            let mut piece = vec![0; max.min(left as usize)];
+            std::os::unix::fs::FileExt::read_exact_at(&self.copy, &mut piece, self.read)?;
+            self.read += piece.len() as u64;
             if let Some(hasher) = &mut self.hasher {
                 hasher.update(&piece);
             }
@@ -242,4 +240,83 @@ pub fn contents(snapshot: &OpenSnapshot) -> anyhow::Result<(i64, u64)> {
     let keys =
         MvccStore::key_count(&snapshot.db.begin_read()?).map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok((revision, keys))
+}
+
+#[cfg(test)]
+mod tests {
+    use etcdlab_core::proto::etcdserverpb::PutRequest;
+
+    use super::*;
+
+    fn put(store: &mut MvccStore, txn: &redb::WriteTransaction, key: &str, value: &str) {
+        let put = PutRequest {
+            key: key.into(),
+            value: value.into(),
+            ..Default::default()
+        };
+        store.put(txn, &put).unwrap();
+    }
+
+    /// Writes `db`'s file followed by its SHA-256 to `file`: a snapshot file as an older
+    /// etcdlab wrote it.
+    fn with_hash(db_file: &Path, file: &Path) {
+        let bytes = fs::read(db_file).unwrap();
+        let mut out = bytes.clone();
+        out.extend_from_slice(&Sha256::digest(&bytes));
+        fs::write(file, out).unwrap();
+    }
+
+    #[test]
+    fn a_file_of_storage_format_2_opens_with_its_own_live_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let db_file = dir.path().join("old.redb");
+        {
+            let db = Database::create(&db_file).unwrap();
+            let txn = db.begin_write().unwrap();
+            storage_format::record(&txn).unwrap();
+            let mut store = MvccStore::open(&txn).unwrap();
+            put(&mut store, &txn, "a", "1");
+            put(&mut store, &txn, "a", "2");
+            put(&mut store, &txn, "b", "1");
+            txn.commit().unwrap();
+        }
+        let file = dir.path().join("old.db");
+        with_hash(&db_file, &file);
+        let opened = open(&file, false).unwrap();
+        assert_eq!(contents(&opened).unwrap(), (4, 2));
+    }
+
+    #[test]
+    fn a_taken_snapshot_reads_out_as_its_database_then_its_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::create(dir.path().join("member.redb")).unwrap();
+        let txn = db.begin_write().unwrap();
+        storage_format::record(&txn).unwrap();
+        let mut store = MvccStore::open(&txn).unwrap();
+        put(&mut store, &txn, "a", "1");
+        put(&mut store, &txn, "a", "2");
+        txn.commit().unwrap();
+        let mut snapshot = Snapshot::take(&db, dir.path()).unwrap();
+        let mut bytes = Vec::new();
+        loop {
+            let piece = snapshot.read_piece(1000).unwrap();
+            if piece.is_empty() {
+                break;
+            }
+            bytes.extend_from_slice(&piece);
+        }
+        assert_eq!(bytes.len() as u64, snapshot.len());
+        let (database, hash) = bytes.split_at(bytes.len() - HASH_LEN);
+        assert_eq!(hash, Sha256::digest(database).as_slice());
+        // The copy has no name left behind in the directory.
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["member.redb"]);
+        let file = dir.path().join("saved.db");
+        fs::write(&file, &bytes).unwrap();
+        let opened = open(&file, false).unwrap();
+        assert_eq!(contents(&opened).unwrap(), (3, 1));
+    }
 }
