@@ -440,24 +440,16 @@ fn mask_varying(bytes: &[u8]) -> Vec<u8> {
     let duration = regex_lite::Regex::new(r"\b[0-9]+(\.[0-9]+)?(ns|µs|ms|s)\b").unwrap();
     let took =
         regex_lite::Regex::new(r#"(took = |"took":"|"Took" : |\| +)[0-9.]+(ns|µs|ms|s)"#).unwrap();
-    let sizes = [
-        (r"\b[0-9]+(\.[0-9]+)? [kMG]?B\b", "<size>"),
-        (r#""(dbSize|dbSizeInUse)":[0-9]+"#, r#""$1":<size>"#),
-        (r#""DBSize" : [0-9]+"#, r#""DBSize" : <size>"#),
-    ]
-    .map(|(pattern, mask)| (regex_lite::Regex::new(pattern).unwrap(), mask));
     let timed = took.is_match(text);
-    if !timed && !sizes.iter().any(|(size, _)| size.is_match(text)) {
+    let sized = support::mask_sizes(text);
+    if !timed && sized == text {
         return bytes.to_vec();
     }
-    let mut masked = if timed {
-        duration.replace_all(text, "<duration>").into_owned()
+    let masked = if timed {
+        duration.replace_all(&sized, "<duration>").into_owned()
     } else {
-        text.to_string()
+        sized
     };
-    for (size, mask) in &sizes {
-        masked = size.replace_all(&masked, *mask).into_owned();
-    }
     let dashes = regex_lite::Regex::new(r"-+").unwrap();
     let spaces = regex_lite::Regex::new(r" +").unwrap();
     masked
