@@ -83,14 +83,7 @@ fn mask_times(text: &str) -> String {
         (r#""TTL" : \d+"#, r#""TTL" : N"#),
         (r#""raft_term":\d+"#, r#""raft_term":N"#),
     ];
-    let mut text = normalize(text);
-    for (pattern, replacement) in rules {
-        text = regex_lite::Regex::new(pattern)
-            .unwrap()
-            .replace_all(&text, replacement)
-            .into_owned();
-    }
-    text
+    support::replace_all(&normalize(text), &rules)
 }
 
 #[test]

@@ -508,13 +508,7 @@ pub fn normalize(text: &str) -> String {
         (r"127\.0\.0\.1:\d+", "127.0.0.1:PORT"),
         (r"\| *[0-9.]+[µmn]?s *\|", "| T |"),
     ];
-    let mut text = text;
-    for (pattern, replacement) in rules {
-        text = regex_lite::Regex::new(pattern)
-            .unwrap()
-            .replace_all(&text, replacement)
-            .into_owned();
-    }
+    let text = replace_all(&text, &rules);
     let padding = regex_lite::Regex::new(r" *\| *").unwrap();
     let dashes = regex_lite::Regex::new(r"-+").unwrap();
     text.lines()
@@ -539,11 +533,16 @@ pub fn mask_sizes(text: &str) -> String {
         (r#""DBSize" : \d+"#, r#""DBSize" : N"#),
         (r"\d+(\.\d+)? [kMG]?B\b", "SIZE"),
     ];
+    replace_all(text, &rules)
+}
+
+/// `text` with each `(pattern, replacement)` applied in turn.
+pub fn replace_all(text: &str, rules: &[(&str, &str)]) -> String {
     let mut text = text.to_string();
     for (pattern, replacement) in rules {
         text = regex_lite::Regex::new(pattern)
             .unwrap()
-            .replace_all(&text, replacement)
+            .replace_all(&text, *replacement)
             .into_owned();
     }
     text
