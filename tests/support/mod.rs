@@ -6,10 +6,12 @@
 
 pub mod netns;
 pub mod pki;
+pub mod ports;
 pub mod transcript;
 
+pub use ports::{free_lab_base, free_port};
+
 use std::io::Write;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -22,15 +24,6 @@ pub fn shared_dir() -> PathBuf {
 /// Our binary, as cargo built it for this test run.
 pub fn etcdlab_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_etcdlab"))
-}
-
-/// A port that was free a moment ago on 127.0.0.1.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Waits until `check` succeeds, retrying every 200 ms; panics with `what` and the last error
@@ -618,24 +611,6 @@ fn dechunk(mut body: &str) -> String {
     out
 }
 
-/// A client port `p` such that `p`, `p+1`, `p+10000`, ... (one pair per member) are free now,
-/// different for every call in this process.
-pub fn free_lab_base(size: u16) -> u16 {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static CALLS: AtomicU32 = AtomicU32::new(0);
-    let free = |p: u32| TcpListener::bind(("127.0.0.1", p as u16)).is_ok();
-    let limit = 65535 - 10000 * u32::from(size.max(1) - 1) - 1;
-    let mut p = (std::process::id() % 2000) * 6 + CALLS.fetch_add(1, Ordering::Relaxed) * 300;
-    for _ in 0..5000 {
-        let base = 10000 + p % (limit - 10000);
-        if (0..u32::from(size)).all(|i| free(base + 10000 * i) && free(base + 10000 * i + 1)) {
-            return base as u16;
-        }
-        p += 2;
-    }
-    panic!("no free ports for a lab of {size}")
-}
-
 /// An `etcdlab lab` in a temporary data dir on free ports, stopped on drop.
 pub struct Lab {
     pub addr: String,
@@ -649,17 +624,19 @@ impl Lab {
     pub fn start(size: u16, extra: &[&str]) -> Lab {
         let dir = tempfile::tempdir().unwrap();
         let addr = format!("127.0.0.1:{}", free_port());
+        let log_path = dir.path().join("lab.log");
+        let log = std::fs::File::create(&log_path).unwrap();
         let child = Command::new(etcdlab_bin())
             .args(["lab", "--size", &size.to_string(), "--ui-addr", &addr])
-            .args(["--data-dir", &dir.path().to_string_lossy()])
+            .args(["--data-dir", &dir.path().join("data").to_string_lossy()])
             .args(["--base-port", &free_lab_base(size).to_string()])
             .args(extra)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
             .spawn()
             .expect("starting etcdlab lab");
-        let lab = Lab {
+        let mut lab = Lab {
             addr,
             dir,
             process: Process { child },
@@ -677,9 +654,11 @@ impl Lab {
             if members.len() == usize::from(size) && leaders == 1 && streaming {
                 return lab;
             }
+            let exited = lab.process.child.try_wait().unwrap();
             assert!(
-                Instant::now() < deadline,
-                "the lab did not come up: {members:?}"
+                Instant::now() < deadline && exited.is_none(),
+                "the lab did not come up ({exited:?}): {members:?}\n{}",
+                std::fs::read_to_string(&log_path).unwrap_or_default()
             );
             std::thread::sleep(Duration::from_millis(100));
         }
