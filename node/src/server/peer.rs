@@ -39,6 +39,8 @@ use crate::tls::{self, ServerFiles};
 /// Frames larger than this are refused (a Raft message is bounded by max_size_per_msg).
 const MAX_FRAME: usize = 64 * 1024 * 1024;
 const QUEUE_PER_PEER: usize = 4096;
+/// The read buffer of an incoming peer connection.
+const READ_BUFFER: usize = 64 * 1024;
 /// The length that asks for the member list instead of carrying a message.
 const MEMBERS_REQUEST: u32 = u32::MAX;
 /// The length that opens a message connection; the sender's cluster id follows.
@@ -377,6 +379,9 @@ async fn read_frames(
             return Ok(());
         }
     }
+    // Frames arrive in bursts (a ready's appends, a batch of responses): one read takes them
+    // all instead of two reads per frame.
+    let mut stream = tokio::io::BufReader::with_capacity(READ_BUFFER, stream);
     let mut buf = Vec::new();
     loop {
         stream.read_exact(&mut len).await?;
