@@ -10,6 +10,8 @@ use etcdlab_core::member::WriteResponse;
 use etcdlab_core::mvcc::{self, MvccStore};
 use etcdlab_core::proto::etcdlab::raft_request::Op;
 use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use etcdlab_core::proto::etcdserverpb::alarm_request::AlarmAction;
 use etcdlab_core::proto::etcdserverpb::{
@@ -29,16 +31,52 @@ use etcdlab_core::auth::Access;
 pub struct KvService {
     member: MemberHandle,
     max_request_bytes: usize,
-    /// The backend quota and the file it applies to.
-    quota: Option<(u64, PathBuf)>,
+    quota: Option<Quota>,
     auth: AuthGate,
+}
+
+/// How old the database size a quota check uses may be. etcd's check reads a backend size
+/// that changes only at its batched commits (every 100 ms); reading the file's size for every
+/// write cost a busy leader a stat per put.
+const QUOTA_SIZE_AGE: Duration = Duration::from_millis(100);
+
+/// The backend quota (`--quota-backend-bytes`) and the database file it applies to.
+pub struct Quota {
+    bytes: u64,
+    path: PathBuf,
+    /// The file's size and when it was read.
+    size: Mutex<Option<(Instant, u64)>>,
+}
+
+impl Quota {
+    pub fn new(bytes: u64, path: PathBuf) -> Self {
+        Quota {
+            bytes,
+            path,
+            size: Mutex::new(None),
+        }
+    }
+
+    /// Whether a request of `len` bytes still fits.
+    fn admits(&self, len: usize) -> bool {
+        let mut size = self.size.lock().unwrap_or_else(|p| p.into_inner());
+        let file_size = match *size {
+            Some((read_at, bytes)) if read_at.elapsed() < QUOTA_SIZE_AGE => bytes,
+            _ => {
+                let bytes = std::fs::metadata(&self.path).map_or(0, |m| m.len());
+                *size = Some((Instant::now(), bytes));
+                bytes
+            }
+        };
+        file_size + len as u64 <= self.bytes
+    }
 }
 
 impl KvService {
     pub fn new(
         member: MemberHandle,
         max_request_bytes: usize,
-        quota: Option<(u64, PathBuf)>,
+        quota: Option<Quota>,
     ) -> Self {
         KvService {
             auth: AuthGate::new(member.clone()),
@@ -51,11 +89,11 @@ impl KvService {
     /// etcd's quota check before a write that adds data: past the quota, raise NOSPACE for
     /// this member (through Raft, so every member refuses writes) and refuse this one.
     async fn check_quota(&self, request: &impl prost::Message) -> Result<(), Status> {
-        let Some((quota, path)) = &self.quota else {
-            return Ok(());
-        };
-        let size = std::fs::metadata(path).map_or(0, |m| m.len());
-        if size + request.encoded_len() as u64 <= *quota {
+        if self
+            .quota
+            .as_ref()
+            .is_none_or(|quota| quota.admits(request.encoded_len()))
+        {
             return Ok(());
         }
         let raise = AlarmRequest {

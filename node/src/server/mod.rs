@@ -186,7 +186,7 @@ async fn run(config: ServerConfig) -> anyhow::Result<()> {
                 config.max_request_bytes,
                 config
                     .quota_backend_bytes
-                    .map(|q| (q, data_dir::db_path(&config.data_dir))),
+                    .map(|q| kv::Quota::new(q, data_dir::db_path(&config.data_dir))),
             ))
             .max_decoding_message_size(limit),
         )
