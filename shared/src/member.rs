@@ -325,7 +325,7 @@ impl Member {
     /// From now on, makes synced readies durable through `store` (a journal file the host has
     /// already replayed with [`crate::journal::replay`]) instead of synced database commits.
     pub fn attach_journal(&mut self, store: Box<dyn JournalStore>) -> Result<(), CoreError> {
-        self.journal = Some(Journal::attach(self.database(), store)?);
+        self.journal = Some(Journal::attach(self.database(), store, self.id())?);
         Ok(())
     }
 

@@ -76,7 +76,7 @@ impl JournalStore for MemoryStore {
 /// 7), then a new leader's term 2 overwriting 8 and adding 9.
 fn two_records(db: &Database) -> Vec<u8> {
     let store = MemoryStore::default();
-    let mut journal = Journal::attach(db, Box::new(store.clone())).unwrap();
+    let mut journal = Journal::attach(db, Box::new(store.clone()), 0).unwrap();
     journal
         .append(&entries(6..=8, 1), Some(&hard_state(1, 1, 7)))
         .unwrap();
@@ -114,7 +114,7 @@ fn replay_puts_the_records_back_into_the_log_once() {
     assert_eq!(replay(&db, &journal).unwrap(), 0);
     // A journal attached afterwards goes on from sequence 3.
     let store = MemoryStore::default();
-    let mut next = Journal::attach(&db, Box::new(store.clone())).unwrap();
+    let mut next = Journal::attach(&db, Box::new(store.clone()), 0).unwrap();
     next.append(&entries(10..=10, 2), None).unwrap();
     let records = live_records(&store.bytes(), 2).unwrap();
     assert_eq!(records[0].seq, 3);
@@ -164,7 +164,7 @@ fn a_damaged_record_followed_by_a_newer_one_is_refused() {
 fn after_a_checkpoint_new_records_overwrite_the_old_and_replay_alone() {
     let db = database();
     let store = MemoryStore::default();
-    let mut journal = Journal::attach(&db, Box::new(store.clone())).unwrap();
+    let mut journal = Journal::attach(&db, Box::new(store.clone()), 0).unwrap();
     // Three records of two entries each, then a checkpoint holding them.
     for first in [6, 8, 10] {
         journal
@@ -237,7 +237,7 @@ fn the_commit_index_never_moves_back() {
 fn a_checkpoint_is_due_after_enough_records_and_starts_the_journal_over() {
     let db = database();
     let store = MemoryStore::default();
-    let mut journal = Journal::attach(&db, Box::new(store.clone())).unwrap();
+    let mut journal = Journal::attach(&db, Box::new(store.clone()), 0).unwrap();
     for i in 0..CHECKPOINT_RECORDS {
         assert!(!journal.checkpoint_due());
         journal.append(&entries(6 + i..=6 + i, 1), None).unwrap();
@@ -251,6 +251,34 @@ fn a_checkpoint_is_due_after_enough_records_and_starts_the_journal_over() {
     assert_eq!(checkpoint_seq(&db).unwrap(), CHECKPOINT_RECORDS);
     // Every record is in the database: the journal replays none of them.
     assert_eq!(replay(&db, &store.bytes()).unwrap(), 0);
+}
+
+#[test]
+fn members_checkpoint_first_at_different_records_then_at_the_same_interval() {
+    let db = database();
+    let store = MemoryStore::default();
+    // A member id staggers the first checkpoint by up to half an interval.
+    let stagger = CHECKPOINT_RECORDS / 2 - 10;
+    let mut journal = Journal::attach(&db, Box::new(store.clone()), stagger).unwrap();
+    let mut next = 6;
+    let mut append_until_due = |journal: &mut Journal| {
+        let mut records = 0;
+        while !journal.checkpoint_due() {
+            journal.append(&entries(next..=next, 1), None).unwrap();
+            next += 1;
+            records += 1;
+        }
+        records
+    };
+    assert_eq!(append_until_due(&mut journal), CHECKPOINT_RECORDS - stagger);
+    let txn = db.begin_write().unwrap();
+    journal.mark_checkpoint(&txn).unwrap();
+    txn.commit().unwrap();
+    journal.checkpointed();
+    assert_eq!(append_until_due(&mut journal), CHECKPOINT_RECORDS);
+    // The stagger never makes the interval shorter than half.
+    let other = Journal::attach(&db, Box::new(MemoryStore::default()), u64::MAX).unwrap();
+    assert!(other.records_due >= CHECKPOINT_RECORDS / 2);
 }
 
 fn any() -> raft::GetEntriesContext {
