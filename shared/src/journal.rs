@@ -40,9 +40,10 @@ use crate::raft_log::{RaftLog, STATE};
 /// Records between two checkpoints. Fewer synced commits make writes cheaper; more records
 /// make each checkpoint write more pages at once, and redb keeps the pages the unsynced commits
 /// freed until the next synced one. A checkpoint stalls its member's loop: after 256 records
-/// one took 2 to 14 ms (a ready ~1 ms) and set the tail of a single client's puts (p99 2.1 ms,
-/// etcd's 1.7 ms); after 128, 1 to 3 ms, with p99 of one and of 64 clients at or below etcd's
-/// and the same throughput (3 members, `bench/compare`'s put workloads, alternating runs).
+/// one took 2 to 14 ms (a ready ~1 ms) and set the tail of a single client's puts (p99
+/// 1.0–1.27× etcd's); after 128, 1 to 6 ms, p99 0.58–1.15× etcd's with one client and
+/// 0.70–0.88× with 64, throughput unchanged (3 members, `bench/compare`'s put workloads, five
+/// alternating rounds on a noisy machine).
 pub const CHECKPOINT_RECORDS: u64 = 128;
 /// Journal bytes that force a checkpoint before [`CHECKPOINT_RECORDS`] (large entries).
 pub const CHECKPOINT_BYTES: u64 = 4 << 20;
