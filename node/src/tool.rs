@@ -16,8 +16,17 @@ pub fn parse<T: clap::Parser>(args: Vec<OsString>) -> Result<T, ExitCode> {
 }
 
 /// Runs `body` on a multi-threaded runtime; a failure is printed as `<tool>: <error>`.
+///
+/// Without the LIFO slot: with it, a task woken by another runs right after it, so every gRPC
+/// response finished by a handler had its connection task write it out alone, one `writev`
+/// each; without it the connection task runs after the handlers woken together and writes
+/// their responses at once (64-client puts +15–22 %, watch fan-out +8–10 %, alternating
+/// runs). The option is tokio's unstable API: `.cargo/config.toml` sets `tokio_unstable`.
 pub fn run(tool: &str, body: impl Future<Output = anyhow::Result<()>>) -> ExitCode {
-    let result = tokio::runtime::Builder::new_multi_thread()
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    #[cfg(tokio_unstable)]
+    builder.disable_lifo_slot();
+    let result = builder
         .enable_all()
         .build()
         .context("starting the async runtime")
