@@ -85,7 +85,7 @@ impl Journal {
     /// together append one record per leader ready each, so with equal intervals both followers
     /// of a three-member cluster checkpoint in the same ready and the leader, needing one of
     /// their acknowledgements, waits for the slower checkpoint (a write's p99 with one client
-    /// was 30 % above etcd's); staggered, the other follower acknowledges meanwhile.
+    /// was up to 27 % above etcd's); staggered, the other follower acknowledges meanwhile.
     pub fn attach(
         db: &Database,
         store: Box<dyn JournalStore>,
