@@ -187,7 +187,6 @@ async fn run_sender(
     mut queue: mpsc::Receiver<Envelope>,
 ) {
     let mut backoff = Duration::from_millis(50);
-    let mut pending: Option<Envelope> = None;
     let mut last_tls_failure = String::new();
     loop {
         let connect = async {
@@ -221,7 +220,6 @@ async fn run_sender(
                 }
                 // While the peer is down, drain what queued up: Raft will resend what matters.
                 while queue.try_recv().is_ok() {}
-                pending = None;
                 if queue.is_closed() {
                     return;
                 }
@@ -234,12 +232,8 @@ async fn run_sender(
         last_tls_failure.clear();
         let mut writer = BufWriter::new(stream);
         loop {
-            let msg = match pending.take() {
-                Some(m) => m,
-                None => match queue.recv().await {
-                    Some(m) => m,
-                    None => return,
-                },
+            let Some(msg) = queue.recv().await else {
+                return;
             };
             if write_frame(&mut writer, &msg).await.is_err() {
                 tracing::debug!(peer = %format!("{id:x}"), "peer connection lost; reconnecting");
