@@ -73,11 +73,7 @@ impl Quota {
 }
 
 impl KvService {
-    pub fn new(
-        member: MemberHandle,
-        max_request_bytes: usize,
-        quota: Option<Quota>,
-    ) -> Self {
+    pub fn new(member: MemberHandle, max_request_bytes: usize, quota: Option<Quota>) -> Self {
         KvService {
             auth: AuthGate::new(member.clone()),
             member,
