@@ -4,8 +4,8 @@
 //! through the real `/usr/bin/etcdctl`; then a fresh real etcd (empty data dir, same ports, so
 //! the same member and cluster ids) replays the list through `etcdlab ctl`. Every command must
 //! give the same exit code and the same stdout byte for byte — timings (`took = ...`) and the
-//! fresh etcd's database size are the only things masked — and the same error lines on stderr (without the real etcdctl's JSON
-//! warning logs and cobra's repeated error line).
+//! fresh etcd's database size are the only things masked — and the same error lines on stderr
+//! (without the real etcdctl's JSON warning logs and cobra's repeated error line).
 //!
 //! The list covers get/put/del/txn/compaction/endpoint/version/member with their flags, every
 //! output format, txn from stdin (interactive too), the global flags and `ETCDCTL_*`

@@ -4,9 +4,10 @@
 //! Format 2 keeps every table but `mvcc_history` as `&[u8] → &[u8]` (`byte_rows`) and
 //! records `"format" → 2` (big-endian) in the table `etcdlab_format`. Format 3 is a snapshot
 //! file's: format 2 less the live-key table ([`SNAPSHOT_FILE`]). [`prepare`] runs once per open
-//! of a data dir or a snapshot file: it records the format in a new database, converts a format-1
-//! one in place (natively; the browser never sees one) and a format-3 one by rebuilding its
-//! live keys, and refuses one written by a newer etcdlab. Raft snapshots carry their format too, see [`crate::state_snapshot`].
+//! of a data dir or a snapshot file: it records the format in a new database, converts a
+//! format-1 one in place (natively; the browser never sees one) and a format-3 one by
+//! rebuilding its live keys, and refuses one written by a newer etcdlab. Raft snapshots carry
+//! their format too, see [`crate::state_snapshot`].
 
 use redb::{Database, ReadableTable, TableDefinition, TableHandle, WriteTransaction};
 

@@ -1998,7 +1998,7 @@ fn a_copy_without_live_keys_rebuilds_them_from_history() {
     let mut f = Fixture::new();
     f.put("a", "1");
     f.put("a", "2");
-    f.put("ab", "1"); // a prefix of the next key and of the one before
+    f.put("ab", "1"); // "a" is a prefix of it: their history rows must not mix
     f.put("b", "1");
     f.del("b", b"");
     f.put("c", "1");
