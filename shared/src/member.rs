@@ -209,6 +209,9 @@ pub struct MemberStatus {
     pub last_index: u64,
     pub revision: i64,
     pub compact_revision: i64,
+    /// Whether auth is enabled in the applied state: while it is not, a request needs no
+    /// check, and a host can tell without reading the auth store.
+    pub auth_enabled: bool,
 }
 
 /// One Raft member with its state machine. See the module docs for the driving protocol.
@@ -223,6 +226,8 @@ pub struct Member {
     cluster_version_set: bool,
     /// Whether the NOSPACE alarm is raised: writes that add data are refused until disarmed.
     no_space: bool,
+    /// Whether auth is enabled in the applied state ([`MemberStatus::auth_enabled`]).
+    auth_enabled: bool,
     /// Whether this member has applied its own removal from the cluster.
     removed: bool,
     logger: slog::Logger,
@@ -254,6 +259,7 @@ impl Member {
         crate::lease::create_table(&txn)?;
         crate::auth::store::create_tables(&txn)?;
         let no_space = crate::alarms::no_space(&txn)?;
+        let auth_enabled = crate::auth::store::enabled(&txn)?;
         let (stored_id, stored_cluster, applied_index, cluster_version_set) = {
             let meta = txn.open_table(META)?;
             let read = |k: &[u8]| read_meta(&meta, k);
@@ -315,6 +321,7 @@ impl Member {
             attributes_published: false,
             cluster_version_set,
             no_space,
+            auth_enabled,
             removed,
             logger: logger.clone(),
             lessor: Lessor::default(),
@@ -664,6 +671,7 @@ impl Member {
             last_index: raft.raft_log.last_index(),
             revision: self.mvcc.current_revision(),
             compact_revision: self.mvcc.compact_revision(),
+            auth_enabled: self.auth_enabled,
         }
     }
 
@@ -991,6 +999,7 @@ impl Member {
         self.mvcc = MvccStore::open(txn)?;
         self.cluster_version_set = txn.open_table(CLUSTER_VERSION)?.get(VERSION)?.is_some();
         self.no_space = crate::alarms::no_space(txn)?;
+        self.auth_enabled = crate::auth::store::enabled(txn)?;
         let (term, index, snapshot_term) = (self.raw.raft.term, meta.index, meta.term);
         self.events.record(term, || EventKind::SnapshotApplied {
             index,
@@ -1089,7 +1098,11 @@ impl Member {
                 | Op::RoleDelete(_)
                 | Op::RoleGrantPermission(_)
                 | Op::RoleRevokePermission(_)),
-            ) => Ok(WriteResponse::Auth(crate::auth::store::apply(txn, &op)?)),
+            ) => {
+                let outcome = crate::auth::store::apply(txn, &op)?;
+                self.auth_enabled = crate::auth::store::enabled(txn)?;
+                Ok(WriteResponse::Auth(outcome))
+            }
             Some(Op::Put(r)) => self.mvcc.put(txn, &r).map(|mut resp| {
                 resp.header = Some(self.header(resp.header.take()));
                 WriteResponse::Put(resp)
@@ -1362,3 +1375,8 @@ fn bootstrap_log(
     )?;
     Ok(cluster_id)
 }
+
+#[cfg(test)]
+pub(crate) mod one_member;
+#[cfg(test)]
+mod tests;

@@ -634,6 +634,16 @@ impl MemberLoop {
         if out.synced && !self.faults.disk_delay.is_zero() {
             thread::sleep(self.faults.disk_delay);
         }
+        // Published before any answer leaves: a client told its write is done (`auth enable`,
+        // say) finds the status that services check already saying so.
+        let status = self.member.status();
+        let previous = std::mem::replace(
+            &mut *self.status.lock().unwrap_or_else(|p| p.into_inner()),
+            status,
+        );
+        if status.leader_id != 0 && status.leader_id != previous.leader_id {
+            self.metrics.leader_changed();
+        }
         for (id, result) in out.responses {
             if let Some(reply) = self.proposals.remove(&id) {
                 let _ = reply.send(result.map_err(MemberError::from));
@@ -659,7 +669,6 @@ impl MemberLoop {
                 }
             }
         }
-        let status = self.member.status();
         self.reads_confirmed.retain_mut(|(index, waiters)| {
             if *index > status.applied_index {
                 return true;
@@ -669,13 +678,6 @@ impl MemberLoop {
             }
             false
         });
-        let previous = std::mem::replace(
-            &mut *self.status.lock().unwrap_or_else(|p| p.into_inner()),
-            status,
-        );
-        if status.leader_id != 0 && status.leader_id != previous.leader_id {
-            self.metrics.leader_changed();
-        }
         self.metrics.set_pending(self.proposals.len());
         self.revision.send_if_modified(|revision| {
             let changed = *revision != status.revision;

@@ -218,6 +218,7 @@ mod tests {
             last_index: 7,
             revision: 3,
             compact_revision: 0,
+            auth_enabled: false,
         };
         let text = metrics.render(&status, 4096, 2);
         for line in [

@@ -171,6 +171,14 @@ fn has_root_role(user: &User) -> bool {
     user.roles.iter().any(|r| r == ROOT)
 }
 
+/// Whether auth is enabled, as `txn` sees the store.
+pub(crate) fn enabled(txn: &WriteTransaction) -> Result<bool, CoreError> {
+    Ok(txn
+        .open_table(META)?
+        .get(ENABLED)?
+        .is_some_and(|v| v.value() == [1]))
+}
+
 /// Applies one auth change inside `txn`. The inner `Err` is etcd's refusal, with nothing
 /// changed; the outer one a storage failure.
 pub(crate) fn apply(txn: &WriteTransaction, op: &Op) -> Result<Result<(), AuthError>, CoreError> {

@@ -234,74 +234,11 @@ mod through_a_member {
     //! The same logic driven through a one-member cluster: grants and puts proposed, time passed
     //! in, expiry proposing the revoke, and a restarted leader giving leases their full TTL.
 
-    use std::sync::Arc;
-
     use super::*;
     use crate::error::CoreError;
-    use crate::member::{Bootstrap, Member, MemberConfig, WriteResponse};
+    use crate::member::one_member::{new_database, open, settle, write};
+    use crate::member::{Member, WriteResponse};
     use crate::proto::etcdlab::raft_request::Op;
-    use crate::proto::etcdserverpb::Member as MemberInfo;
-
-    fn open(db: &Arc<Database>) -> Member {
-        let config = MemberConfig {
-            id: 1,
-            name: "m1".into(),
-            client_urls: vec![],
-            election_tick: 10,
-            heartbeat_tick: 1,
-            tick_ms: 100,
-            pre_vote: true,
-            snapshot_count: 10_000,
-        };
-        let bootstrap = Bootstrap::NewCluster {
-            cluster_id: 7,
-            members: vec![MemberInfo {
-                id: 1,
-                name: "m1".into(),
-                peer_ur_ls: vec!["http://m1:2380".into()],
-                ..Default::default()
-            }],
-        };
-        let logger = slog::Logger::root(slog::Discard, slog::o!());
-        let mut member = Member::open(db.clone(), config, bootstrap, &logger).unwrap();
-        // The bootstrap conf changes apply first: Raft does not campaign with them pending.
-        settle(&mut member);
-        member.campaign().unwrap();
-        settle(&mut member);
-        assert_eq!(member.status().role, raft::StateRole::Leader);
-        member
-    }
-
-    fn new_database() -> Arc<Database> {
-        Arc::new(
-            Database::builder()
-                .create_with_backend(InMemoryBackend::new())
-                .unwrap(),
-        )
-    }
-
-    /// Readies until nothing is left; the answers to proposals.
-    fn settle(member: &mut Member) -> Vec<Result<WriteResponse, MvccError>> {
-        let mut answers = Vec::new();
-        for _ in 0..10 {
-            answers.extend(
-                member
-                    .ready()
-                    .unwrap()
-                    .responses
-                    .into_iter()
-                    .map(|(_, r)| r),
-            );
-        }
-        answers
-    }
-
-    fn write(member: &mut Member, op: Op) -> Result<WriteResponse, MvccError> {
-        member.propose(op, 1).unwrap();
-        let mut answers = settle(member);
-        assert_eq!(answers.len(), 1);
-        answers.remove(0)
-    }
 
     fn has_key(member: &Member, key: &str) -> bool {
         let req = RangeRequest {
