@@ -35,7 +35,7 @@ use crate::events::{EventKind, EventLog, RaftEvent, hex_id};
 use crate::journal::{Journal, JournalStore};
 use crate::lease::Lessor;
 use crate::membership;
-use crate::mvcc::{MvccError, MvccStore};
+use crate::mvcc::{KeyTables, MvccError, MvccStore};
 use crate::proto::etcdlab::raft_request::Op;
 use crate::proto::etcdlab::{
     ClusterVersion, ConfChangeContext, MemberAttributes, MemberPeerUrls, RaftRequest,
@@ -1037,13 +1037,16 @@ impl Member {
         let Some(last) = entries.last().map(|e| e.index) else {
             return Ok(());
         };
+        // Open across a run of key-space requests, closed before anything else.
+        let mut key_tables = None;
         for entry in entries {
             match entry.get_entry_type() {
                 EntryType::EntryNormal if entry.data.is_empty() => {
                     self.record_applied(&entry, || EMPTY_ENTRY.into());
                 }
-                EntryType::EntryNormal => self.apply_request(txn, &entry, out)?,
+                EntryType::EntryNormal => self.apply_request(txn, &mut key_tables, &entry, out)?,
                 EntryType::EntryConfChange => {
+                    key_tables = None;
                     let cc = ConfChange::parse_from_bytes(&entry.data).map_err(|e| {
                         CoreError::Corrupt(format!("conf change at {}: {e}", entry.index))
                     })?;
@@ -1058,20 +1061,31 @@ impl Member {
                 }
             }
         }
+        drop(key_tables);
         txn.open_table(META)?
             .insert(APPLIED_INDEX, &u64_bytes(last)[..])?;
         self.applied_index = last;
         Ok(())
     }
 
-    fn apply_request(
+    /// Applies one request. Puts, deletes and txns use the key space's tables in `key_tables`,
+    /// opened by the first of a run; any other request closes them first, since it may open
+    /// them itself (a lease revoke deletes keys, a compaction drops history).
+    fn apply_request<'t>(
         &mut self,
-        txn: &WriteTransaction,
+        txn: &'t WriteTransaction,
+        key_tables: &mut Option<KeyTables<'t>>,
         entry: &Entry,
         out: &mut ReadyOutput,
     ) -> Result<(), CoreError> {
         let request = RaftRequest::decode(&entry.data[..])
             .map_err(|e| CoreError::Corrupt(format!("raft entry {}: {e}", entry.index)))?;
+        if !matches!(
+            request.op,
+            Some(Op::Put(_) | Op::DeleteRange(_) | Op::Txn(_))
+        ) {
+            *key_tables = None;
+        }
         self.record_applied(entry, || match &request.op {
             Some(op) => crate::request_text::describe(op),
             None => "nothing".into(),
@@ -1103,18 +1117,24 @@ impl Member {
                 self.auth_enabled = crate::auth::store::enabled(txn)?;
                 Ok(WriteResponse::Auth(outcome))
             }
-            Some(Op::Put(r)) => self.mvcc.put(txn, &r).map(|mut resp| {
-                resp.header = Some(self.header(resp.header.take()));
-                WriteResponse::Put(resp)
-            }),
-            Some(Op::DeleteRange(r)) => self.mvcc.delete_range(txn, &r).map(|mut resp| {
-                resp.header = Some(self.header(resp.header.take()));
-                WriteResponse::DeleteRange(resp)
-            }),
-            Some(Op::Txn(r)) => self.mvcc.txn(txn, &r).map(|mut resp| {
-                resp.header = Some(self.header(resp.header.take()));
-                WriteResponse::Txn(resp)
-            }),
+            Some(Op::Put(r)) => open_key_tables(key_tables, txn)
+                .and_then(|tables| self.mvcc.put_in(tables, &r))
+                .map(|mut resp| {
+                    resp.header = Some(self.header(resp.header.take()));
+                    WriteResponse::Put(resp)
+                }),
+            Some(Op::DeleteRange(r)) => open_key_tables(key_tables, txn)
+                .and_then(|tables| self.mvcc.delete_range_in(tables, &r))
+                .map(|mut resp| {
+                    resp.header = Some(self.header(resp.header.take()));
+                    WriteResponse::DeleteRange(resp)
+                }),
+            Some(Op::Txn(r)) => open_key_tables(key_tables, txn)
+                .and_then(|tables| self.mvcc.txn_in(tables, &r))
+                .map(|mut resp| {
+                    resp.header = Some(self.header(resp.header.take()));
+                    WriteResponse::Txn(resp)
+                }),
             Some(Op::Compaction(r)) => self.mvcc.compact(txn, &r).map(|mut resp| {
                 resp.header = Some(self.header(resp.header.take()));
                 WriteResponse::Compaction(resp)
@@ -1374,6 +1394,18 @@ fn bootstrap_log(
         &raft::eraftpb::ConfState::from((voters, Vec::<u64>::new())),
     )?;
     Ok(cluster_id)
+}
+
+/// The key space's tables in `slot`, opened in `txn` if they are not open yet.
+fn open_key_tables<'s, 't>(
+    slot: &'s mut Option<KeyTables<'t>>,
+    txn: &'t WriteTransaction,
+) -> Result<&'s mut KeyTables<'t>, MvccError> {
+    let tables = match slot.take() {
+        Some(tables) => tables,
+        None => KeyTables::open(txn)?,
+    };
+    Ok(slot.insert(tables))
 }
 
 #[cfg(test)]

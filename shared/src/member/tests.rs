@@ -1,5 +1,7 @@
 //! What a member reports about its applied state, driven through a one-member cluster.
 
+use redb::ReadableDatabase;
+
 use super::WriteResponse;
 use super::one_member::{new_database, open, write};
 use crate::auth::AuthError;
@@ -50,4 +52,63 @@ fn the_status_says_whether_auth_is_enabled_as_applied_and_after_a_restart() {
     assert!(member.status().auth_enabled, "read back when reopened");
     auth_outcome(write(&mut member, Op::AuthDisable(AuthDisableRequest {}))).unwrap();
     assert!(!member.status().auth_enabled);
+}
+
+#[test]
+fn one_ready_applies_key_space_requests_around_a_lease_revoke_and_a_compaction() {
+    use crate::proto::etcdserverpb::{
+        CompactionRequest, DeleteRangeRequest, LeaseGrantRequest, LeaseRevokeRequest, PutRequest,
+        RangeRequest, TxnRequest,
+    };
+    let mut member = open(&new_database());
+    write(
+        &mut member,
+        Op::LeaseGrant(LeaseGrantRequest { id: 9, ttl: 60 }),
+    )
+    .unwrap();
+    let put = |key: &str, lease: i64| {
+        Op::Put(PutRequest {
+            key: key.into(),
+            value: b"v".to_vec(),
+            lease,
+            ..Default::default()
+        })
+    };
+    // Proposed together, applied in one ready: the key space's tables are held open across
+    // the puts, then closed for the revoke and the compaction, which open them themselves.
+    let ops = [
+        put("a", 0),
+        put("leased", 9),
+        Op::LeaseRevoke(LeaseRevokeRequest { id: 9 }),
+        put("b", 0),
+        Op::Compaction(CompactionRequest {
+            revision: 3,
+            physical: false,
+        }),
+        Op::DeleteRange(DeleteRangeRequest {
+            key: b"a".to_vec(),
+            ..Default::default()
+        }),
+        Op::Txn(TxnRequest::default()),
+        put("c", 0),
+    ];
+    let count = ops.len();
+    for (id, op) in ops.into_iter().enumerate() {
+        member.propose(op, id as u64 + 1).unwrap();
+    }
+    let answers = super::one_member::settle(&mut member);
+    assert_eq!(answers.len(), count);
+    assert!(answers.iter().all(Result::is_ok), "{answers:?}");
+    let txn = member.database().begin_read().unwrap();
+    let all = RangeRequest {
+        key: vec![0],
+        range_end: vec![0],
+        ..Default::default()
+    };
+    let range = crate::mvcc::MvccStore::range(&txn, &all).unwrap();
+    let keys: Vec<_> = range.kvs.iter().map(|kv| kv.key.clone()).collect();
+    assert_eq!(keys, [b"b".to_vec(), b"c".to_vec()]);
+    // Revisions: a 2, leased 3, revoke 4, b 5, delete 6, c 7 (the empty txn takes none).
+    assert_eq!(member.status().revision, 7);
+    assert_eq!(member.status().compact_revision, 3);
 }

@@ -23,7 +23,7 @@ fn missing_history(key: &[u8], main: u64) -> MvccError {
 ///
 /// Only the change log since the previous compaction is walked: everything older is already one
 /// surviving version per key, which goes only if its key changed since.
-pub(super) fn compact(w: &mut Writer<'_>, rev: i64) -> Result<(), MvccError> {
+pub(super) fn compact(w: &mut Writer<'_, '_>, rev: i64) -> Result<(), MvccError> {
     let old = w.compacted();
     let mut newest: BTreeMap<Vec<u8>, (u64, u64)> = BTreeMap::new();
     let mut doomed: Vec<(Vec<u8>, u64, u64)> = Vec::new();

@@ -85,6 +85,7 @@ use crate::proto::etcdserverpb::{
 
 pub use range::{KeyRange, prefix_end};
 pub use txn::check_txn;
+pub use write::KeyTables;
 use write::Writer;
 
 pub(crate) const HISTORY: TableDefinition<(&[u8], u64), &[u8]> =
@@ -189,7 +190,16 @@ impl MvccStore {
         txn: &WriteTransaction,
         req: &PutRequest,
     ) -> Result<PutResponse, MvccError> {
-        self.write(txn, |w| w.put(req))
+        self.put_in(&mut KeyTables::open(txn)?, req)
+    }
+
+    /// [`MvccStore::put`] with the tables already open.
+    pub fn put_in(
+        &mut self,
+        tables: &mut KeyTables<'_>,
+        req: &PutRequest,
+    ) -> Result<PutResponse, MvccError> {
+        self.write_in(tables, |w| w.put(req))
     }
 
     /// etcd's DeleteRange: a tombstone for each live key in the range, all under one revision
@@ -199,7 +209,16 @@ impl MvccStore {
         txn: &WriteTransaction,
         req: &DeleteRangeRequest,
     ) -> Result<DeleteRangeResponse, MvccError> {
-        self.write(txn, |w| w.delete_range(req))
+        self.delete_range_in(&mut KeyTables::open(txn)?, req)
+    }
+
+    /// [`MvccStore::delete_range`] with the tables already open.
+    pub fn delete_range_in(
+        &mut self,
+        tables: &mut KeyTables<'_>,
+        req: &DeleteRangeRequest,
+    ) -> Result<DeleteRangeResponse, MvccError> {
+        self.write_in(tables, |w| w.delete_range(req))
     }
 
     /// etcd's Txn: [`check_txn`], then compares and the chosen branch's operations as one
@@ -209,8 +228,17 @@ impl MvccStore {
         txn: &WriteTransaction,
         req: &TxnRequest,
     ) -> Result<TxnResponse, MvccError> {
+        self.txn_in(&mut KeyTables::open(txn)?, req)
+    }
+
+    /// [`MvccStore::txn`] with the tables already open.
+    pub fn txn_in(
+        &mut self,
+        tables: &mut KeyTables<'_>,
+        req: &TxnRequest,
+    ) -> Result<TxnResponse, MvccError> {
         check_txn(req)?;
-        self.write(txn, |w| txn::apply(w, req))
+        self.write_in(tables, |w| txn::apply(w, req))
     }
 
     /// etcd's Compact: drops history below `req.revision`, keeping each key's newest version at
@@ -355,9 +383,18 @@ impl MvccStore {
     fn write<T>(
         &mut self,
         txn: &WriteTransaction,
-        f: impl FnOnce(&mut Writer<'_>) -> Result<T, MvccError>,
+        f: impl FnOnce(&mut Writer<'_, '_>) -> Result<T, MvccError>,
     ) -> Result<T, MvccError> {
-        let mut w = Writer::begin(txn, self.current, self.compacted)?;
+        self.write_in(&mut KeyTables::open(txn)?, f)
+    }
+
+    /// [`MvccStore::write`] with the tables already open.
+    fn write_in<T>(
+        &mut self,
+        tables: &mut KeyTables<'_>,
+        f: impl FnOnce(&mut Writer<'_, '_>) -> Result<T, MvccError>,
+    ) -> Result<T, MvccError> {
+        let mut w = Writer::begin(tables, self.current, self.compacted);
         let out = f(&mut w)?;
         self.current = w.finish()?;
         Ok(out)

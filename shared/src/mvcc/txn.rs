@@ -182,7 +182,7 @@ fn path_mismatch() -> MvccError {
 }
 
 /// Runs a txn in an open write (which must not have written yet).
-pub(super) fn apply(w: &mut Writer<'_>, req: &TxnRequest) -> Result<TxnResponse, MvccError> {
+pub(super) fn apply(w: &mut Writer<'_, '_>, req: &TxnRequest) -> Result<TxnResponse, MvccError> {
     let path = choose_path(w, req)?;
     // As etcd: put checks over the whole path first, then range checks.
     check_path(w, req, &path, Check::Puts)?;
@@ -195,7 +195,7 @@ pub(super) fn apply(w: &mut Writer<'_>, req: &TxnRequest) -> Result<TxnResponse,
     Ok(resp)
 }
 
-fn choose_path(w: &Writer<'_>, req: &TxnRequest) -> Result<Path, MvccError> {
+fn choose_path(w: &Writer<'_, '_>, req: &TxnRequest) -> Result<Path, MvccError> {
     let mut succeeded = true;
     for c in &req.compare {
         if !compare_holds(w, c)? {
@@ -211,7 +211,7 @@ fn choose_path(w: &Writer<'_>, req: &TxnRequest) -> Result<Path, MvccError> {
 
 /// etcd's `applyCompare`: every key in the compare's range must satisfy it; with no key there,
 /// a VALUE compare fails and the others compare against zeroes.
-fn compare_holds(w: &Writer<'_>, c: &Compare) -> Result<bool, MvccError> {
+fn compare_holds(w: &Writer<'_, '_>, c: &Compare) -> Result<bool, MvccError> {
     let mut any = false;
     let mut all = true;
     range::for_each_live(&w.latest, &KeyRange::new(&c.key, &c.range_end), |kv| {
@@ -264,7 +264,7 @@ enum Check {
 
 /// etcd's `checkRequests` on the chosen path, against the state before the txn.
 fn check_path(
-    w: &Writer<'_>,
+    w: &Writer<'_, '_>,
     req: &TxnRequest,
     path: &Path,
     check: Check,
@@ -299,7 +299,7 @@ fn check_path(
     Ok(())
 }
 
-fn run(w: &mut Writer<'_>, req: &TxnRequest, path: &Path) -> Result<TxnResponse, MvccError> {
+fn run(w: &mut Writer<'_, '_>, req: &TxnRequest, path: &Path) -> Result<TxnResponse, MvccError> {
     let ops = branch(req, path.succeeded);
     let mut nested = path.nested.iter();
     let mut responses = Vec::with_capacity(ops.len());

@@ -1,8 +1,11 @@
-//! One write request in progress: the key space's tables opened once in the caller's redb write
-//! transaction, the main revision the request will take, and the next sub revision.
+//! One write request in progress: the key space's tables open in the caller's redb write
+//! transaction ([`KeyTables`], opened once for a run of requests), the main revision the
+//! request will take, and the next sub revision.
 //!
 //! Puts and deletes go through [`Writer`] whether they come alone or inside a txn; a request
 //! that changes nothing leaves the revision where it was.
+
+use std::ops::{Deref, DerefMut};
 
 use redb::{ReadableTable, Table, WriteTransaction};
 
@@ -20,37 +23,63 @@ use crate::proto::etcdserverpb::{
 };
 use crate::proto::mvccpb::KeyValue;
 
-pub(super) struct Writer<'t> {
-    pub latest: Table<'t, &'static [u8], &'static [u8]>,
-    pub history: Table<'t, (&'static [u8], u64), &'static [u8]>,
-    pub changes: Table<'t, &'static [u8], &'static [u8]>,
+/// The tables a write request uses, open in one write transaction. Opening a table is a
+/// lookup in redb's table of tables, so a run of requests applied together (a ready's
+/// committed entries) opens them once; while they are open, nothing else in the transaction
+/// may open them.
+pub struct KeyTables<'t> {
+    pub(super) latest: Table<'t, &'static [u8], &'static [u8]>,
+    pub(super) history: Table<'t, (&'static [u8], u64), &'static [u8]>,
+    pub(super) changes: Table<'t, &'static [u8], &'static [u8]>,
     meta: Table<'t, &'static [u8], &'static [u8]>,
     /// The index of keys attached to leases, kept in step with `latest`.
     lease_keys: Table<'t, &'static [u8], &'static [u8]>,
     leases: Table<'t, &'static [u8], &'static [u8]>,
-    /// The revision before this request.
-    base: i64,
-    compacted: i64,
-    next_sub: i64,
 }
 
-impl<'t> Writer<'t> {
-    pub fn begin(
-        txn: &'t WriteTransaction,
-        current: i64,
-        compacted: i64,
-    ) -> Result<Writer<'t>, MvccError> {
-        Ok(Writer {
+impl<'t> KeyTables<'t> {
+    pub fn open(txn: &'t WriteTransaction) -> Result<KeyTables<'t>, MvccError> {
+        Ok(KeyTables {
             latest: txn.open_table(LATEST)?,
             history: txn.open_table(HISTORY)?,
             changes: txn.open_table(CHANGES)?,
             meta: txn.open_table(META)?,
             lease_keys: txn.open_table(LEASE_KEYS)?,
             leases: txn.open_table(crate::lease::LEASES)?,
+        })
+    }
+}
+
+pub(super) struct Writer<'a, 't> {
+    tables: &'a mut KeyTables<'t>,
+    /// The revision before this request.
+    base: i64,
+    compacted: i64,
+    next_sub: i64,
+}
+
+impl<'t> Deref for Writer<'_, 't> {
+    type Target = KeyTables<'t>;
+
+    fn deref(&self) -> &KeyTables<'t> {
+        self.tables
+    }
+}
+
+impl<'t> DerefMut for Writer<'_, 't> {
+    fn deref_mut(&mut self) -> &mut KeyTables<'t> {
+        self.tables
+    }
+}
+
+impl<'a, 't> Writer<'a, 't> {
+    pub fn begin(tables: &'a mut KeyTables<'t>, current: i64, compacted: i64) -> Writer<'a, 't> {
+        Writer {
+            tables,
             base: current,
             compacted,
             next_sub: 0,
-        })
+        }
     }
 
     /// The main revision this request's changes take.
