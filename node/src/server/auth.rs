@@ -33,7 +33,7 @@ use super::errors;
 use super::member_loop::MemberHandle;
 
 /// The metadata entry carrying the client certificate's CN, set by
-/// [`super::tls_listener::client_cert_user`] (which removes any a client sent).
+/// [`super::tls_listener::ClientCertUser`] (which removes any a client sent).
 pub const CERT_USER: &str = "x-etcdlab-client-cert-cn";
 
 /// How long a token is valid (etcd's simple tokens live 5 minutes without use).

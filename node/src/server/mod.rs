@@ -297,7 +297,7 @@ fn serve_url(
 }
 
 /// Serves `app` on `listener` until `stop` turns true; requests carry the listener's peer
-/// address (a [`tls_listener::TlsPeer`] on TLS ports) for [`tls_listener::client_cert_user`].
+/// address (a [`tls_listener::TlsPeer`] on TLS ports) for [`tls_listener::ClientCertUser`].
 fn serve_http<L, F>(
     listener: axum::serve::TapIo<L, F>,
     app: axum::Router,
@@ -308,7 +308,7 @@ where
     L::Addr: Clone + Send + Sync + std::fmt::Debug + 'static,
     F: FnMut(&mut L::Io) + Send + 'static,
 {
-    let app = app.layer(axum::middleware::from_fn(tls_listener::client_cert_user));
+    let app = app.layer(tls_listener::ClientCertUser);
     tokio::spawn(async move {
         axum::serve(
             listener,

@@ -4,14 +4,14 @@
 //! is logged with the client's address and the reason; only finished handshakes reach axum.
 //!
 //! Each connection comes with a [`TlsPeer`]: its client certificate's CN, which
-//! [`client_cert_user`] hands to the auth gate.
+//! [`ClientCertUser`] hands to the auth gate.
 
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Request};
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::extract::ConnectInfo;
+use axum::http::Request;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
@@ -33,19 +33,48 @@ pub struct TlsPeer {
     pub cert_user: Option<String>,
 }
 
-/// Middleware for every client port: drops a [`CERT_USER`] entry a client sent, and sets it
-/// from the connection's client certificate when there is one.
-pub async fn client_cert_user(mut request: Request, next: Next) -> Response {
-    let user = request
-        .extensions()
-        .get::<ConnectInfo<TlsPeer>>()
-        .and_then(|info| info.0.cert_user.clone())
-        .and_then(|name| axum::http::HeaderValue::from_str(&name).ok());
-    request.headers_mut().remove(CERT_USER);
-    if let Some(user) = user {
-        request.headers_mut().insert(CERT_USER, user);
+/// The layer every client port's routes sit behind: drops a [`CERT_USER`] entry a client
+/// sent, and sets it from the connection's client certificate when there is one. A plain
+/// tower layer, so a request costs no boxed future or cloned service on its way through.
+#[derive(Clone, Copy)]
+pub struct ClientCertUser;
+
+impl<S> tower::Layer<S> for ClientCertUser {
+    type Service = ClientCertUserService<S>;
+
+    fn layer(&self, inner: S) -> ClientCertUserService<S> {
+        ClientCertUserService(inner)
     }
-    next.run(request).await
+}
+
+/// A service behind [`ClientCertUser`].
+#[derive(Clone)]
+pub struct ClientCertUserService<S>(S);
+
+impl<S, B> tower::Service<Request<B>> for ClientCertUserService<S>
+where
+    S: tower::Service<Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<B>) -> S::Future {
+        let user = request
+            .extensions()
+            .get::<ConnectInfo<TlsPeer>>()
+            .and_then(|info| info.0.cert_user.clone())
+            .and_then(|name| axum::http::HeaderValue::from_str(&name).ok());
+        request.headers_mut().remove(CERT_USER);
+        if let Some(user) = user {
+            request.headers_mut().insert(CERT_USER, user);
+        }
+        self.0.call(request)
+    }
 }
 
 impl TlsListener {
@@ -109,5 +138,65 @@ impl axum::serve::Listener for TlsListener {
 
     fn local_addr(&self) -> std::io::Result<TlsPeer> {
         Ok(TlsPeer { cert_user: None })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tower::{Layer, Service, ServiceExt};
+
+    use super::*;
+
+    /// The `CERT_USER` entry the service behind the layer sees for `request`.
+    async fn seen_user(request: Request<()>) -> Option<String> {
+        let inner = tower::service_fn(|request: Request<()>| async move {
+            let user = request
+                .headers()
+                .get(CERT_USER)
+                .map(|v| v.to_str().unwrap().to_string());
+            Ok::<_, std::convert::Infallible>(user)
+        });
+        let mut service = ClientCertUser.layer(inner);
+        service.ready().await.unwrap().call(request).await.unwrap()
+    }
+
+    fn request(sent_user: Option<&str>, peer: Option<TlsPeer>) -> Request<()> {
+        let mut request = Request::new(());
+        if let Some(user) = sent_user {
+            request
+                .headers_mut()
+                .insert(CERT_USER, user.parse().unwrap());
+        }
+        if let Some(peer) = peer {
+            request.extensions_mut().insert(ConnectInfo(peer));
+        }
+        request
+    }
+
+    #[tokio::test]
+    async fn a_client_cannot_name_its_own_certificate_user() {
+        assert_eq!(seen_user(request(Some("root"), None)).await, None);
+        let anonymous = TlsPeer { cert_user: None };
+        assert_eq!(
+            seen_user(request(Some("root"), Some(anonymous))).await,
+            None
+        );
+    }
+
+    #[tokio::test]
+    async fn the_certificate_cn_is_the_user() {
+        let alice = || TlsPeer {
+            cert_user: Some("alice".into()),
+        };
+        assert_eq!(
+            seen_user(request(None, Some(alice()))).await.as_deref(),
+            Some("alice")
+        );
+        assert_eq!(
+            seen_user(request(Some("root"), Some(alice())))
+                .await
+                .as_deref(),
+            Some("alice")
+        );
     }
 }
