@@ -195,27 +195,14 @@ mod tests {
 
     #[test]
     fn a_snapshot_carries_users_roles_and_the_auth_flag() {
-        use crate::proto::etcdlab::{AuthEnable, UserAdd, raft_request::Op};
-        use crate::proto::etcdserverpb::AuthUserGrantRoleRequest;
+        use crate::auth::store::ROOT;
+        use crate::auth::store::tests::{enable, grant_role, user_add};
         use redb::ReadableDatabase;
 
         let source = database_with(&["1"]);
         let txn = source.begin_write().unwrap();
         crate::auth::store::create_tables(&txn).unwrap();
-        let ops = [
-            Op::UserAdd(UserAdd {
-                name: "root".into(),
-                password_hash: b"hash".to_vec(),
-                options: None,
-            }),
-            Op::UserGrantRole(AuthUserGrantRoleRequest {
-                user: "root".into(),
-                role: "root".into(),
-            }),
-            Op::AuthEnable(AuthEnable {
-                token_secret: b"secret".to_vec(),
-            }),
-        ];
+        let ops = [user_add(ROOT), grant_role(ROOT, ROOT), enable()];
         for op in &ops {
             crate::auth::store::apply(&txn, op).unwrap().unwrap();
         }
@@ -230,7 +217,7 @@ mod tests {
         let view = crate::auth::store::view(&read).unwrap();
         let state = view.state().unwrap();
         assert!(state.enabled);
-        assert_eq!(state.token_secret, b"secret");
+        assert_eq!(state.token_secret, b"s");
         assert_eq!(view.user("root").unwrap().unwrap().roles, ["root"]);
         assert_eq!(hash_of(&source), hash_of(&target));
     }

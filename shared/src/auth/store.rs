@@ -383,7 +383,7 @@ fn grant(perms: &mut Vec<Permission>, perm: &Permission) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use redb::{Database, ReadableDatabase, backends::InMemoryBackend};
 
     use super::*;
@@ -416,7 +416,7 @@ mod tests {
         view(&db.begin_read().unwrap()).unwrap().state().unwrap()
     }
 
-    fn user_add(name: &str) -> Op {
+    pub(crate) fn user_add(name: &str) -> Op {
         Op::UserAdd(UserAdd {
             name: name.into(),
             password_hash: b"hash".to_vec(),
@@ -424,7 +424,7 @@ mod tests {
         })
     }
 
-    fn grant_role(user: &str, role: &str) -> Op {
+    pub(crate) fn grant_role(user: &str, role: &str) -> Op {
         Op::UserGrantRole(AuthUserGrantRoleRequest {
             user: user.into(),
             role: role.into(),
@@ -446,7 +446,7 @@ mod tests {
         })
     }
 
-    fn enable() -> Op {
+    pub(crate) fn enable() -> Op {
         Op::AuthEnable(AuthEnable {
             token_secret: b"s".to_vec(),
         })
