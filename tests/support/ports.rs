@@ -9,8 +9,8 @@
 
 use std::fs::File;
 use std::net::TcpListener;
-use std::path::PathBuf;
-use std::sync::Mutex;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 
 /// Reserved ports start here (below the usual ephemeral range, above well-known services).
 const FIRST: u32 = 10_000;
@@ -27,10 +27,14 @@ fn ephemeral_start() -> u32 {
         .unwrap_or(32_768)
 }
 
-fn lock_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join("etcdlab-test-ports");
-    std::fs::create_dir_all(&dir).expect("creating the port lock dir");
-    dir
+/// The directory of the lock files, created once per process.
+fn lock_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join("etcdlab-test-ports");
+        std::fs::create_dir_all(&dir).expect("creating the port lock dir");
+        dir
+    })
 }
 
 /// Takes `port`'s lock for this process if no other process holds it and the port is free.
