@@ -189,9 +189,8 @@ impl RaftLog {
         }
         let term = raft::Storage::term(self, index)?;
         let mut table = txn.open_table(ENTRIES)?;
-        for i in self.first_index()..=index {
-            table.remove(&u64_bytes(i)[..])?;
-        }
+        let (first, last) = (u64_bytes(self.first_index()), u64_bytes(index));
+        table.retain_in(&first[..]..=&last[..], |_, _| false)?;
         if index >= self.cached_from {
             self.entries
                 .drain(..(index + 1 - self.cached_from) as usize);

@@ -13,6 +13,11 @@ use crate::proto::etcdserverpb::Member as MemberInfo;
 
 /// A member of a new one-member cluster on `db`, elected leader.
 pub(crate) fn open(db: &Arc<Database>) -> Member {
+    open_with_snapshot_count(db, 10_000)
+}
+
+/// [`open`] with this `--snapshot-count`.
+pub(crate) fn open_with_snapshot_count(db: &Arc<Database>, snapshot_count: u64) -> Member {
     let config = MemberConfig {
         id: 1,
         name: "m1".into(),
@@ -21,7 +26,7 @@ pub(crate) fn open(db: &Arc<Database>) -> Member {
         heartbeat_tick: 1,
         tick_ms: 100,
         pre_vote: true,
-        snapshot_count: 10_000,
+        snapshot_count,
     };
     let bootstrap = Bootstrap::NewCluster {
         cluster_id: 7,

@@ -1,9 +1,10 @@
-//! What a member reports about its applied state, driven through a one-member cluster.
+//! What a member reports about its applied state and how it keeps its Raft log, driven through a
+//! one-member cluster.
 
 use redb::ReadableDatabase;
 
 use super::WriteResponse;
-use super::one_member::{new_database, open, write};
+use super::one_member::{new_database, open, open_with_snapshot_count, write};
 use crate::auth::AuthError;
 use crate::auth::store::ROOT;
 use crate::auth::store::tests::{enable, grant_role, user_add};
@@ -95,4 +96,59 @@ fn one_ready_applies_key_space_requests_around_a_lease_revoke_and_a_compaction()
     // Revisions: a 2, leased 3, revoke 4, b 5, delete 6, c 7 (the empty txn takes none).
     assert_eq!(member.status().revision, 7);
     assert_eq!(member.status().compact_revision, 3);
+}
+
+#[test]
+fn a_due_log_compaction_is_spread_over_readies_and_removes_the_entries_from_disk() {
+    use super::{COMPACTION_STEP_ENTRIES, catch_up_entries};
+    use crate::proto::etcdserverpb::PutRequest;
+    use crate::raft_log::ENTRIES;
+    let snapshot_count = catch_up_entries(u64::MAX) + 3 * COMPACTION_STEP_ENTRIES;
+    let keep = catch_up_entries(snapshot_count);
+    let mut member = open_with_snapshot_count(&new_database(), snapshot_count);
+    let first_at_open = member.raw.store().first_index();
+    let mut compaction_steps = 0;
+    let mut next_id = 1;
+    // Puts in batches until a compaction has started and finished.
+    let mut compacted_to = None;
+    while compacted_to.is_none() || member.compacting_to.is_some() {
+        assert!(
+            next_id < 3 * snapshot_count,
+            "the compaction never finished"
+        );
+        for _ in 0..200 {
+            let put = PutRequest {
+                key: format!("k{}", next_id % 100).into_bytes(),
+                value: b"v".to_vec(),
+                ..Default::default()
+            };
+            member.propose(Op::Put(put), next_id).unwrap();
+            next_id += 1;
+        }
+        for _ in 0..3 {
+            let first = member.raw.store().first_index();
+            member.ready().unwrap();
+            let removed = member.raw.store().first_index() - first;
+            assert!(
+                removed <= COMPACTION_STEP_ENTRIES,
+                "{removed} entries in one ready"
+            );
+            if removed > 0 {
+                compaction_steps += 1;
+            }
+            if compacted_to.is_none() {
+                compacted_to = member.compacting_to;
+            }
+        }
+    }
+    let target = compacted_to.unwrap();
+    // Started once enough was applied, up to what it keeps for lagging followers.
+    assert!(target >= first_at_open + snapshot_count - keep);
+    assert_eq!(member.raw.store().first_index(), target + 1);
+    assert!(compaction_steps >= 3, "{compaction_steps} steps");
+    // The compacted entries are gone from the database too.
+    let txn = member.database().begin_read().unwrap();
+    let entries = txn.open_table(ENTRIES).unwrap();
+    let stored = redb::ReadableTableMetadata::len(&entries).unwrap();
+    assert_eq!(stored, member.raw.store().last_index() - target);
 }
