@@ -4,7 +4,8 @@
 //! same Raft entries to a file and syncing it costs a fraction of that (etcd's WAL does the
 //! same). So a member with a journal writes each ready that raft-rs wants synced (new entries,
 //! a new term or vote) as one journal record, synced, and commits the ready's redb transaction
-//! without a sync. Every [`CHECKPOINT_RECORDS`] records (or [`CHECKPOINT_BYTES`]) one ready's
+//! without a sync. Every [`CHECKPOINT_ENTRIES`] entries (or [`CHECKPOINT_RECORDS`] records, or
+//! [`CHECKPOINT_BYTES`]) one ready's
 //! commit is synced instead, with the sequence number of the last record it covers stored in
 //! the same transaction (a *checkpoint*); then the journal starts again at its beginning,
 //! overwriting records the database now holds. A received snapshot is always a checkpoint.
@@ -37,14 +38,17 @@ use crate::byte_rows::{read_u64, u64_bytes};
 use crate::error::CoreError;
 use crate::raft_log::{RaftLog, STATE};
 
-/// Records between two checkpoints. Fewer synced commits make writes cheaper; more records
-/// make each checkpoint write more pages at once, and redb keeps the pages the unsynced commits
-/// freed until the next synced one. A checkpoint stalls its member's loop: after 256 records
-/// one took 2 to 14 ms (a ready ~1 ms) and set the tail of a single client's puts (p99
-/// 1.0–1.27× etcd's); after 128, 1 to 6 ms, p99 0.58–1.15× etcd's with one client and
-/// 0.70–0.88× with 64, throughput unchanged (3 members, `bench/compare`'s put workloads, five
-/// alternating rounds on a noisy machine).
-pub const CHECKPOINT_RECORDS: u64 = 128;
+/// Entries between two checkpoints. A checkpoint's commit writes every page the unsynced
+/// commits since the last one dirtied and syncs them, stalling its member's loop meanwhile, so
+/// its cost grows with the entries applied since; fewer checkpoints make writes cheaper overall.
+/// Under 64 clients about 2,000 entries (then ~128 records) were best: after four times as
+/// many, throughput was no better and a write's tail grew; after half as many or a quarter,
+/// throughput fell by 6–9 % (3 members, alternating rounds of `bench/compare`'s put workloads).
+pub const CHECKPOINT_ENTRIES: u64 = 2048;
+/// Records between two checkpoints at most, however few entries they hold: with one client each
+/// record holds one entry, and a checkpoint after every 128 set the tail of its writes (its
+/// leader's stall of ~2 ms fell on 1 in 128 writes).
+pub const CHECKPOINT_RECORDS: u64 = 1024;
 /// Journal bytes that force a checkpoint before [`CHECKPOINT_RECORDS`] (large entries).
 pub const CHECKPOINT_BYTES: u64 = 4 << 20;
 /// The size a host's journal file is given (zeros) before its first record: what the records
@@ -71,9 +75,11 @@ pub struct Journal {
     store: Box<dyn JournalStore>,
     next_seq: u64,
     records_since_checkpoint: u64,
-    /// Records after which the next checkpoint is due: [`CHECKPOINT_RECORDS`] but for the first
-    /// interval after attaching (see [`Journal::attach`]).
+    entries_since_checkpoint: u64,
+    /// Records and entries after which the next checkpoint is due: [`CHECKPOINT_RECORDS`] and
+    /// [`CHECKPOINT_ENTRIES`] but for the first interval after attaching (see [`Journal::attach`]).
     records_due: u64,
+    entries_due: u64,
     bytes_since_checkpoint: u64,
     buf: Vec<u8>,
 }
@@ -91,11 +97,14 @@ impl Journal {
         store: Box<dyn JournalStore>,
         stagger: u64,
     ) -> Result<Journal, CoreError> {
+        let cut = stagger % (CHECKPOINT_RECORDS / 2);
         Ok(Journal {
             store,
             next_seq: checkpoint_seq(db)? + 1,
             records_since_checkpoint: 0,
-            records_due: CHECKPOINT_RECORDS - stagger % (CHECKPOINT_RECORDS / 2),
+            entries_since_checkpoint: 0,
+            records_due: CHECKPOINT_RECORDS - cut,
+            entries_due: CHECKPOINT_ENTRIES - CHECKPOINT_ENTRIES * cut / CHECKPOINT_RECORDS,
             bytes_since_checkpoint: 0,
             buf: Vec::new(),
         })
@@ -104,6 +113,7 @@ impl Journal {
     /// Whether the next synced ready should be a checkpoint instead of a record.
     pub fn checkpoint_due(&self) -> bool {
         self.records_since_checkpoint >= self.records_due
+            || self.entries_since_checkpoint >= self.entries_due
             || self.bytes_since_checkpoint >= CHECKPOINT_BYTES
     }
 
@@ -120,6 +130,7 @@ impl Journal {
             .map_err(|e| CoreError::Storage(format!("writing the Raft journal: {e}")))?;
         self.next_seq += 1;
         self.records_since_checkpoint += 1;
+        self.entries_since_checkpoint += entries.len() as u64;
         self.bytes_since_checkpoint += self.buf.len() as u64;
         Ok(())
     }
@@ -135,7 +146,9 @@ impl Journal {
     pub fn checkpointed(&mut self) {
         self.store.rewind();
         self.records_since_checkpoint = 0;
+        self.entries_since_checkpoint = 0;
         self.records_due = CHECKPOINT_RECORDS;
+        self.entries_due = CHECKPOINT_ENTRIES;
         self.bytes_since_checkpoint = 0;
     }
 }

@@ -254,6 +254,24 @@ fn a_checkpoint_is_due_after_enough_records_and_starts_the_journal_over() {
 }
 
 #[test]
+fn a_checkpoint_is_due_after_enough_entries_in_fewer_records() {
+    let db = database();
+    let mut journal = Journal::attach(&db, Box::new(MemoryStore::default()), 0).unwrap();
+    let per_record = 16;
+    let mut next = 6;
+    let mut records = 0;
+    while !journal.checkpoint_due() {
+        journal
+            .append(&entries(next..=next + per_record - 1, 1), None)
+            .unwrap();
+        next += per_record;
+        records += 1;
+    }
+    assert_eq!(records, CHECKPOINT_ENTRIES / per_record);
+    assert!(records < CHECKPOINT_RECORDS);
+}
+
+#[test]
 fn members_checkpoint_first_at_different_records_then_at_the_same_interval() {
     let db = database();
     let store = MemoryStore::default();
@@ -279,6 +297,7 @@ fn members_checkpoint_first_at_different_records_then_at_the_same_interval() {
     // The stagger never makes the interval shorter than half.
     let other = Journal::attach(&db, Box::new(MemoryStore::default()), u64::MAX).unwrap();
     assert!(other.records_due >= CHECKPOINT_RECORDS / 2);
+    assert!(other.entries_due >= CHECKPOINT_ENTRIES / 2);
 }
 
 fn any() -> raft::GetEntriesContext {
