@@ -147,8 +147,9 @@ fn a_damaged_journal_is_refused_untouched() {
 fn writes_survive_kill_9_after_the_journal_started_over() {
     let mut member = OurMember::start_single("rewound");
     let endpoint = member.endpoint();
-    // One client, one put per synced ready: 700 journal records, so the journal has been
-    // checkpointed and started over from its beginning twice (every 256 records).
+    // One client, one put per synced ready: 2,500 journal records, so the journal has been
+    // checkpointed and started over from its beginning twice (a member's first checkpoint
+    // comes after 512 to 1,024 records, then one every 1,024) and holds 450 to 960 at the kill.
     let args: Vec<String> = [
         "bench",
         "put",
@@ -157,9 +158,9 @@ fn writes_survive_kill_9_after_the_journal_started_over() {
         "--conns",
         "1",
         "--total",
-        "700",
+        "2500",
         "--key-space-size",
-        "700",
+        "2500",
         "--json",
         "--endpoints",
         &endpoint,
@@ -186,12 +187,12 @@ fn writes_survive_kill_9_after_the_journal_started_over() {
         })
     };
     // Every put took one revision after the empty store's 1.
-    assert_eq!(revision(&endpoint), 701);
+    assert_eq!(revision(&endpoint), 2501);
     member.kill9();
 
     member.launch();
     member.wait_healthy(Duration::from_secs(30));
-    assert_eq!(revision(&endpoint), 701);
+    assert_eq!(revision(&endpoint), 2501);
     assert!(
         member.log().contains("replayed the Raft journal"),
         "the restart did not replay the journal:\n{}",
