@@ -5,10 +5,10 @@
 //! same). So a member with a journal writes each ready that raft-rs wants synced (new entries,
 //! a new term or vote) as one journal record, synced, and commits the ready's redb transaction
 //! without a sync. Every [`CHECKPOINT_ENTRIES`] entries (or [`CHECKPOINT_RECORDS`] records, or
-//! [`CHECKPOINT_BYTES`]) one ready's
-//! commit is synced instead, with the sequence number of the last record it covers stored in
-//! the same transaction (a *checkpoint*); then the journal starts again at its beginning,
-//! overwriting records the database now holds. A received snapshot is always a checkpoint.
+//! [`CHECKPOINT_BYTES`]) one ready's commit is synced instead, with the sequence number of the
+//! last record it covers stored in the same transaction (a *checkpoint*); then the journal
+//! starts again at its beginning, overwriting records the database now holds. A received
+//! snapshot is always a checkpoint.
 //!
 //! The host keeps the journal in a file of [`PREALLOCATED_BYTES`] written once (zeros), so a
 //! record overwrites blocks the file already has and its sync flushes data, not the file's
@@ -49,7 +49,7 @@ pub const CHECKPOINT_ENTRIES: u64 = 2048;
 /// record holds one entry, and a checkpoint after every 128 set the tail of its writes (its
 /// leader's stall of ~2 ms fell on 1 in 128 writes).
 pub const CHECKPOINT_RECORDS: u64 = 1024;
-/// Journal bytes that force a checkpoint before [`CHECKPOINT_RECORDS`] (large entries).
+/// Journal bytes that force a checkpoint before the entries or records do (large entries).
 pub const CHECKPOINT_BYTES: u64 = 4 << 20;
 /// The size a host's journal file is given (zeros) before its first record: what the records
 /// between two checkpoints take, but for the last one's overshoot of [`CHECKPOINT_BYTES`].

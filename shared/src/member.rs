@@ -95,10 +95,10 @@ fn catch_up_entries(snapshot_count: u64) -> u64 {
 }
 
 /// Entries a ready removes at most from the Raft log's front while a compaction is under way.
-/// With the default `--snapshot-count` a compaction drops 95,000 entries; done in one ready it
-/// stalled every member at once (all reach the count together) for 45–80 ms, so it is spread
-/// over the next readies, ~1–2 ms each.
-pub const COMPACTION_STEP_ENTRIES: u64 = 2048;
+/// With the default `--snapshot-count` a compaction drops 95,000 entries; done in one ready,
+/// even as one range removal, it stalled every member at once (all reach the count together)
+/// for 45–80 ms, so it is spread over the next readies, ~1–2 ms each.
+pub(crate) const COMPACTION_STEP_ENTRIES: u64 = 2048;
 
 /// The applied index recorded in `txn`.
 pub(crate) fn applied_index(txn: &redb::ReadTransaction) -> Result<u64, CoreError> {
@@ -1018,7 +1018,6 @@ impl Member {
         Ok(())
     }
 
-    /// Compacts the log once more than `snapshot_count` applied entries sit in it.
     /// Whether a compaction is under way, or enough has been applied since the log's first
     /// entry to start one.
     fn log_compaction_due(&self) -> bool {
