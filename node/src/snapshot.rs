@@ -254,7 +254,8 @@ mod tests {
             value: value.into(),
             ..Default::default()
         };
-        store.put(txn, &put).unwrap();
+        let mut tables = etcdlab_core::mvcc::KeyTables::open(txn).unwrap();
+        store.put(&mut tables, &put).unwrap();
     }
 
     /// Writes `db`'s file followed by its SHA-256 to `file`: a snapshot file as an older

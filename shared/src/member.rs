@@ -1136,19 +1136,19 @@ impl Member {
                 Ok(WriteResponse::Auth(outcome))
             }
             Some(Op::Put(r)) => open_key_tables(key_tables, txn)
-                .and_then(|tables| self.mvcc.put_in(tables, &r))
+                .and_then(|tables| self.mvcc.put(tables, &r))
                 .map(|mut resp| {
                     resp.header = Some(self.header(resp.header.take()));
                     WriteResponse::Put(resp)
                 }),
             Some(Op::DeleteRange(r)) => open_key_tables(key_tables, txn)
-                .and_then(|tables| self.mvcc.delete_range_in(tables, &r))
+                .and_then(|tables| self.mvcc.delete_range(tables, &r))
                 .map(|mut resp| {
                     resp.header = Some(self.header(resp.header.take()));
                     WriteResponse::DeleteRange(resp)
                 }),
             Some(Op::Txn(r)) => open_key_tables(key_tables, txn)
-                .and_then(|tables| self.mvcc.txn_in(tables, &r))
+                .and_then(|tables| self.mvcc.txn(tables, &r))
                 .map(|mut resp| {
                     resp.header = Some(self.header(resp.header.take()));
                     WriteResponse::Txn(resp)

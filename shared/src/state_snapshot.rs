@@ -174,7 +174,8 @@ mod tests {
                 value: value.as_bytes().to_vec(),
                 ..Default::default()
             };
-            mvcc.put(&txn, &put).unwrap();
+            mvcc.put(&mut crate::mvcc::KeyTables::open(&txn).unwrap(), &put)
+                .unwrap();
         }
         txn.commit().unwrap();
         db

@@ -5,6 +5,7 @@
 use redb::{Database, ReadableDatabase, backends::InMemoryBackend};
 
 use super::*;
+use crate::mvcc::KeyTables;
 use crate::proto::etcdserverpb::request_op::Request;
 use crate::proto::etcdserverpb::{
     DeleteRangeRequest, PutRequest, RangeRequest, RequestOp, TxnRequest,
@@ -54,7 +55,8 @@ impl Fixture {
             lease,
             ..Default::default()
         };
-        self.write(|m, t| m.put(t, &req)).map(|_| ())
+        self.write(|m, t| m.put(&mut KeyTables::open(t)?, &req))
+            .map(|_| ())
     }
 
     fn read(&self) -> redb::ReadTransaction {
@@ -133,14 +135,16 @@ fn puts_attach_and_detach_keys_and_deletes_drop_them_from_the_lease() {
         ignore_lease: true,
         ..Default::default()
     };
-    f.write(|m, t| m.put(t, &keep)).unwrap();
+    f.write(|m, t| m.put(&mut KeyTables::open(t)?, &keep))
+        .unwrap();
     assert_eq!(f.keys_of(2), ["b"]);
     assert_eq!(f.key("b").unwrap().0, 2);
     let del = DeleteRangeRequest {
         key: "c".into(),
         ..Default::default()
     };
-    f.write(|m, t| m.delete_range(t, &del)).unwrap();
+    f.write(|m, t| m.delete_range(&mut KeyTables::open(t)?, &del))
+        .unwrap();
     assert!(f.keys_of(1).is_empty());
 }
 
@@ -194,7 +198,7 @@ fn a_missing_lease_is_refused_by_puts_txns_and_revokes_and_nothing_changes() {
         failure: vec![],
     };
     assert_eq!(
-        f.write(|m, t| m.txn(t, &txn)),
+        f.write(|m, t| m.txn(&mut KeyTables::open(t)?, &txn)),
         Err(MvccError::LeaseNotFound)
     );
     assert_eq!(f.state_hash(), before);
@@ -205,7 +209,8 @@ fn a_missing_lease_is_refused_by_puts_txns_and_revokes_and_nothing_changes() {
         success: vec![put("x", 1)],
         failure: vec![put("y", 99)],
     };
-    f.write(|m, t| m.txn(t, &txn)).unwrap();
+    f.write(|m, t| m.txn(&mut KeyTables::open(t)?, &txn))
+        .unwrap();
     assert_eq!(f.keys_of(1), ["k", "x"]);
 }
 

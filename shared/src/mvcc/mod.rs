@@ -184,17 +184,9 @@ impl MvccStore {
         self.compacted.max(0)
     }
 
-    /// etcd's Put: a new version of the key under the next revision.
+    /// etcd's Put: a new version of the key under the next revision. `tables` are the key
+    /// space's tables of the write transaction (opened once for a run of requests).
     pub fn put(
-        &mut self,
-        txn: &WriteTransaction,
-        req: &PutRequest,
-    ) -> Result<PutResponse, MvccError> {
-        self.put_in(&mut KeyTables::open(txn)?, req)
-    }
-
-    /// [`MvccStore::put`] with the tables already open.
-    pub fn put_in(
         &mut self,
         tables: &mut KeyTables<'_>,
         req: &PutRequest,
@@ -206,15 +198,6 @@ impl MvccStore {
     /// (none if nothing was there).
     pub fn delete_range(
         &mut self,
-        txn: &WriteTransaction,
-        req: &DeleteRangeRequest,
-    ) -> Result<DeleteRangeResponse, MvccError> {
-        self.delete_range_in(&mut KeyTables::open(txn)?, req)
-    }
-
-    /// [`MvccStore::delete_range`] with the tables already open.
-    pub fn delete_range_in(
-        &mut self,
         tables: &mut KeyTables<'_>,
         req: &DeleteRangeRequest,
     ) -> Result<DeleteRangeResponse, MvccError> {
@@ -224,15 +207,6 @@ impl MvccStore {
     /// etcd's Txn: [`check_txn`], then compares and the chosen branch's operations as one
     /// revision.
     pub fn txn(
-        &mut self,
-        txn: &WriteTransaction,
-        req: &TxnRequest,
-    ) -> Result<TxnResponse, MvccError> {
-        self.txn_in(&mut KeyTables::open(txn)?, req)
-    }
-
-    /// [`MvccStore::txn`] with the tables already open.
-    pub fn txn_in(
         &mut self,
         tables: &mut KeyTables<'_>,
         req: &TxnRequest,

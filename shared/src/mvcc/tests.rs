@@ -58,7 +58,7 @@ impl Fixture {
     }
 
     fn put_req(&mut self, req: PutRequest) -> Result<PutResponse, MvccError> {
-        self.write(|s, t| s.put(t, &req))
+        self.write(|s, t| s.put(&mut KeyTables::open(t)?, &req))
     }
 
     fn del(&mut self, key: &str, range_end: &[u8]) -> DeleteRangeResponse {
@@ -67,11 +67,12 @@ impl Fixture {
             range_end: range_end.to_vec(),
             prev_kv: true,
         };
-        self.write(|s, t| s.delete_range(t, &req)).unwrap()
+        self.write(|s, t| s.delete_range(&mut KeyTables::open(t)?, &req))
+            .unwrap()
     }
 
     fn txn(&mut self, req: &TxnRequest) -> Result<TxnResponse, MvccError> {
-        self.write(|s, t| s.txn(t, req))
+        self.write(|s, t| s.txn(&mut KeyTables::open(t)?, req))
     }
 
     fn compact(&mut self, revision: i64) -> Result<CompactionResponse, MvccError> {
@@ -809,7 +810,8 @@ fn put_options() {
     // An empty key is refused here too (the gRPC layer refuses it first).
     let before = f.fingerprint();
     assert_eq!(f.put_req(PutRequest::default()), Err(MvccError::EmptyKey));
-    let empty_delete = f.write(|s, t| s.delete_range(t, &DeleteRangeRequest::default()));
+    let empty_delete =
+        f.write(|s, t| s.delete_range(&mut KeyTables::open(t)?, &DeleteRangeRequest::default()));
     assert_eq!(empty_delete, Err(MvccError::EmptyKey));
     assert_eq!(f.fingerprint(), before);
     let first = f
@@ -875,7 +877,7 @@ fn delete_ranges_with_prev_kv() {
     );
     let without = f.write(|s, t| {
         s.delete_range(
-            t,
+            &mut KeyTables::open(t)?,
             &DeleteRangeRequest {
                 key: "c".into(),
                 range_end: vec![],
@@ -1763,9 +1765,11 @@ fn state_survives_reopening_the_database() {
         let db = Database::create(&path).unwrap();
         let txn = db.begin_write().unwrap();
         let mut store = MvccStore::open(&txn).unwrap();
-        store.put(&txn, &put("k", "v")).unwrap(); // 2
-        store.put(&txn, &put("k", "w")).unwrap(); // 3
-        store.put(&txn, &put("j", "x")).unwrap(); // 4
+        let mut tables = KeyTables::open(&txn).unwrap();
+        store.put(&mut tables, &put("k", "v")).unwrap(); // 2
+        store.put(&mut tables, &put("k", "w")).unwrap(); // 3
+        store.put(&mut tables, &put("j", "x")).unwrap(); // 4
+        drop(tables); // the compaction opens them itself
         store
             .compact(
                 &txn,
@@ -1782,7 +1786,9 @@ fn state_survives_reopening_the_database() {
     let txn = db.begin_write().unwrap();
     let mut store = MvccStore::open(&txn).unwrap();
     assert_eq!((store.current_revision(), store.compact_revision()), (4, 3));
-    store.put(&txn, &put("k", "y")).unwrap();
+    store
+        .put(&mut KeyTables::open(&txn).unwrap(), &put("k", "y"))
+        .unwrap();
     assert_eq!(store.current_revision(), 5);
     txn.commit().unwrap();
     let read = db.begin_read().unwrap();
@@ -1805,10 +1811,11 @@ fn several_requests_in_one_write_transaction() {
         .unwrap();
     let txn = db.begin_write().unwrap();
     let mut store = MvccStore::open(&txn).unwrap();
+    let mut tables = KeyTables::open(&txn).unwrap();
     for v in ["1", "2", "3"] {
         store
             .put(
-                &txn,
+                &mut tables,
                 &PutRequest {
                     key: "k".into(),
                     value: v.into(),
@@ -1818,7 +1825,7 @@ fn several_requests_in_one_write_transaction() {
             .unwrap();
     }
     let failed = store.put(
-        &txn,
+        &mut tables,
         &PutRequest {
             key: "nope".into(),
             ignore_value: true,
@@ -1826,6 +1833,7 @@ fn several_requests_in_one_write_transaction() {
         },
     );
     assert_eq!(failed, Err(MvccError::KeyNotFound));
+    drop(tables);
     txn.commit().unwrap();
     let read = db.begin_read().unwrap();
     let kv = MvccStore::range(&read, &single("k")).unwrap().kvs.remove(0);
